@@ -1,0 +1,66 @@
+"""Running Terraform from this project's tools and tests: where the AWS provider comes from.
+
+The provider is installed from an unpacked filesystem mirror when one is named by
+TF_PROVIDER_MIRROR (or found at a conventional path), else from the registry as usual. Either
+way the committed .terraform.lock.hcl is honoured, so every root uses the same provider build.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+MIRROR_ENV = "TF_PROVIDER_MIRROR"
+PROVIDER = "registry.terraform.io/hashicorp/aws"
+# Checked in order when TF_PROVIDER_MIRROR is unset: conventional places for an unpacked mirror.
+MIRROR_CANDIDATES = (
+    "/opt/tf-plugins",
+    "/usr/local/share/terraform/plugins",
+    "/usr/share/terraform/plugins",
+    "~/.terraform.d/plugins",
+)
+
+
+def provider_mirror() -> Path | None:
+    """The unpacked provider mirror to install hashicorp/aws from, or None for the registry."""
+    named = os.environ.get(MIRROR_ENV)
+    if named:
+        path = Path(named).expanduser()
+        if not (path / PROVIDER).is_dir():
+            raise SystemExit(f"{MIRROR_ENV}={named}: no {PROVIDER} under it (expected an unpacked mirror)")
+        return path
+    for candidate in MIRROR_CANDIDATES:
+        path = Path(candidate).expanduser()
+        if (path / PROVIDER).is_dir():
+            return path
+    return None
+
+
+def cli_config(directory: Path) -> Path:
+    """Write a Terraform CLI configuration into `directory` and return its path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    mirror = provider_mirror()
+    if mirror is None:
+        text = "# hashicorp/aws from the registry\n"
+    else:
+        text = (
+            "provider_installation {\n"
+            f'  filesystem_mirror {{\n    path    = "{mirror}"\n    include = ["{PROVIDER}"]\n  }}\n'
+            f'  direct {{\n    exclude = ["{PROVIDER}"]\n  }}\n'
+            "}\n"
+        )
+    path = directory / "terraform.tfrc"
+    path.write_text(text)
+    return path
+
+
+def terraform_env(config_dir: Path, base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for non-interactive Terraform runs using the CLI config written in config_dir."""
+    env = dict(os.environ if base is None else base)
+    env.update(
+        TF_CLI_CONFIG_FILE=str(cli_config(config_dir)),
+        TF_IN_AUTOMATION="1",
+        TF_INPUT="0",
+        CHECKPOINT_DISABLE="1",
+    )
+    env.pop("TF_DATA_DIR", None)
+    return env

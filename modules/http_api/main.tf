@@ -1,0 +1,121 @@
+resource "aws_apigatewayv2_api" "this" {
+  name                         = var.name
+  description                  = var.description
+  protocol_type                = "HTTP"
+  disable_execute_api_endpoint = var.disable_execute_api_endpoint
+  tags                         = var.tags
+
+  dynamic "cors_configuration" {
+    for_each = var.cors == null ? [] : [var.cors]
+    content {
+      allow_origins     = cors_configuration.value.allow_origins
+      allow_methods     = cors_configuration.value.allow_methods
+      allow_headers     = cors_configuration.value.allow_headers
+      expose_headers    = cors_configuration.value.expose_headers
+      max_age           = cors_configuration.value.max_age_seconds
+      allow_credentials = cors_configuration.value.allow_credentials
+    }
+  }
+}
+
+resource "aws_apigatewayv2_authorizer" "jwt" {
+  for_each = var.jwt_authorizers
+
+  api_id           = aws_apigatewayv2_api.this.id
+  name             = each.key
+  authorizer_type  = "JWT"
+  identity_sources = [each.value.identity_source]
+
+  jwt_configuration {
+    issuer   = each.value.issuer
+    audience = each.value.audience
+  }
+}
+
+resource "aws_apigatewayv2_authorizer" "lambda" {
+  for_each = var.lambda_authorizers
+
+  api_id                            = aws_apigatewayv2_api.this.id
+  name                              = each.key
+  authorizer_type                   = "REQUEST"
+  authorizer_uri                    = each.value.invoke_arn
+  authorizer_payload_format_version = "2.0"
+  enable_simple_responses           = each.value.enable_simple_responses
+  identity_sources                  = each.value.identity_sources
+  authorizer_result_ttl_in_seconds  = each.value.result_ttl_seconds
+}
+
+resource "aws_lambda_permission" "authorizer" {
+  for_each = var.lambda_authorizers
+
+  statement_id  = "apigw-authorizer-${aws_apigatewayv2_authorizer.lambda[each.key].id}"
+  action        = "lambda:InvokeFunction"
+  function_name = each.value.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/authorizers/${aws_apigatewayv2_authorizer.lambda[each.key].id}"
+}
+
+resource "aws_cloudwatch_log_group" "access" {
+  #checkov:skip=CKV_AWS_338:Retention is the log_retention_days input (30 days by default); callers needing a year set it.
+  #checkov:skip=CKV_AWS_158:KMS encryption is the log_kms_key_arn input; by default CloudWatch's own encryption applies.
+  name              = "/aws/apigateway/${var.name}/access"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.log_kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_apigatewayv2_stage" "default" {
+  api_id      = aws_apigatewayv2_api.this.id
+  name        = "$default"
+  auto_deploy = true
+  tags        = var.tags
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.access.arn
+    # One JSON object per request; authorizerError says why a token was refused.
+    format = jsonencode({
+      requestId               = "$context.requestId"
+      requestTime             = "$context.requestTime"
+      sourceIp                = "$context.identity.sourceIp"
+      httpMethod              = "$context.httpMethod"
+      routeKey                = "$context.routeKey"
+      path                    = "$context.path"
+      protocol                = "$context.protocol"
+      status                  = "$context.status"
+      responseLength          = "$context.responseLength"
+      responseLatency         = "$context.responseLatency"
+      integrationStatus       = "$context.integrationStatus"
+      integrationLatency      = "$context.integrationLatency"
+      integrationErrorMessage = "$context.integrationErrorMessage"
+      authorizerError         = "$context.authorizer.error"
+      userAgent               = "$context.identity.userAgent"
+    })
+  }
+
+  default_route_settings {
+    throttling_rate_limit  = var.throttling_rate_limit
+    throttling_burst_limit = var.throttling_burst_limit
+  }
+}
+
+resource "aws_apigatewayv2_domain_name" "this" {
+  count = var.custom_domain == null ? 0 : 1
+
+  domain_name = var.custom_domain.domain_name
+  tags        = var.tags
+
+  domain_name_configuration {
+    certificate_arn = var.custom_domain.certificate_arn
+    endpoint_type   = "REGIONAL"
+    security_policy = "TLS_1_2"
+  }
+}
+
+resource "aws_apigatewayv2_api_mapping" "this" {
+  count = var.custom_domain == null ? 0 : 1
+
+  api_id          = aws_apigatewayv2_api.this.id
+  domain_name     = aws_apigatewayv2_domain_name.this[0].id
+  stage           = aws_apigatewayv2_stage.default.id
+  api_mapping_key = var.custom_domain.mapping_key
+}

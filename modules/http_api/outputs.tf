@@ -1,0 +1,45 @@
+output "api_id" {
+  description = "ID of the HTTP API."
+  value       = aws_apigatewayv2_api.this.id
+}
+
+output "api_endpoint" {
+  description = "Default endpoint of the API (https://<id>.execute-api.<region>.amazonaws.com)."
+  value       = aws_apigatewayv2_api.this.api_endpoint
+}
+
+output "invoke_url" {
+  description = "URL of the $default stage, without a trailing slash: routes are appended to it."
+  value       = trimsuffix(aws_apigatewayv2_stage.default.invoke_url, "/")
+}
+
+output "execution_arn" {
+  description = "Execution ARN, the prefix of the source_arn of invoke permissions."
+  value       = aws_apigatewayv2_api.this.execution_arn
+}
+
+output "authorizer_ids" {
+  description = "Authorizer IDs by key, JWT and Lambda authorizers together."
+  value = merge(
+    { for key, a in aws_apigatewayv2_authorizer.jwt : key => a.id },
+    { for key, a in aws_apigatewayv2_authorizer.lambda : key => a.id },
+  )
+}
+
+output "stage_name" {
+  description = "Name of the stage ($default)."
+  value       = aws_apigatewayv2_stage.default.name
+}
+
+output "access_log_group_name" {
+  description = "CloudWatch log group receiving the JSON access logs."
+  value       = aws_cloudwatch_log_group.access.name
+}
+
+output "custom_domain_target" {
+  description = "Target domain and hosted zone for the custom domain's DNS alias record (null without a custom domain)."
+  value = var.custom_domain == null ? null : {
+    domain_name    = aws_apigatewayv2_domain_name.this[0].domain_name_configuration[0].target_domain_name
+    hosted_zone_id = aws_apigatewayv2_domain_name.this[0].domain_name_configuration[0].hosted_zone_id
+  }
+}

@@ -1,0 +1,165 @@
+locals {
+  build = var.package_file == null
+
+  # The files package.py puts in the zip, by source directory: everything but byte-code caches
+  # (the same rule as package.py's is_packaged).
+  source_files = {
+    for dir in var.source_dirs : dir => [
+      for f in fileset(dir, "**") : f if !can(regex("(^|/)__pycache__/|\\.pyc$", f))
+    ]
+  }
+  # Hash of names and contents, never of paths or timestamps: the same sources give the same
+  # hash on any machine and checkout. package.py computes it too and refuses to build on a mismatch.
+  source_hash = local.build ? sha256(join("\n", [
+    for line in sort(flatten([
+      for dir, files in local.source_files : [for f in files : "${f} ${filesha256("${dir}/${f}")}"]
+    ])) : line
+  ])) : null
+
+  build_dir = coalesce(var.build_dir, "${path.root}/.build/lambda")
+  # The package is named after its source hash, so an edit changes `filename` (which the provider
+  # turns into a code update) and an unchanged source plans nothing, whatever is on disk.
+  package_path = local.build ? "${local.build_dir}/${var.function_name}-${substr(local.source_hash, 0, 16)}.zip" : var.package_file
+  package_hash = local.build ? local.source_hash : filebase64sha256(var.package_file)
+
+  # Invoke permission per route, scoped to that route: arn/<stage>/<METHOD>/<path>. ANY is `*`;
+  # the $default route has its own form (a `/*/*/*` wildcard would not match it).
+  route_source_arns = {
+    for key in keys(var.routes) : key => (
+      key == "$default"
+      ? "${var.api_execution_arn}/*/$default"
+      : "${var.api_execution_arn}/*/${replace(split(" ", key)[0], "ANY", "*")}${split(" ", key)[1]}"
+    )
+  }
+}
+
+resource "terraform_data" "package" {
+  count = local.build ? 1 : 0
+
+  # Rebuilt whenever the provider will read the file: new sources or a new path (both change
+  # `filename`), or a new architecture (the provider uploads the code again).
+  triggers_replace = {
+    source_hash  = local.source_hash
+    package_path = local.package_path
+    architecture = var.architecture
+  }
+
+  provisioner "local-exec" {
+    interpreter = concat(
+      [var.python_executable, "${path.module}/package.py", "--expect-hash", local.source_hash],
+      flatten([for dir in var.source_dirs : ["--source", dir]]),
+    )
+    command = local.package_path
+  }
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_338:Retention is the log_retention_days input (30 days by default); callers needing a year set it.
+  #checkov:skip=CKV_AWS_158:KMS encryption is the log_kms_key_arn input; by default CloudWatch's own encryption applies.
+  name              = "/aws/lambda/${var.function_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.log_kms_key_arn
+  tags              = var.tags
+}
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  # A prefix, not a fixed name: role names are global to the account, function names per region.
+  name_prefix        = substr("${var.function_name}-", 0, 38)
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "this" {
+  statement {
+    sid       = "WriteOwnLogGroup"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
+  }
+
+  dynamic "statement" {
+    for_each = var.policy_statements
+    content {
+      sid       = statement.value.sid
+      effect    = statement.value.effect
+      actions   = statement.value.actions
+      resources = statement.value.resources
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "this" {
+  name   = "least-privilege"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.this.json
+}
+
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_117:Handlers call only public AWS endpoints; a VPC would add NAT cost and cold-start latency for nothing.
+  #checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway, which returns the error to the caller; a DLQ only serves async invokes.
+  #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the caller owns; packages are built reproducibly from reviewed source.
+  #checkov:skip=CKV_AWS_115:Reserved concurrency takes from the account pool; API Gateway throttling bounds the load instead.
+  #checkov:skip=CKV_AWS_50:X-Ray tracing needs xray:PutTraceSegments on "*", outside this module's least-privilege policy.
+  #checkov:skip=CKV_AWS_173:Environment variables hold configuration, never secrets; Lambda encrypts them at rest with an AWS key.
+  function_name    = var.function_name
+  description      = var.description
+  role             = aws_iam_role.this.arn
+  handler          = var.handler
+  runtime          = var.runtime
+  architectures    = [var.architecture]
+  memory_size      = var.memory_size
+  timeout          = var.timeout
+  filename         = local.package_path
+  source_code_hash = local.package_hash
+  tags             = var.tags
+
+  dynamic "environment" {
+    for_each = length(var.environment) > 0 ? [var.environment] : []
+    content {
+      variables = environment.value
+    }
+  }
+
+  # The log group exists (with its retention) before the function can write a line, and the
+  # package is built before the provider uploads it.
+  depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.this, terraform_data.package]
+}
+
+resource "aws_apigatewayv2_integration" "this" {
+  api_id                 = var.api_id
+  integration_type       = "AWS_PROXY"
+  integration_method     = "POST"
+  integration_uri        = aws_lambda_function.this.invoke_arn
+  payload_format_version = "2.0"
+  timeout_milliseconds   = var.integration_timeout_ms
+}
+
+resource "aws_apigatewayv2_route" "this" {
+  for_each = var.routes
+
+  api_id               = var.api_id
+  route_key            = each.key
+  target               = "integrations/${aws_apigatewayv2_integration.this.id}"
+  authorization_type   = each.value.authorization_type
+  authorizer_id        = each.value.authorizer_id
+  authorization_scopes = each.value.authorization_type == "JWT" ? each.value.authorization_scopes : null
+}
+
+resource "aws_lambda_permission" "this" {
+  for_each = var.routes
+
+  statement_id  = "apigw-${substr(replace(each.key, "/[^A-Za-z0-9_-]+/", "-"), 0, 60)}-${substr(sha256(each.key), 0, 8)}"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = local.route_source_arns[each.key]
+}

@@ -1,0 +1,54 @@
+output "function_name" {
+  description = "Name of the Lambda function."
+  value       = aws_lambda_function.this.function_name
+}
+
+output "function_arn" {
+  description = "ARN of the Lambda function."
+  value       = aws_lambda_function.this.arn
+}
+
+output "invoke_arn" {
+  description = "Invoke ARN of the function (the integration URI)."
+  value       = aws_lambda_function.this.invoke_arn
+}
+
+output "role_arn" {
+  description = "ARN of the function's execution role."
+  value       = aws_iam_role.this.arn
+}
+
+output "role_name" {
+  description = "Name of the function's execution role, to attach further policies."
+  value       = aws_iam_role.this.name
+}
+
+output "log_group_name" {
+  description = "The function's CloudWatch log group."
+  value       = aws_cloudwatch_log_group.this.name
+}
+
+output "integration_id" {
+  description = "ID of the AWS_PROXY integration."
+  value       = aws_apigatewayv2_integration.this.id
+}
+
+output "route_ids" {
+  description = "Route IDs by route key."
+  value       = { for key, route in aws_apigatewayv2_route.this : key => route.id }
+}
+
+output "permission_source_arns" {
+  description = "The execute-api ARN each invoke permission is scoped to, by route key."
+  value       = local.route_source_arns
+}
+
+output "package_path" {
+  description = "The zip deployed (built at apply time from source_dirs, or package_file)."
+  value       = local.package_path
+}
+
+output "source_hash" {
+  description = "sha256 of the packaged sources' names and contents (null for a prebuilt package_file)."
+  value       = local.source_hash
+}
