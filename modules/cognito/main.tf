@@ -6,6 +6,9 @@ locals {
   custom_scopes = flatten([
     for id, rs in var.resource_servers : [for scope in keys(rs.scopes) : "${id}/${scope}"]
   ])
+  # Where Cognito may send a browser back (callback and logout URLs): https://<host>[/path][?query],
+  # or http://localhost[:port][/path][?query] for development; never a #fragment (RFC 6749 3.1.2).
+  redirect_url_pattern = "^(https://[^/?#\\s]+|http://localhost(:[0-9]+)?)([/?][^\\s#]*)?$"
 
   # The pool id is "<region>_<random>": its region names the regional endpoints. Hex of its hash
   # makes a unique default domain prefix that can never spell a reserved word (aws, amazon, cognito).
@@ -112,7 +115,7 @@ resource "aws_cognito_user_pool_client" "this" {
   lifecycle {
     precondition {
       condition     = length(setsubtract(each.value.scopes, concat(local.standard_scopes, local.custom_scopes))) == 0
-      error_message = "clients[\"${each.key}\"] asks for scopes that exist on no resource server: ${join(", ", setsubtract(each.value.scopes, concat(local.standard_scopes, local.custom_scopes)))}. Known scopes: ${join(", ", concat(local.standard_scopes, local.custom_scopes))}."
+      error_message = "clients[\"${each.key}\"] asks for scopes that neither OpenID Connect nor a resource server defines: ${join(", ", setsubtract(each.value.scopes, concat(local.standard_scopes, local.custom_scopes)))}. Known scopes: ${join(", ", concat(local.standard_scopes, local.custom_scopes))}."
     }
   }
 }

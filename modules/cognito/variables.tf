@@ -72,19 +72,19 @@ variable "resource_servers" {
   }))
   default = {}
 
+  # Each rule lists what breaks it, and the message names it: with several entries, "an entry
+  # is wrong" would leave the reader to guess which. (The clients rules do the same.)
   validation {
-    condition     = alltrue([for id in keys(var.resource_servers) : can(regex("^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,256}$", id))])
-    error_message = "resource_servers keys (identifiers) must be 1-256 printable characters without spaces, quotes or backslashes."
+    condition     = length([for id in keys(var.resource_servers) : id if !can(regex("^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,256}$", id))]) == 0
+    error_message = "${join(", ", formatlist("resource_servers[%q]", [for id in keys(var.resource_servers) : id if !can(regex("^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,256}$", id))]))}: identifiers must be 1-256 printable characters without spaces, quotes or backslashes."
   }
   validation {
-    condition = alltrue(flatten([
-      for rs in values(var.resource_servers) : [for s in keys(rs.scopes) : can(regex("^[\\x21\\x23-\\x2E\\x30-\\x5B\\x5D-\\x7E]{1,256}$", s))]
-    ]))
-    error_message = "resource_servers scope names must be printable characters without spaces, quotes, slashes or backslashes."
+    condition     = length(flatten([for id, rs in var.resource_servers : [for s in keys(rs.scopes) : s if !can(regex("^[\\x21\\x23-\\x2E\\x30-\\x5B\\x5D-\\x7E]{1,256}$", s))]])) == 0
+    error_message = "${join(", ", flatten([for id, rs in var.resource_servers : formatlist("resource_servers[%q] scope %q", id, [for s in keys(rs.scopes) : s if !can(regex("^[\\x21\\x23-\\x2E\\x30-\\x5B\\x5D-\\x7E]{1,256}$", s))])]))}: scope names must be 1-256 printable characters without spaces, quotes, slashes or backslashes."
   }
   validation {
-    condition     = alltrue([for rs in values(var.resource_servers) : length(rs.scopes) >= 1 && length(rs.scopes) <= 100])
-    error_message = "resource_servers: each resource server needs 1 to 100 scopes."
+    condition     = length([for id, rs in var.resource_servers : id if length(rs.scopes) < 1 || length(rs.scopes) > 100]) == 0
+    error_message = "${join(", ", formatlist("resource_servers[%q]", [for id, rs in var.resource_servers : id if length(rs.scopes) < 1 || length(rs.scopes) > 100]))}: each resource server needs 1 to 100 scopes."
   }
 }
 
@@ -109,55 +109,60 @@ variable "clients" {
   }))
   default = {}
 
+  # As for resource_servers, each message names the clients (or URLs) that break the rule.
   validation {
-    condition     = alltrue([for c in values(var.clients) : contains(["web", "spa", "machine"], c.kind)])
-    error_message = "clients: kind must be web, spa or machine."
+    condition     = length([for name, c in var.clients : name if !contains(["web", "spa", "machine"], c.kind)]) == 0
+    error_message = "${join(", ", formatlist("clients[%q]", [for name, c in var.clients : name if !contains(["web", "spa", "machine"], c.kind)]))}: kind must be web, spa or machine."
   }
+
   validation {
-    condition     = alltrue([for c in values(var.clients) : c.kind != "machine" || c.generate_secret != false])
-    error_message = "clients: a machine (client_credentials) client must have a secret; leave generate_secret unset or true."
+    condition     = length([for name, c in var.clients : name if length(c.scopes) == 0]) == 0
+    error_message = "${join(", ", formatlist("clients[%q]", [for name, c in var.clients : name if length(c.scopes) == 0]))}: a client needs at least one OAuth scope (with none it can obtain no token)."
   }
+
   validation {
-    condition     = alltrue([for c in values(var.clients) : c.kind != "spa" || c.generate_secret != true])
-    error_message = "clients: a spa (public PKCE) client has no secret, since a browser cannot keep one; leave generate_secret unset or false."
+    condition     = length([for name, c in var.clients : name if c.kind == "machine" && c.generate_secret == false]) == 0
+    error_message = "${join(", ", formatlist("clients[%q]", [for name, c in var.clients : name if c.kind == "machine" && c.generate_secret == false]))}: a machine (client_credentials) client must have a secret; leave generate_secret unset or true."
   }
+
   validation {
-    condition     = alltrue([for c in values(var.clients) : c.kind != "machine" || (length(c.scopes) > 0 && alltrue([for s in c.scopes : strcontains(s, "/")]))])
-    error_message = "clients: a machine (client_credentials) client may only ask for resource-server scopes, <identifier>/<scope>, and needs at least one."
+    condition     = length([for name, c in var.clients : name if c.kind == "spa" && c.generate_secret == true]) == 0
+    error_message = "${join(", ", formatlist("clients[%q]", [for name, c in var.clients : name if c.kind == "spa" && c.generate_secret == true]))}: a spa (public PKCE) client has no secret, since a browser cannot keep one; leave generate_secret unset or false."
   }
+
   validation {
-    condition     = alltrue([for c in values(var.clients) : c.kind == "machine" || length(c.callback_urls) > 0])
-    error_message = "clients: web and spa clients need at least one callback URL."
+    condition     = length([for name, c in var.clients : name if c.kind == "machine" && anytrue([for s in c.scopes : !strcontains(s, "/")])]) == 0
+    error_message = "${join(", ", formatlist("clients[%q]", [for name, c in var.clients : name if c.kind == "machine" && anytrue([for s in c.scopes : !strcontains(s, "/")])]))}: a machine (client_credentials) client may only ask for resource-server scopes, <identifier>/<scope>."
   }
+
   validation {
-    condition     = alltrue([for c in values(var.clients) : c.kind != "machine" || length(concat(c.callback_urls, c.logout_urls)) == 0])
-    error_message = "clients: a machine client signs no user in, so it takes no callback or logout URLs."
+    condition     = length([for name, c in var.clients : name if c.kind != "machine" && length(c.callback_urls) == 0]) == 0
+    error_message = "${join(", ", formatlist("clients[%q]", [for name, c in var.clients : name if c.kind != "machine" && length(c.callback_urls) == 0]))}: web and spa clients need at least one callback URL."
   }
+
   validation {
-    condition = alltrue(flatten([
-      for c in values(var.clients) : [
-        for url in concat(c.callback_urls, c.logout_urls) :
-        can(regex("^(https://[^/?#\\s]+|http://localhost(:[0-9]+)?)([/?#][^\\s#]*)?$", url))
-      ]
-    ]))
-    error_message = "clients: callback and logout URLs must be https://, or http://localhost for development, with no fragment."
+    condition     = length([for name, c in var.clients : name if c.kind == "machine" && length(concat(c.callback_urls, c.logout_urls)) > 0]) == 0
+    error_message = "${join(", ", formatlist("clients[%q]", [for name, c in var.clients : name if c.kind == "machine" && length(concat(c.callback_urls, c.logout_urls)) > 0]))}: a machine client signs no user in, so it takes no callback or logout URLs."
   }
+
   validation {
-    condition = alltrue(flatten([
-      for c in values(var.clients) : [
-        c.access_token_validity_minutes >= 5 && c.access_token_validity_minutes <= 1440,
-        c.id_token_validity_minutes >= 5 && c.id_token_validity_minutes <= 1440,
-      ]
-    ]))
-    error_message = "clients: access and ID token validity must be between 5 and 1440 minutes (5 minutes to 1 day)."
+    condition     = length(flatten([for name, c in var.clients : [for url in concat(c.callback_urls, c.logout_urls) : format("clients[%q] %s", name, url) if !can(regex(local.redirect_url_pattern, url))]])) == 0
+    error_message = "${join(", ", flatten([for name, c in var.clients : [for url in concat(c.callback_urls, c.logout_urls) : format("clients[%q] %s", name, url) if !can(regex(local.redirect_url_pattern, url))]]))}: callback and logout URLs must be https://, or http://localhost for development, with no fragment."
   }
+
   validation {
-    condition     = alltrue([for c in values(var.clients) : c.refresh_token_validity_minutes >= 60 && c.refresh_token_validity_minutes <= 5256000])
-    error_message = "clients: refresh token validity must be between 60 and 5256000 minutes (1 hour to 10 years)."
+    condition     = length([for name, c in var.clients : name if c.access_token_validity_minutes < 5 || c.access_token_validity_minutes > 1440 || c.id_token_validity_minutes < 5 || c.id_token_validity_minutes > 1440]) == 0
+    error_message = "${join(", ", formatlist("clients[%q]", [for name, c in var.clients : name if c.access_token_validity_minutes < 5 || c.access_token_validity_minutes > 1440 || c.id_token_validity_minutes < 5 || c.id_token_validity_minutes > 1440]))}: access and ID token validity must be between 5 and 1440 minutes (5 minutes to 1 day)."
   }
+
   validation {
-    condition     = alltrue([for name in keys(var.clients) : can(regex("^[\\w\\s+=,.@-]{1,128}$", name))])
-    error_message = "clients: names must be 1-128 letters, digits, spaces or + = , . @ - _."
+    condition     = length([for name, c in var.clients : name if c.refresh_token_validity_minutes < 60 || c.refresh_token_validity_minutes > 5256000]) == 0
+    error_message = "${join(", ", formatlist("clients[%q]", [for name, c in var.clients : name if c.refresh_token_validity_minutes < 60 || c.refresh_token_validity_minutes > 5256000]))}: refresh token validity must be between 60 and 5256000 minutes (1 hour to 10 years)."
+  }
+
+  validation {
+    condition     = length([for name, c in var.clients : name if !can(regex("^[\\w\\s+=,.@-]{1,128}$", name))]) == 0
+    error_message = "${join(", ", formatlist("clients[%q]", [for name, c in var.clients : name if !can(regex("^[\\w\\s+=,.@-]{1,128}$", name))]))}: client names must be 1-128 letters, digits, spaces or + = , . @ - _."
   }
 }
 

@@ -1,0 +1,40 @@
+output "user_pool_id" {
+  description = "ID of the user pool."
+  value       = module.cognito.user_pool_id
+}
+
+output "issuer_url" {
+  description = "Token issuer: the issuer of a JWT authorizer."
+  value       = module.cognito.issuer_url
+}
+
+output "jwks_uri" {
+  description = "Public keys that verify the pool's tokens."
+  value       = module.cognito.jwks_uri
+}
+
+output "authorize_url" {
+  description = "Where users sign in (OAuth 2.0 authorization endpoint)."
+  value       = module.cognito.authorize_url
+}
+
+output "token_url" {
+  description = "Where codes and client credentials become tokens."
+  value       = module.cognito.token_url
+}
+
+output "userinfo_url" {
+  description = "OpenID Connect userInfo endpoint."
+  value       = module.cognito.userinfo_url
+}
+
+output "client_ids" {
+  description = "App client IDs by client name: the audience of a JWT authorizer."
+  value       = module.cognito.client_ids
+}
+
+output "client_secrets" {
+  description = "Secrets of the web and reporting-job clients: terraform output -json client_secrets."
+  value       = module.cognito.client_secrets
+  sensitive   = true
+}
