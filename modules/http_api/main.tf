@@ -43,6 +43,15 @@ resource "aws_apigatewayv2_authorizer" "lambda" {
   enable_simple_responses           = each.value.enable_simple_responses
   identity_sources                  = each.value.identity_sources
   authorizer_result_ttl_in_seconds  = each.value.result_ttl_seconds
+
+  lifecycle {
+    # A precondition, not a validation of either variable: a validation that reads the other
+    # variable is skipped whenever that one is invalid, and would hide this variable's own errors.
+    precondition {
+      condition     = !contains(keys(var.jwt_authorizers), each.key)
+      error_message = "lambda_authorizers[\"${each.key}\"]: jwt_authorizers has the same key; authorizer_ids needs each name once."
+    }
+  }
 }
 
 resource "aws_lambda_permission" "authorizer" {

@@ -91,8 +91,10 @@ variable "lambda_authorizers" {
     error_message = "lambda_authorizers: caching (result_ttl_seconds > 0) needs identity_sources to key the cache on."
   }
   validation {
-    condition     = length(setintersection(keys(var.lambda_authorizers), keys(var.jwt_authorizers))) == 0
-    error_message = "lambda_authorizers and jwt_authorizers share keys; authorizer_ids needs each name once."
+    condition = alltrue(flatten([for a in values(var.lambda_authorizers) : [
+      for s in a.identity_sources : can(regex("^\\$(request\\.(header|querystring)\\.[A-Za-z0-9_-]+|context\\.[A-Za-z0-9_.]+|stageVariables\\.[A-Za-z0-9_]+)$", s))
+    ]]))
+    error_message = "lambda_authorizers: identity_sources entries must be $request.header.<name>, $request.querystring.<name>, $context.<variable> or $stageVariables.<name>."
   }
 }
 
@@ -133,6 +135,12 @@ variable "log_kms_key_arn" {
   description = "KMS key ARN to encrypt the access log group with (null: CloudWatch's own encryption)."
   type        = string
   default     = null
+
+  validation {
+    # CloudWatch Logs takes a key ARN only: not a key id, not an alias.
+    condition     = var.log_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.log_kms_key_arn))
+    error_message = "log_kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not a key id or alias."
+  }
 }
 
 variable "disable_execute_api_endpoint" {

@@ -1,5 +1,5 @@
 terraform {
-  # 1.9: validation blocks may refer to other variables.
+  # The project's minimum, as in the other modules; tests/*.tftest.hcl need mock providers (1.7+).
   required_version = ">= 1.9"
 
   required_providers {
