@@ -1,0 +1,619 @@
+"""The embedded AWS: a moto server on loopback, plus the few operations it lacks.
+
+moto 5.2.1 answers most of what Terraform's AWS provider calls for this project's resources, but
+not all, and a few answers differ from AWS in ways that make `terraform apply` of a change fail,
+`terraform destroy` hang, or the next plan show a diff. `apply_patches()` adds or corrects those
+operations on moto's own backends and response classes, so they share moto's state and errors:
+
+  cognito-idp   UpdateResourceServer, DeleteResourceServer; TagResource, UntagResource,
+                ListTagsForResource (user pools); DeleteUserPool refuses while deletion protection
+                is ACTIVE; UpdateUserPool keeps the settings it cannot change (username attributes
+                and configuration) and the tags
+  apigatewayv2  GetAuthorizers, UpdateStage, DeleteRouteSettings, CreateDeployment, GetDeployment(s),
+                UpdateDeployment, DeleteDeployment, UpdateDomainName, UpdateApiMapping; tags of stages
+                and custom domains; a custom domain reports AVAILABLE and its target domain name
+  lambda        UpdateFunctionCode applies Architectures
+
+Run it in-process with `start()`, or as a process:
+
+    python -m local_aws.embedded --port 4566      # prints `ready http://127.0.0.1:4566`
+
+then point a client at it: AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=test
+AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1.
+"""
+from __future__ import annotations
+
+import argparse
+import errno
+import hashlib
+import ipaddress
+import json
+import random
+import re
+import signal
+import socket
+import string
+import sys
+import threading
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote
+
+from moto.apigatewayv2 import urls as apigatewayv2_urls
+from moto.apigatewayv2.exceptions import APIGatewayV2Error, BadRequestException
+from moto.apigatewayv2.models import Api, ApiGatewayV2Backend, DomainName, Stage
+from moto.apigatewayv2.responses import ApiGatewayV2Response
+from moto.awslambda.models import LambdaFunction
+from moto.cognitoidp.exceptions import InvalidParameterException, ResourceNotFoundError
+from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool, CognitoResourceServer
+from moto.cognitoidp.responses import CognitoIdpResponse
+from moto.core.responses import ActionResult, EmptyResult
+from moto.core.utils import iso_8601_datetime_without_milliseconds
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+
+_PATCH_LOCK = threading.Lock()
+# Set on a moto class, not in this module: `python -m` loads this file a second time as __main__.
+_PATCHED_MARK = "_local_aws_patched"
+
+
+# --- cognito-idp -------------------------------------------------------------------------------
+
+def _update_resource_server(self: CognitoIdpBackend, user_pool_id: str, identifier: str, name: str,
+                            scopes: list[dict[str, str]] | None) -> CognitoResourceServer:
+    server = self.describe_resource_server(user_pool_id, identifier)  # or ResourceNotFoundException
+    # As on AWS, an update replaces the whole definition: scopes left out are removed.
+    server.name = name
+    server.scopes = scopes or []
+    return server
+
+
+def _delete_resource_server(self: CognitoIdpBackend, user_pool_id: str, identifier: str) -> None:
+    self.describe_resource_server(user_pool_id, identifier)
+    del self.user_pools[user_pool_id].resource_servers[identifier]
+
+
+def _guard_deletion_protection(delete_user_pool):
+    def delete_user_pool_unless_protected(self: CognitoIdpBackend, user_pool_id: str) -> None:
+        pool = self.describe_user_pool(user_pool_id)
+        if pool.extended_config.get("DeletionProtection") == "ACTIVE":
+            raise InvalidParameterException(
+                "The user pool cannot be deleted because deletion protection is activated. "
+                "Deletion protection must be inactivated first."
+            )
+        delete_user_pool(self, user_pool_id)
+
+    return delete_user_pool_unless_protected
+
+
+# UpdateUserPool resets what it is not given to the default, but it cannot change these (they are
+# CreateUserPool-only), and tags have operations of their own; moto resets them all, so after an
+# in-place update (such as switching deletion protection off) Terraform plans to replace the pool.
+_KEPT_BY_UPDATE_USER_POOL = ("UsernameAttributes", "AliasAttributes", "UsernameConfiguration", "UserPoolTags")
+
+
+def _keep_create_only_settings(update_user_pool):
+    def update_user_pool_keeping_create_only_settings(self: CognitoIdpBackend, user_pool_id: str,
+                                                      extended_config: dict[str, Any]) -> None:
+        pool = self.describe_user_pool(user_pool_id)
+        kept = {key: pool.extended_config[key] for key in _KEPT_BY_UPDATE_USER_POOL
+                if key in pool.extended_config and key not in (extended_config or {})}
+        update_user_pool(self, user_pool_id, extended_config)
+        pool.extended_config.update(kept)
+
+    return update_user_pool_keeping_create_only_settings
+
+
+def _user_pool_by_arn(backend: CognitoIdpBackend, arn: str) -> CognitoIdpUserPool:
+    for pool in backend.user_pools.values():
+        if pool.arn == arn:
+            return pool
+    raise ResourceNotFoundError(f"Resource {arn} does not exist.")
+
+
+def _tag_resource(self: CognitoIdpBackend, arn: str, tags: dict[str, str]) -> None:
+    pool = _user_pool_by_arn(self, arn)
+    pool.extended_config["UserPoolTags"] = {**pool.extended_config.get("UserPoolTags", {}), **tags}
+
+
+def _untag_resource(self: CognitoIdpBackend, arn: str, keys: list[str]) -> None:
+    pool = _user_pool_by_arn(self, arn)
+    tags = pool.extended_config.get("UserPoolTags", {})
+    pool.extended_config["UserPoolTags"] = {k: v for k, v in tags.items() if k not in keys}
+
+
+def _list_tags_for_resource(self: CognitoIdpBackend, arn: str) -> dict[str, str]:
+    return dict(_user_pool_by_arn(self, arn).extended_config.get("UserPoolTags", {}))
+
+
+def _respond_tag_resource(self: CognitoIdpResponse) -> EmptyResult:
+    self.backend.tag_resource(self._get_param("ResourceArn"), self._get_param("Tags") or {})
+    return EmptyResult()
+
+
+def _respond_untag_resource(self: CognitoIdpResponse) -> EmptyResult:
+    self.backend.untag_resource(self._get_param("ResourceArn"), self._get_param("TagKeys") or [])
+    return EmptyResult()
+
+
+def _respond_list_tags_for_resource(self: CognitoIdpResponse) -> ActionResult:
+    return ActionResult({"Tags": self.backend.list_tags_for_resource(self._get_param("ResourceArn"))})
+
+
+def _respond_update_resource_server(self: CognitoIdpResponse) -> ActionResult:
+    server = self.backend.update_resource_server(
+        self._get_param("UserPoolId"), self._get_param("Identifier"), self._get_param("Name"),
+        self._get_param("Scopes"),
+    )
+    return ActionResult({"ResourceServer": server.to_json()})
+
+
+def _respond_delete_resource_server(self: CognitoIdpResponse) -> EmptyResult:
+    self.backend.delete_resource_server(self._get_param("UserPoolId"), self._get_param("Identifier"))
+    return EmptyResult()
+
+
+# --- lambda ------------------------------------------------------------------------------------
+
+def _code_update_sets_architectures(update_function_code):
+    def update_function_code_and_architectures(self: LambdaFunction, spec: dict[str, Any]) -> dict[str, Any]:
+        # The instruction set travels with the code (UpdateFunctionCode); moto ignored it.
+        if spec.get("Architectures"):
+            self.architectures = spec["Architectures"]
+        return update_function_code(self, spec)
+
+    return update_function_code_and_architectures
+
+
+# --- apigatewayv2 ------------------------------------------------------------------------------
+
+class NotFound(APIGatewayV2Error):
+    code = 404
+
+    def __init__(self, message: str):
+        super().__init__("NotFoundException", message)
+
+
+class Deployment:
+    def __init__(self, description: str | None):
+        self.id = "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(6))
+        self.description = description
+        self.created = datetime.now()
+
+    def to_json(self) -> dict[str, Any]:
+        out = {
+            "deploymentId": self.id,
+            "deploymentStatus": "DEPLOYED",
+            "autoDeployed": False,
+            "createdDate": iso_8601_datetime_without_milliseconds(self.created),
+        }
+        if self.description:
+            out["description"] = self.description
+        return out
+
+
+def _deployments(api: Api) -> dict[str, Deployment]:
+    return api.__dict__.setdefault("deployments", {})
+
+
+def _get_authorizers(self: ApiGatewayV2Backend, api_id: str) -> list:
+    return list(self.get_api(api_id).authorizers.values())
+
+
+def _update_stage(self: ApiGatewayV2Backend, api_id: str, stage_name: str, params: dict[str, Any]) -> Stage:
+    """Apply the fields an UpdateStage request carries, the way API Gateway does."""
+    api = self.get_api(api_id)
+    stage = api.get_stage(stage_name)
+    if "accessLogSettings" in params:
+        # The provider sends an empty object to switch access logging off.
+        settings = params["accessLogSettings"] or {}
+        stage.access_log_settings = settings if settings.get("destinationArn") else None
+    if "autoDeploy" in params:
+        stage.auto_deploy = params["autoDeploy"]
+    if "clientCertificateId" in params:
+        stage.client_certificate_id = params["clientCertificateId"] or None
+    if "defaultRouteSettings" in params:
+        stage.default_route_settings = {"detailedMetricsEnabled": False, **(params["defaultRouteSettings"] or {})}
+    if "deploymentId" in params:
+        deployment_id = params["deploymentId"]
+        if deployment_id and deployment_id not in _deployments(api):
+            raise NotFound(f"Invalid Deployment identifier specified {deployment_id}")
+        stage.deployment_id = deployment_id or None
+    if "description" in params:
+        stage.description = params["description"]
+    if "routeSettings" in params:
+        # Per route key; a route's settings are removed with DeleteRouteSettings.
+        stage.route_settings = {**stage.route_settings, **(params["routeSettings"] or {})}
+    if "stageVariables" in params:
+        # Merged; a variable set to "" is removed.
+        merged = {**stage.stage_variables, **(params["stageVariables"] or {})}
+        stage.stage_variables = {k: v for k, v in merged.items() if v != ""}
+    stage.updated = datetime.now()
+    return stage
+
+
+def _delete_route_settings(self: ApiGatewayV2Backend, api_id: str, stage_name: str, route_key: str) -> None:
+    stage = self.get_stage(api_id, stage_name)
+    if route_key not in stage.route_settings:
+        raise NotFound(f"Invalid route settings identifier specified {route_key}")
+    del stage.route_settings[route_key]
+
+
+def _create_deployment(self: ApiGatewayV2Backend, api_id: str, description: str | None,
+                       stage_name: str | None) -> Deployment:
+    api = self.get_api(api_id)
+    stage = api.get_stage(stage_name) if stage_name else None
+    deployment = Deployment(description)
+    _deployments(api)[deployment.id] = deployment
+    if stage is not None:
+        stage.deployment_id = deployment.id
+        stage.updated = datetime.now()
+    return deployment
+
+
+def _get_deployment(self: ApiGatewayV2Backend, api_id: str, deployment_id: str) -> Deployment:
+    deployments = _deployments(self.get_api(api_id))
+    if deployment_id not in deployments:
+        raise NotFound(f"Invalid Deployment identifier specified {deployment_id}")
+    return deployments[deployment_id]
+
+
+def _get_deployments(self: ApiGatewayV2Backend, api_id: str) -> list[Deployment]:
+    return list(_deployments(self.get_api(api_id)).values())
+
+
+def _delete_deployment(self: ApiGatewayV2Backend, api_id: str, deployment_id: str) -> None:
+    api = self.get_api(api_id)
+    self.get_deployment(api_id, deployment_id)
+    if any(getattr(stage, "deployment_id", None) == deployment_id for stage in api.stages.values()):
+        raise BadRequestException("Active stages pointing to this deployment must be moved or deleted")
+    del _deployments(api)[deployment_id]
+
+
+def _stage_to_json(to_json):
+    def to_json_with_deployment(self: Stage) -> dict[str, Any]:
+        out = to_json(self)
+        if getattr(self, "deployment_id", None):
+            out["deploymentId"] = self.deployment_id
+        return out
+
+    return to_json_with_deployment
+
+
+def _domain_name_to_json(to_json):
+    def to_json_available(self: DomainName) -> dict[str, Any]:
+        """What API Gateway adds to each configuration; the provider waits for AVAILABLE."""
+        out = to_json(self)
+        region = self.domain_name_arn.split(":")[3]
+        digest = hashlib.sha256(f"{region}/{self.domain_name}".encode()).hexdigest()
+        out["domainNameConfigurations"] = [
+            {
+                "endpointType": "REGIONAL",
+                "securityPolicy": "TLS_1_2",
+                "ipAddressType": "ipv4",
+                "apiGatewayDomainName": f"d-{digest[:10]}.execute-api.{region}.amazonaws.com",
+                "hostedZoneId": "Z" + digest[10:22].upper(),
+                **configuration,
+                "domainNameStatus": "AVAILABLE",
+            }
+            for configuration in (self.domain_name_configurations or [{}])
+        ]
+        if not (self.mutual_tls_authentication or {}).get("truststoreUri"):
+            out.pop("mutualTlsAuthentication", None)  # absent, not empty, when mutual TLS is off
+        return out
+
+    return to_json_available
+
+
+def _update_domain_name(self: ApiGatewayV2Backend, domain_name: str, params: dict[str, Any]) -> DomainName:
+    domain = self.get_domain_name(domain_name)
+    if params.get("domainNameConfigurations"):
+        domain.domain_name_configurations = params["domainNameConfigurations"]
+    if "mutualTlsAuthentication" in params:
+        # An empty truststore URI switches mutual TLS off.
+        mtls = params["mutualTlsAuthentication"] or {}
+        domain.mutual_tls_authentication = mtls if mtls.get("truststoreUri") else {}
+    return domain
+
+
+def _update_api_mapping(self: ApiGatewayV2Backend, domain_name: str, api_mapping_id: str,
+                        params: dict[str, Any]) -> Any:
+    mapping = self.get_api_mapping(api_mapping_id, domain_name)
+    if "apiId" in params:
+        self.get_api(params["apiId"])
+        mapping.api_id = params["apiId"]
+    if "apiMappingKey" in params:
+        mapping.api_mapping_key = params["apiMappingKey"] or ""
+    if "stage" in params:
+        mapping.stage = params["stage"]
+    return mapping
+
+
+def _tagged_object(backend: ApiGatewayV2Backend, arn: str) -> Stage | DomainName | None:
+    """The stage or custom domain an ARN names: moto keeps their tags on them, an API's in its tagger."""
+    if match := re.search(r":/apis/([^/]+)/stages/([^/]+)$", arn):
+        return backend.get_stage(match[1], match[2])
+    if match := re.search(r":/domainnames/([^/]+)$", arn):
+        return backend.get_domain_name(match[1])
+    return None
+
+
+def _tags_on_objects(tag_resource, untag_resource, get_tags):
+    def tag(self: ApiGatewayV2Backend, arn: str, tags: dict[str, str]) -> None:
+        if (tagged := _tagged_object(self, arn)) is None:
+            return tag_resource(self, arn, tags)
+        tagged.tags = {**(tagged.tags or {}), **(tags or {})}
+
+    def untag(self: ApiGatewayV2Backend, arn: str, keys: list[str]) -> None:
+        if (tagged := _tagged_object(self, arn)) is None:
+            return untag_resource(self, arn, keys)
+        tagged.tags = {k: v for k, v in (tagged.tags or {}).items() if k not in keys}
+
+    def tags_of(self: ApiGatewayV2Backend, arn: str) -> dict[str, str]:
+        if (tagged := _tagged_object(self, arn)) is None:
+            return get_tags(self, arn)
+        return dict(tagged.tags or {})
+
+    return tag, untag, tags_of
+
+
+def _path_params(response: ApiGatewayV2Response) -> list[str]:
+    """The decoded segments of the request path (a route key such as `GET /a` arrives as one %2F segment)."""
+    return [unquote(part) for part in response.raw_path.split("/")]
+
+
+def _body(response: ApiGatewayV2Response) -> dict[str, Any]:
+    return json.loads(response.body) if response.body else {}
+
+
+def _json(status: int, payload: Any) -> tuple[int, dict, str]:
+    return status, {"status": status}, json.dumps(payload)  # moto takes the status from the headers
+
+
+def _no_content() -> tuple[int, dict, str]:
+    return 204, {"status": 204}, ""
+
+
+def _respond_get_authorizers(self: ApiGatewayV2Response):
+    api_id = _path_params(self)[3]
+    return _json(200, {"items": [a.to_json() for a in self.apigatewayv2_backend.get_authorizers(api_id)]})
+
+
+def _respond_update_stage(self: ApiGatewayV2Response):
+    _, _, _, api_id, _, stage_name = _path_params(self)
+    return _json(200, self.apigatewayv2_backend.update_stage(api_id, stage_name, _body(self)).to_json())
+
+
+def _respond_delete_route_settings(self: ApiGatewayV2Response):
+    parts = _path_params(self)
+    self.apigatewayv2_backend.delete_route_settings(parts[3], parts[5], "/".join(parts[7:]))
+    return _no_content()
+
+
+def _respond_create_deployment(self: ApiGatewayV2Response):
+    api_id, params = _path_params(self)[3], _body(self)
+    deployment = self.apigatewayv2_backend.create_deployment(api_id, params.get("description"), params.get("stageName"))
+    return _json(201, deployment.to_json())
+
+
+def _respond_get_deployment(self: ApiGatewayV2Response):
+    parts = _path_params(self)
+    return _json(200, self.apigatewayv2_backend.get_deployment(parts[3], parts[5]).to_json())
+
+
+def _respond_get_deployments(self: ApiGatewayV2Response):
+    api_id = _path_params(self)[3]
+    return _json(200, {"items": [d.to_json() for d in self.apigatewayv2_backend.get_deployments(api_id)]})
+
+
+def _respond_update_deployment(self: ApiGatewayV2Response):
+    parts = _path_params(self)
+    deployment = self.apigatewayv2_backend.get_deployment(parts[3], parts[5])
+    if "description" in (params := _body(self)):
+        deployment.description = params["description"]
+    return _json(200, deployment.to_json())
+
+
+def _respond_delete_deployment(self: ApiGatewayV2Response):
+    parts = _path_params(self)
+    self.apigatewayv2_backend.delete_deployment(parts[3], parts[5])
+    return _no_content()
+
+
+def _respond_update_domain_name(self: ApiGatewayV2Response):
+    domain_name = _path_params(self)[3]
+    return _json(200, self.apigatewayv2_backend.update_domain_name(domain_name, _body(self)).to_json())
+
+
+def _respond_update_api_mapping(self: ApiGatewayV2Response):
+    parts = _path_params(self)
+    return _json(200, self.apigatewayv2_backend.update_api_mapping(parts[3], parts[5], _body(self)).to_json())
+
+
+_APIGATEWAYV2_PATHS = (
+    "{0}/v2/apis/(?P<api_id>[^/]+)/deployments$",
+    "{0}/v2/apis/(?P<api_id>[^/]+)/deployments/(?P<deployment_id>[^/]+)$",
+    # Werkzeug routes on the decoded path, where the "/" of a route key or an ARN separates again.
+    "{0}/v2/tags/(?P<resource_arn>.+)$",
+    "{0}/v2/apis/(?P<api_id>[^/]+)/stages/(?P<stage_name>[^/]+)/routesettings/(?P<route_key>.+)$",
+)
+
+
+def apply_patches() -> None:
+    """Add the operations moto lacks to its backends, response classes and URL map. Idempotent."""
+    with _PATCH_LOCK:
+        if getattr(CognitoIdpBackend, _PATCHED_MARK, False):
+            return
+        CognitoIdpBackend.update_resource_server = _update_resource_server
+        CognitoIdpBackend.delete_resource_server = _delete_resource_server
+        CognitoIdpBackend.delete_user_pool = _guard_deletion_protection(CognitoIdpBackend.delete_user_pool)
+        CognitoIdpBackend.update_user_pool = _keep_create_only_settings(CognitoIdpBackend.update_user_pool)
+        CognitoIdpBackend.tag_resource = _tag_resource
+        CognitoIdpBackend.untag_resource = _untag_resource
+        CognitoIdpBackend.list_tags_for_resource = _list_tags_for_resource
+        CognitoIdpResponse.update_resource_server = _respond_update_resource_server
+        CognitoIdpResponse.delete_resource_server = _respond_delete_resource_server
+        CognitoIdpResponse.tag_resource = _respond_tag_resource
+        CognitoIdpResponse.untag_resource = _respond_untag_resource
+        CognitoIdpResponse.list_tags_for_resource = _respond_list_tags_for_resource
+
+        LambdaFunction.update_function_code = _code_update_sets_architectures(LambdaFunction.update_function_code)
+
+        ApiGatewayV2Backend.get_authorizers = _get_authorizers
+        ApiGatewayV2Backend.update_stage = _update_stage
+        ApiGatewayV2Backend.delete_route_settings = _delete_route_settings
+        ApiGatewayV2Backend.create_deployment = _create_deployment
+        ApiGatewayV2Backend.get_deployment = _get_deployment
+        ApiGatewayV2Backend.get_deployments = _get_deployments
+        ApiGatewayV2Backend.delete_deployment = _delete_deployment
+        ApiGatewayV2Backend.update_domain_name = _update_domain_name
+        ApiGatewayV2Backend.update_api_mapping = _update_api_mapping
+        Stage.to_json = _stage_to_json(Stage.to_json)
+        DomainName.to_json = _domain_name_to_json(DomainName.to_json)
+        (ApiGatewayV2Backend.tag_resource, ApiGatewayV2Backend.untag_resource,
+         ApiGatewayV2Backend.get_tags) = _tags_on_objects(
+            ApiGatewayV2Backend.tag_resource, ApiGatewayV2Backend.untag_resource, ApiGatewayV2Backend.get_tags)
+        # moto's REST-JSON dispatch finds the operation from the method and path, then calls the
+        # response method of that name (GetAuthorizers -> get_authorizers).
+        ApiGatewayV2Response.get_authorizers = _respond_get_authorizers
+        ApiGatewayV2Response.update_stage = _respond_update_stage
+        ApiGatewayV2Response.delete_route_settings = _respond_delete_route_settings
+        ApiGatewayV2Response.create_deployment = _respond_create_deployment
+        ApiGatewayV2Response.get_deployment = _respond_get_deployment
+        ApiGatewayV2Response.get_deployments = _respond_get_deployments
+        ApiGatewayV2Response.update_deployment = _respond_update_deployment
+        ApiGatewayV2Response.delete_deployment = _respond_delete_deployment
+        ApiGatewayV2Response.update_domain_name = _respond_update_domain_name
+        ApiGatewayV2Response.update_api_mapping = _respond_update_api_mapping
+        for path in _APIGATEWAYV2_PATHS:
+            apigatewayv2_urls.url_paths.setdefault(path, ApiGatewayV2Response.dispatch)
+
+        setattr(CognitoIdpBackend, _PATCHED_MARK, True)
+
+
+# --- the server --------------------------------------------------------------------------------
+
+class PortInUseError(OSError):
+    """The requested port is taken."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _QuietRequestHandler(WSGIRequestHandler):
+    """Logs errors (an unimplemented operation shows as a traceback) but not every request."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+class EmbeddedAWS:
+    """A running moto server with the patches applied. `stop()` (or leaving a `with`) shuts it down."""
+
+    def __init__(self, host: str, port: int, *, log_requests: bool = False):
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        host = address[0]  # numeric, so werkzeug picks the same address family ("localhost" may be ::1)
+        listener = socket.socket(family, kind, proto)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind(address)
+            listener.listen(128)
+        except OSError as error:
+            listener.close()
+            if error.errno == errno.EADDRINUSE:
+                raise PortInUseError(error.errno, f"{host}:{port} is already in use") from None
+            raise
+        handler = WSGIRequestHandler if log_requests else _QuietRequestHandler
+        app = DomainDispatcherApplication(create_backend_app)
+        # Werkzeug binds itself when given no socket, and on failure prints and calls sys.exit.
+        self._server = ThreadedWSGIServer(host, port, app, handler=handler, fd=listener.fileno())
+        listener.close()  # the server holds its own duplicate of the socket
+        self.host, self.port = host, self._server.server_address[1]
+        bracketed = f"[{host}]" if ":" in host else host
+        self.url = f"http://{bracketed}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="embedded-aws", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join()
+        self._server.server_close()
+
+    def __enter__(self) -> "EmbeddedAWS":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start(host: str = "127.0.0.1", port: int = 0, *, allow_remote: bool = False,
+          log_requests: bool = False) -> tuple[EmbeddedAWS, str]:
+    """Apply the patches and serve on host:port (0: a free port) in a background thread.
+
+    Returns the server (call `stop()`) and its URL. Raises PortInUseError if the port is taken,
+    ValueError for a non-loopback host unless allow_remote: the emulator has no authentication.
+    """
+    if not allow_remote and not is_loopback(host):
+        raise ValueError(f"{host} is not a loopback address; the embedded AWS accepts any credentials")
+    apply_patches()
+    server = EmbeddedAWS(host, port, log_requests=log_requests)
+    return server, server.url
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stop_on_signal(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise _Stop
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m local_aws.embedded",
+        description="Serve the embedded AWS (moto with this project's additions) until SIGINT or SIGTERM. "
+        "Prints `ready <url>` on stdout once it accepts connections.",
+    )
+    parser.add_argument("--port", type=int, required=True, help="TCP port; 0 picks a free one")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--allow-remote", action="store_true",
+                        help="allow a non-loopback --host (anyone who reaches it gets an unauthenticated AWS)")
+    parser.add_argument("--log-requests", action="store_true", help="log every request on stderr")
+    args = parser.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port {args.port}: not a TCP port (0-65535)")
+    if not args.allow_remote and not is_loopback(args.host):
+        parser.error(f"--host {args.host} is not a loopback address; add --allow-remote to serve on it anyway")
+
+    signal.signal(signal.SIGINT, _stop_on_signal)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
+    server = None
+    try:
+        server, url = start(args.host, args.port, allow_remote=True, log_requests=args.log_requests)
+        print(f"ready {url}", flush=True)
+        while True:
+            signal.pause()
+    except _Stop:
+        pass
+    except PortInUseError:
+        parser.exit(2, f"{parser.prog}: error: --port {args.port}: {args.host}:{args.port} is already in use; "
+                       "choose another port, or --port 0 for a free one\n")
+    except OSError as error:
+        parser.exit(2, f"{parser.prog}: error: cannot listen on {args.host}:{args.port}: {error.strerror or error}\n")
+    finally:
+        if server is not None:
+            server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
