@@ -6,8 +6,11 @@ way the committed .terraform.lock.hcl is honoured, so every root uses the same p
 """
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from pathlib import Path
+from typing import Any
 
 MIRROR_ENV = "TF_PROVIDER_MIRROR"
 PROVIDER = "registry.terraform.io/hashicorp/aws"
@@ -64,3 +67,25 @@ def terraform_env(config_dir: Path, base: dict[str, str] | None = None) -> dict[
     )
     env.pop("TF_DATA_DIR", None)
     return env
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str], *, quiet: bool = False, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run `terraform <args>` in cwd; quiet captures output (shown only on failure), else it streams."""
+    result = subprocess.run(
+        ["terraform", *args, "-no-color"], cwd=cwd, env=env, text=True,
+        stdout=subprocess.PIPE if quiet else None, stderr=subprocess.STDOUT if quiet else None,
+    )
+    if check and result.returncode != 0:
+        shown = f"\n{result.stdout}" if quiet else ""
+        raise TerraformError(f"terraform {args[0]} failed in {cwd} (exit {result.returncode}){shown}")
+    return result
+
+
+def outputs(cwd: Path, env: dict[str, str]) -> dict[str, Any]:
+    """The root's outputs as plain values (sensitive ones included: the caller decides what to show)."""
+    result = subprocess.run(["terraform", "output", "-json"], cwd=cwd, env=env, text=True, capture_output=True, check=True)
+    return {name: output["value"] for name, output in json.loads(result.stdout).items()}
+
+
+class TerraformError(RuntimeError):
+    """A Terraform command failed; its message says which and where."""

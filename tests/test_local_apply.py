@@ -1,0 +1,234 @@
+"""The unmodified root applied by real Terraform and the real AWS provider to the embedded AWS
+(a moto server process on loopback), then checked with boto3, re-planned, edited, and destroyed.
+
+The tests of this module run in order on one worker: read-only checks first, then edits, then
+destroy. Variables: only deletion protection is switched off, so that destroy can run.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+
+from local_aws import stack, terraform
+from tests.embedded_aws import EmbeddedAws
+
+
+ROOT_VARS = ["-var=cognito_deletion_protection=false"]
+ROUTES = {"hello": "GET /hello", "profile": "GET /profile", "create_note": "POST /notes"}
+
+
+@dataclass
+class Deployment:
+    dir: Path
+    env: dict[str, str]
+    outputs: dict
+    aws: EmbeddedAws
+
+    def tf(self, *args: str, check: bool = True):
+        return terraform.run(list(args), self.dir, self.env, quiet=True, check=check)
+
+    def plan_changes(self, *extra: str) -> dict[str, list[str]]:
+        """Planned actions by resource address, no-ops left out."""
+        self.tf("plan", "-input=false", "-out=tfplan", *ROOT_VARS, *extra)
+        shown = json.loads(self.tf("show", "-json", "tfplan").stdout)
+        return {c["address"]: c["change"]["actions"] for c in shown.get("resource_changes", []) if c["change"]["actions"] not in (["no-op"], ["read"])}
+
+
+def copy_root(destination: Path) -> Path:
+    shutil.copytree(stack.REPO, destination, ignore=stack.NOT_COPIED)
+    return destination
+
+
+@pytest.fixture(scope="module")
+def aws(tmp_path_factory):
+    with EmbeddedAws.start(tmp_path_factory.mktemp("embedded-log")) as embedded:
+        yield embedded
+
+
+@pytest.fixture(scope="module")
+def deployed(aws, tmp_path_factory) -> Deployment:
+    root = copy_root(tmp_path_factory.mktemp("apply") / "root")
+    env = terraform.terraform_env(root.parent / "cli", stack.sandbox_env(aws.url))
+    deployment = Deployment(root, env, {}, aws)
+    deployment.tf("init", "-input=false", "-lockfile=readonly")
+    deployment.tf("apply", "-auto-approve", "-input=false", *ROOT_VARS)
+    deployment.outputs = terraform.outputs(root, env)
+    return deployment
+
+
+root_lifecycle = pytest.mark.xdist_group("apply")
+
+
+@root_lifecycle
+def test_jwt_authorizer_trusts_the_pool_and_the_three_clients(deployed) -> None:
+    apigw = deployed.aws.client("apigatewayv2")
+    (authorizer,) = apigw.get_authorizers(ApiId=deployed.outputs["api_id"])["Items"]
+    assert authorizer["AuthorizerType"] == "JWT"
+    assert authorizer["IdentitySource"] == ["$request.header.Authorization"]
+    assert authorizer["JwtConfiguration"]["Issuer"] == deployed.outputs["issuer"]
+    assert deployed.outputs["issuer"] == f"https://cognito-idp.us-east-1.amazonaws.com/{deployed.outputs['user_pool_id']}"
+    assert sorted(authorizer["JwtConfiguration"]["Audience"]) == sorted(deployed.outputs["client_ids"].values())
+    assert set(deployed.outputs["client_ids"]) == {"web", "spa", "machine"}
+
+
+@root_lifecycle
+def test_each_route_reaches_its_own_function_with_payload_2(deployed) -> None:
+    apigw = deployed.aws.client("apigatewayv2")
+    api_id = deployed.outputs["api_id"]
+    routes = {r["RouteKey"]: r for r in apigw.get_routes(ApiId=api_id)["Items"]}
+    assert set(routes) == set(ROUTES.values())
+    for name, route_key in ROUTES.items():
+        integration_id = routes[route_key]["Target"].removeprefix("integrations/")
+        integration = apigw.get_integration(ApiId=api_id, IntegrationId=integration_id)
+        assert integration["IntegrationType"] == "AWS_PROXY"
+        assert integration["PayloadFormatVersion"] == "2.0"
+        assert f":function:{deployed.outputs['function_names'][name]}/invocations" in integration["IntegrationUri"]
+
+
+@root_lifecycle
+def test_protected_routes_carry_their_scope_and_the_authorizer(deployed) -> None:
+    apigw = deployed.aws.client("apigatewayv2")
+    routes = {r["RouteKey"]: r for r in apigw.get_routes(ApiId=deployed.outputs["api_id"])["Items"]}
+    (authorizer,) = apigw.get_authorizers(ApiId=deployed.outputs["api_id"])["Items"]
+    assert routes["GET /hello"]["AuthorizationType"] == "NONE"
+    for route_key, scope in (("GET /profile", "notes-api/read"), ("POST /notes", "notes-api/write")):
+        assert routes[route_key]["AuthorizationType"] == "JWT"
+        assert routes[route_key]["AuthorizerId"] == authorizer["AuthorizerId"]
+        assert routes[route_key]["AuthorizationScopes"] == [scope]
+
+
+@root_lifecycle
+def test_each_function_lets_api_gateway_invoke_it_from_its_own_route_only(deployed) -> None:
+    lambda_ = deployed.aws.client("lambda")
+    api = deployed.aws.client("apigatewayv2").get_api(ApiId=deployed.outputs["api_id"])
+    execution_arn = f"arn:aws:execute-api:us-east-1:123456789012:{api['ApiId']}"
+    for name, route_key in ROUTES.items():
+        policy = json.loads(lambda_.get_policy(FunctionName=deployed.outputs["function_names"][name])["Policy"])
+        (statement,) = policy["Statement"]
+        method, path = route_key.split(" ")
+        assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
+        assert statement["Action"] == "lambda:InvokeFunction"
+        assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == f"{execution_arn}/*/{method}{path}"
+
+
+@root_lifecycle
+def test_stage_logs_as_json_and_throttles(deployed) -> None:
+    stage = deployed.aws.client("apigatewayv2").get_stage(ApiId=deployed.outputs["api_id"], StageName="$default")
+    assert stage["AutoDeploy"] is True
+    assert stage["DefaultRouteSettings"]["ThrottlingRateLimit"] == 50
+    assert stage["DefaultRouteSettings"]["ThrottlingBurstLimit"] == 100
+    assert stage["AccessLogSettings"]["DestinationArn"].endswith(":log-group:/aws/apigateway/notes-api/access")
+    assert {"requestId", "status", "routeKey", "authorizerError"} <= set(json.loads(stage["AccessLogSettings"]["Format"]))
+
+
+@root_lifecycle
+def test_log_groups_exist_with_retention(deployed) -> None:
+    groups = {g["logGroupName"]: g for g in deployed.aws.client("logs").describe_log_groups()["logGroups"]}
+    expected = ["/aws/apigateway/notes-api/access"] + [f"/aws/lambda/{n}" for n in deployed.outputs["function_names"].values()]
+    for name in expected:
+        assert groups[name]["retentionInDays"] == 30, name
+
+
+@root_lifecycle
+def test_functions_run_python_on_arm64_with_a_least_privilege_role(deployed) -> None:
+    lambda_, iam = deployed.aws.client("lambda"), deployed.aws.client("iam")
+    for name in deployed.outputs["function_names"].values():
+        config = lambda_.get_function_configuration(FunctionName=name)
+        assert (config["Runtime"], config["Handler"], config["Architectures"]) == ("python3.13", "app.handler", ["arm64"])
+        role = config["Role"].rsplit("/", 1)[1]
+        (policy_name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+        document = iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
+        document = json.loads(document) if isinstance(document, str) else document
+        (statement,) = document["Statement"]
+        assert sorted(statement["Action"]) == ["logs:CreateLogStream", "logs:PutLogEvents"]
+        assert statement["Resource"].endswith(f":log-group:/aws/lambda/{name}:*")
+
+
+@root_lifecycle
+def test_resource_server_and_clients(deployed) -> None:
+    cognito = deployed.aws.client("cognito-idp")
+    pool_id = deployed.outputs["user_pool_id"]
+    server = cognito.describe_resource_server(UserPoolId=pool_id, Identifier="notes-api")["ResourceServer"]
+    assert sorted(s["ScopeName"] for s in server["Scopes"]) == ["read", "write"]
+    clients = {
+        name: cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=client_id)["UserPoolClient"]
+        for name, client_id in deployed.outputs["client_ids"].items()
+    }
+    user_scopes = ["email", "notes-api/read", "notes-api/write", "openid", "profile"]
+    assert clients["web"]["AllowedOAuthFlows"] == ["code"] and "ClientSecret" in clients["web"]
+    assert sorted(clients["web"]["AllowedOAuthScopes"]) == user_scopes
+    assert clients["web"]["CallbackURLs"] == ["http://localhost:3000/callback"]
+    assert clients["spa"]["AllowedOAuthFlows"] == ["code"] and "ClientSecret" not in clients["spa"]
+    assert sorted(clients["spa"]["AllowedOAuthScopes"]) == user_scopes
+    assert clients["machine"]["AllowedOAuthFlows"] == ["client_credentials"] and "ClientSecret" in clients["machine"]
+    assert sorted(clients["machine"]["AllowedOAuthScopes"]) == ["notes-api/read", "notes-api/write"]
+
+
+@root_lifecycle
+def test_second_plan_is_empty(deployed) -> None:
+    assert deployed.plan_changes() == {}
+
+
+@root_lifecycle
+def test_editing_one_handler_updates_that_function_only(deployed) -> None:
+    handler = deployed.dir / "functions" / "hello" / "app.py"
+    lambda_ = deployed.aws.client("lambda")
+    before = {n: lambda_.get_function(FunctionName=n)["Configuration"]["CodeSha256"] for n in deployed.outputs["function_names"].values()}
+    handler.write_text(handler.read_text() + "\n# edited\n")
+
+    changes = deployed.plan_changes()
+    assert changes == {
+        'module.route["hello"].aws_lambda_function.this': ["update"],
+        'module.route["hello"].terraform_data.package[0]': ["delete", "create"],
+    }
+    deployed.tf("apply", "-auto-approve", "-input=false", *ROOT_VARS)
+    after = {n: lambda_.get_function(FunctionName=n)["Configuration"]["CodeSha256"] for n in before}
+    assert [n for n in before if before[n] != after[n]] == ["notes-api-hello"]
+    assert deployed.plan_changes() == {}
+
+
+@root_lifecycle
+def test_changing_stage_throttling_applies_in_place(deployed) -> None:
+    throttle = ["-var=throttling_rate_limit=7", "-var=throttling_burst_limit=3"]
+    assert deployed.plan_changes(*throttle) == {"module.http_api.aws_apigatewayv2_stage.default": ["update"]}
+    deployed.tf("apply", "-auto-approve", "-input=false", *ROOT_VARS, *throttle)
+    stage = deployed.aws.client("apigatewayv2").get_stage(ApiId=deployed.outputs["api_id"], StageName="$default")
+    assert (stage["DefaultRouteSettings"]["ThrottlingRateLimit"], stage["DefaultRouteSettings"]["ThrottlingBurstLimit"]) == (7, 3)
+    assert deployed.plan_changes(*throttle) == {}
+
+
+@root_lifecycle
+def test_destroy_leaves_nothing_behind(deployed) -> None:
+    deployed.tf("destroy", "-auto-approve", "-input=false", *ROOT_VARS)
+    aws = deployed.aws
+    assert aws.client("apigatewayv2").get_apis()["Items"] == []
+    assert aws.client("lambda").list_functions()["Functions"] == []
+    assert aws.client("cognito-idp").list_user_pools(MaxResults=10)["UserPools"] == []
+    assert aws.client("iam").list_roles()["Roles"] == []
+    assert aws.client("logs").describe_log_groups()["logGroups"] == []
+
+
+EXAMPLES = sorted(p.parent.name for p in (stack.REPO / "examples").glob("*/main.tf"))
+
+
+# Their own group: they need no ordering with the root's lifecycle above, only an embedded AWS.
+@pytest.mark.xdist_group("apply-examples")
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_example_applies_replans_empty_and_destroys(aws, tmp_path, example: str) -> None:
+    # Examples refer to ../../modules: keep that layout in the copy.
+    shutil.copytree(stack.REPO / "modules", tmp_path / "modules", ignore=stack.NOT_COPIED)
+    root = tmp_path / "examples" / example
+    shutil.copytree(stack.REPO / "examples" / example, root, ignore=stack.NOT_COPIED)
+    shutil.copy(stack.REPO / ".terraform.lock.hcl", root)
+    env = terraform.terraform_env(tmp_path / "cli", stack.sandbox_env(aws.url))
+    for args in (["init", "-input=false", "-lockfile=readonly"], ["apply", "-auto-approve", "-input=false"]):
+        terraform.run(args, root, env, quiet=True)
+    assert terraform.run(["plan", "-detailed-exitcode", "-input=false"], root, env, quiet=True, check=False).returncode == 0
+    terraform.run(["destroy", "-auto-approve", "-input=false"], root, env, quiet=True)
+    state = json.loads((root / "terraform.tfstate").read_text())
+    assert state["resources"] == []
