@@ -8,6 +8,12 @@ locals {
       for f in fileset(dir, "**") : f if !can(regex("(^|/)__pycache__/|\\.pyc$", f))
     ]
   }
+  # package.py refuses these at apply; checked here too, so the mistake shows at plan time
+  # (fileset quietly finds nothing in a directory that does not exist).
+  packaged_names  = flatten(values(local.source_files))
+  duplicate_names = [for name, copies in { for name in local.packaged_names : name => name... } : name if length(copies) > 1]
+  empty_dirs      = [for dir, files in local.source_files : dir if length(files) == 0]
+
   # Hash of names and contents, never of paths or timestamps: the same sources give the same
   # hash on any machine and checkout. package.py computes it too and refuses to build on a mismatch.
   source_hash = local.build ? sha256(join("\n", [
@@ -42,6 +48,17 @@ resource "terraform_data" "package" {
     source_hash  = local.source_hash
     package_path = local.package_path
     architecture = var.architecture
+  }
+
+  lifecycle {
+    precondition {
+      condition     = length(local.empty_dirs) == 0
+      error_message = "source_dirs: no files to package in ${join(", ", local.empty_dirs)} (a missing directory, or only __pycache__ and *.pyc)."
+    }
+    precondition {
+      condition     = length(local.duplicate_names) == 0
+      error_message = "source_dirs: ${join(", ", local.duplicate_names)} found in more than one directory; the package root holds each name once."
+    }
   }
 
   provisioner "local-exec" {
@@ -144,6 +161,7 @@ resource "aws_apigatewayv2_integration" "this" {
 }
 
 resource "aws_apigatewayv2_route" "this" {
+  #checkov:skip=CKV_AWS_309:NONE is allowed for routes meant to be public; every route states its authorization_type in var.routes, and a JWT route must carry scopes.
   for_each = var.routes
 
   api_id               = var.api_id

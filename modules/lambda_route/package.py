@@ -31,23 +31,34 @@ def is_packaged(relative: str) -> bool:
     return "__pycache__" not in parts[:-1] and not relative.endswith(".pyc")
 
 
+def walk(source: Path) -> list[Path]:
+    """Every regular file under source, through symlinks to files and to directories.
+
+    Terraform's fileset follows both kinds (a `shared -> ../shared` link is a common layout);
+    Path.rglob does not descend into linked directories, so it would package less than was hashed.
+    """
+    found = []
+    for directory, _, names in os.walk(source, followlinks=True):
+        found.extend(path for path in (Path(directory, name) for name in names) if path.is_file())
+    return sorted(found)
+
+
 def collect(sources: list[Path]) -> dict[str, Path]:
     """Map each archive name to its file; a name found in two source directories is an error."""
     files: dict[str, Path] = {}
+    origin: dict[str, Path] = {}  # the source directory each name came from
     for source in sources:
         if not source.is_dir():
             raise SystemExit(f"package.py: --source {source}: not a directory")
-        for path in sorted(source.rglob("*")):
-            if not path.is_file():
-                continue
-            name = path.relative_to(source).as_posix()
-            if not is_packaged(name):
-                continue
+        names = [(path.relative_to(source).as_posix(), path) for path in walk(source)]
+        packaged = [(name, path) for name, path in names if is_packaged(name)]
+        if not packaged:
+            raise SystemExit(f"package.py: --source {source}: no files to package")
+        for name, path in packaged:
             if name in files:
-                raise SystemExit(f"package.py: {name} is in both {files[name].parent} and {source}")
+                raise SystemExit(f"package.py: {name} is in both {origin[name]} and {source}")
             files[name] = path
-    if not files:
-        raise SystemExit("package.py: no files to package in " + ", ".join(map(str, sources)))
+            origin[name] = source
     return dict(sorted(files.items()))
 
 
@@ -72,7 +83,7 @@ def write_zip(files: dict[str, Path], output: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", action="append", required=True, type=Path, help="source directory (repeatable)")
-    parser.add_argument("--expect-hash", help="source hash Terraform planned with; refuse to build on mismatch")
+    parser.add_argument("--expect-hash", help="the source hash Terraform computed; refuse to build on a mismatch")
     parser.add_argument("output", type=Path, help="zip file to write")
     args = parser.parse_args(argv)
 
@@ -81,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.expect_hash and args.expect_hash != digest:
         raise SystemExit(
             f"package.py: --expect-hash {args.expect_hash} does not match the sources ({digest}): "
-            "they changed since the plan was made; plan again"
+            "they changed after Terraform hashed them, or Terraform and package.py disagree on the files; "
+            "nothing was written"
         )
     write_zip(files, args.output)
     print(f"{args.output} {digest} {len(files)} files")

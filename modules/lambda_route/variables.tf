@@ -108,7 +108,7 @@ variable "environment" {
       for name in keys(var.environment) :
       can(regex("^[A-Za-z][A-Za-z0-9_]*$", name)) && !startswith(name, "AWS_")
     ])
-    error_message = "environment keys must be letters, digits and underscores, start with a letter, and not start with AWS_ (reserved by Lambda)."
+    error_message = "environment ${join(", ", [for name in keys(var.environment) : name if !(can(regex("^[A-Za-z][A-Za-z0-9_]*$", name)) && !startswith(name, "AWS_"))])}: keys must be letters, digits and underscores, start with a letter, and not start with AWS_ (reserved by Lambda)."
   }
 }
 
@@ -178,33 +178,34 @@ variable "routes" {
     authorization_scopes = optional(list(string), [])
   }))
 
+  # Each message names the routes it refuses: one map holds every route of the function.
   validation {
     condition     = length(var.routes) > 0
     error_message = "routes must name at least one route."
   }
   validation {
     condition     = alltrue([for key in keys(var.routes) : key == "$default" || can(regex("^(ANY|GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /[^ ]*$", key))])
-    error_message = "routes keys must be \"$default\" or \"METHOD /path\" with METHOD one of ANY, GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS."
+    error_message = "routes ${join(", ", [for key in keys(var.routes) : jsonencode(key) if !(key == "$default" || can(regex("^(ANY|GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /[^ ]*$", key)))])}: a route key is \"$default\" or \"METHOD /path\" with METHOD one of ANY, GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS."
   }
   validation {
     condition     = alltrue([for r in values(var.routes) : contains(["NONE", "JWT", "AWS_IAM", "CUSTOM"], r.authorization_type)])
-    error_message = "routes: authorization_type must be NONE, JWT, AWS_IAM or CUSTOM."
+    error_message = "routes ${join(", ", [for key, r in var.routes : jsonencode(key) if !contains(["NONE", "JWT", "AWS_IAM", "CUSTOM"], r.authorization_type)])}: authorization_type must be NONE, JWT, AWS_IAM or CUSTOM."
   }
   validation {
     condition     = alltrue([for r in values(var.routes) : r.authorization_type != "JWT" || length(r.authorization_scopes) > 0])
-    error_message = "routes: a JWT route needs authorization_scopes. Without scopes API Gateway accepts any valid token of the audience, Cognito ID tokens included."
+    error_message = "routes ${join(", ", [for key, r in var.routes : jsonencode(key) if r.authorization_type == "JWT" && length(r.authorization_scopes) == 0])}: a JWT route needs authorization_scopes. Without scopes API Gateway accepts any valid token of the audience, Cognito ID tokens included."
   }
   validation {
     condition     = alltrue([for r in values(var.routes) : length(r.authorization_scopes) <= 10])
-    error_message = "routes: API Gateway allows at most 10 authorization_scopes per route."
+    error_message = "routes ${join(", ", [for key, r in var.routes : jsonencode(key) if length(r.authorization_scopes) > 10])}: API Gateway allows at most 10 authorization_scopes per route."
   }
   validation {
     condition     = alltrue([for r in values(var.routes) : r.authorization_type == "JWT" || length(r.authorization_scopes) == 0])
-    error_message = "routes: authorization_scopes apply to JWT routes only."
+    error_message = "routes ${join(", ", [for key, r in var.routes : jsonencode(key) if r.authorization_type != "JWT" && length(r.authorization_scopes) > 0])}: authorization_scopes apply to JWT routes only."
   }
   validation {
     condition     = alltrue([for r in values(var.routes) : contains(["JWT", "CUSTOM"], r.authorization_type) == (r.authorizer_id != null)])
-    error_message = "routes: JWT and CUSTOM routes need an authorizer_id; NONE and AWS_IAM routes take none."
+    error_message = "routes ${join(", ", [for key, r in var.routes : jsonencode(key) if contains(["JWT", "CUSTOM"], r.authorization_type) != (r.authorizer_id != null)])}: JWT and CUSTOM routes need an authorizer_id; NONE and AWS_IAM routes take none."
   }
 }
 

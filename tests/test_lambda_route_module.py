@@ -1,0 +1,387 @@
+"""modules/lambda_route: what it refuses, and what its inventories cannot show.
+
+The inventories in tests/inventories/lambda_route/ hold what a plan creates. Here: every
+validation rule and precondition with its message; Terraform's plan-time source hash against
+package.py's; the role policy as rendered once the log group's ARN is known; and the package
+that `terraform apply` builds through the module's local-exec (no AWS call is involved).
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.tfharness import REPO
+
+MODULE = "modules/lambda_route"
+POLICY_ROOT = "tests/fixtures/lambda_route_policy"
+BUILD_ROOT = "tests/fixtures/lambda_route_build"
+PACKAGE_TARGET = "-target=module.fn.terraform_data.package"
+
+# Tests that plan the same root share a worker, which initialises it once (as in test_inventories).
+on_module_root = pytest.mark.xdist_group(MODULE)
+on_policy_root = pytest.mark.xdist_group(POLICY_ROOT)
+on_build_root = pytest.mark.xdist_group(BUILD_ROOT)
+
+spec = importlib.util.spec_from_file_location("lambda_route_package", REPO / MODULE / "package.py")
+package = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(package)
+
+API = {"api_id": "abc123", "api_execution_arn": "arn:aws:execute-api:us-east-1:123456789012:abc123"}
+FIXTURE_SOURCES = ["../../tests/fixtures/lambda_route_src"]
+PUBLIC_ROUTE = yaml.safe_load((REPO / "tests/inventories/lambda_route/public.yaml").read_text())["tfvars"]
+
+# One plan per batch (a plan takes seconds even when it fails): Terraform reports every failing
+# rule of every variable, and each message names the routes it refuses.
+BATCHES = {
+    "every variable wrong": {
+        **API,
+        "function_name": "hello world",
+        "source_dirs": FIXTURE_SOURCES,
+        "package_file": "../../tests/fixtures/lambda_route_prebuilt/function.zip",
+        "handler": "app",
+        "runtime": "python3.9",
+        "architecture": "sparc",
+        "memory_size": 100,
+        "timeout": 901,
+        "environment": {"AWS_REGION": "eu-west-1", "TABLE_NAME": "notes"},
+        "log_retention_days": 2,
+        "integration_timeout_ms": 30001,
+        "policy_statements": [{"effect": "Maybe", "actions": ["dynamodb:GetItem"], "resources": ["*"]}],
+        "routes": {},
+    },
+    "every route rule broken": {
+        **API,
+        "function_name": "notes",  # and neither source_dirs nor package_file
+        "routes": {
+            "FETCH /notes": {},
+            "GET /oauth": {"authorization_type": "OAUTH"},
+            "GET /jwt-without-scopes": {"authorization_type": "JWT", "authorizer_id": "jwt0001"},
+            "GET /eleven-scopes": {"authorization_type": "JWT", "authorizer_id": "jwt0001", "authorization_scopes": [f"notes-api/s{i}" for i in range(11)]},
+            "GET /public-with-scopes": {"authorization_scopes": ["notes-api/read"]},
+            "GET /jwt-without-authorizer": {"authorization_type": "JWT", "authorization_scopes": ["notes-api/read"]},
+            "GET /custom-without-authorizer": {"authorization_type": "CUSTOM"},
+            "GET /iam-with-authorizer": {"authorization_type": "AWS_IAM", "authorizer_id": "jwt0001"},
+            "GET /valid": {"authorization_type": "JWT", "authorizer_id": "jwt0001", "authorization_scopes": ["notes-api/read"]},
+        },
+    },
+}
+AUTHORIZER_RULE = (
+    'routes "GET /custom-without-authorizer", "GET /iam-with-authorizer", "GET /jwt-without-authorizer": '
+    "JWT and CUSTOM routes need an authorizer_id; NONE and AWS_IAM routes take none."
+)
+# (rule, batch, message): the message exactly as Terraform reports it, after "Invalid value for variable: ".
+RULES = [
+    ("function_name", "every variable wrong", "function_name must be 1-64 letters, digits, hyphens or underscores."),
+    ("source_dirs and package_file both", "every variable wrong", "Set exactly one of source_dirs (build at apply time) or package_file (prebuilt zip)."),
+    ("source_dirs and package_file neither", "every route rule broken", "Set exactly one of source_dirs (build at apply time) or package_file (prebuilt zip)."),
+    ("handler", "every variable wrong", "handler must look like module.function, e.g. app.handler."),
+    ("runtime", "every variable wrong", "runtime must be python3.12 or python3.13."),
+    ("architecture", "every variable wrong", "architecture must be arm64 or x86_64."),
+    ("memory_size", "every variable wrong", "memory_size must be a whole number of MB between 128 and 10240."),
+    ("timeout", "every variable wrong", "timeout must be a whole number of seconds between 1 and 900."),
+    (
+        "environment key reserved",
+        "every variable wrong",
+        "environment AWS_REGION: keys must be letters, digits and underscores, start with a letter, and not start with AWS_ (reserved by Lambda).",
+    ),
+    (
+        "log_retention_days",
+        "every variable wrong",
+        "log_retention_days must be one of CloudWatch's values: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653.",
+    ),
+    ("integration_timeout_ms", "every variable wrong", "integration_timeout_ms must be between 50 and 30000."),
+    ("policy_statements effect", "every variable wrong", "policy_statements: effect must be Allow or Deny, and actions and resources must not be empty."),
+    ("routes empty", "every variable wrong", "routes must name at least one route."),
+    (
+        "route key",  # C1
+        "every route rule broken",
+        'routes "FETCH /notes": a route key is "$default" or "METHOD /path" with METHOD one of ANY, GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS.',
+    ),
+    ("authorization_type", "every route rule broken", 'routes "GET /oauth": authorization_type must be NONE, JWT, AWS_IAM or CUSTOM.'),
+    (
+        "JWT route without scopes",  # A3: without scopes a Cognito ID token passes
+        "every route rule broken",
+        'routes "GET /jwt-without-scopes": a JWT route needs authorization_scopes. Without scopes API Gateway accepts any valid token of the audience, Cognito ID tokens included.',
+    ),
+    ("more than 10 scopes", "every route rule broken", 'routes "GET /eleven-scopes": API Gateway allows at most 10 authorization_scopes per route.'),  # A5
+    ("scopes on a non-JWT route", "every route rule broken", 'routes "GET /public-with-scopes": authorization_scopes apply to JWT routes only.'),
+    # The three routes below break the same rule, so one message names them all.
+    ("JWT route without authorizer_id", "every route rule broken", AUTHORIZER_RULE),
+    ("CUSTOM route without authorizer_id", "every route rule broken", AUTHORIZER_RULE),
+    ("AWS_IAM route with an authorizer_id", "every route rule broken", AUTHORIZER_RULE),
+]
+
+
+def refusals(tf, batch: str) -> list[str]:
+    """The messages of the validation rules a batch breaks."""
+    prefix, suffix = "Invalid value for variable: ", "\n\nThis was checked by the validation rule"
+    return [error.removeprefix(prefix).split(suffix)[0] for error in tf.root(MODULE).errors(BATCHES[batch])]
+
+
+@on_module_root
+@pytest.mark.parametrize(("rule", "batch", "message"), RULES, ids=[rule for rule, _, _ in RULES])
+def test_validation_rule_refuses_with_its_message(tf, rule: str, batch: str, message: str) -> None:
+    assert message in refusals(tf, batch)
+
+
+@on_module_root
+@pytest.mark.parametrize("batch", BATCHES)
+def test_batch_is_refused_only_by_the_rules_it_breaks(tf, batch: str) -> None:
+    # Nothing else fails (so each message above is the rule's own), and GET /valid is never named.
+    assert sorted(refusals(tf, batch)) == sorted({message for _, b, message in RULES if b == batch})
+
+
+@on_module_root
+def test_source_dirs_are_checked_at_plan_time(tf, tmp_path: Path) -> None:
+    """What package.py would refuse at apply is refused by the plan: missing, empty, clashing dirs."""
+    handler = (tf.root(MODULE).dir / FIXTURE_SOURCES[0]).resolve()
+    clashing = tmp_path / "clashing"
+    (clashing / "helpers").mkdir(parents=True)
+    (clashing / "helpers" / "text.py").write_text("# the handler's helpers/text.py again\n")
+    only_byte_code = tmp_path / "compiled" / "__pycache__"
+    only_byte_code.mkdir(parents=True)
+    (only_byte_code / "app.cpython-313.pyc").write_bytes(b"\x00")
+    missing = tmp_path / "no-such-dir"
+
+    errors = tf.root(MODULE).errors({**PUBLIC_ROUTE, "source_dirs": [str(handler), str(clashing), str(missing), str(only_byte_code.parent)]})
+
+    assert errors == [
+        f"Resource precondition failed: source_dirs: no files to package in {only_byte_code.parent}, {missing} (a missing directory, or only __pycache__ and *.pyc).",
+        "Resource precondition failed: source_dirs: helpers/text.py found in more than one directory; the package root holds each name once.",
+    ]
+
+
+def tricky_sources(base: Path) -> list[Path]:
+    """Two source dirs with what a naive packager gets wrong: links, dot files, caches, non-ASCII names."""
+    handler, shared = base / "handler", base / "shared"
+    files = {
+        handler / "app.py": "def handler(event, context):\n    return {}\n",
+        handler / ".env.defaults": "LOG_LEVEL=info\n",
+        handler / "Zeta.py": "",
+        handler / "data" / "données.json": "{}\n",
+        handler / "data" / "a b.txt": "spaces\n",
+        handler / "pkg" / "__init__.py": "",
+        handler / "pkg" / "__pycache__" / "__init__.cpython-313.pyc": "compiled",
+        handler / "pkg" / "stale.pyc": "compiled",
+        shared / "responses.py": "import json\n",
+        shared / "日本.txt": "unicode\n",
+    }
+    for path, content in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    linked = base / "vendored"
+    (linked / "lib").mkdir(parents=True)
+    (linked / "lib" / "vendored.py").write_text("VERSION = '1'\n")
+    (handler / "vendor").symlink_to(linked, target_is_directory=True)
+    return [handler, shared]
+
+
+@on_module_root
+@pytest.mark.parametrize("sources", ["fixtures", "tricky"])
+def test_terraform_source_hash_equals_package_py_source_hash(tf, tmp_path: Path, sources: str) -> None:
+    """The two implementations of the hash never drift: package.py would refuse every build."""
+    root = tf.root(MODULE)
+    if sources == "fixtures":
+        tfvars, dirs = PUBLIC_ROUTE, [root.dir / d for d in PUBLIC_ROUTE["source_dirs"]]
+    else:
+        dirs = tricky_sources(tmp_path)
+        tfvars = {**PUBLIC_ROUTE, "source_dirs": [str(d) for d in dirs]}
+    plan = root.plan(tfvars)
+    digest = package.source_hash(package.collect(dirs))
+
+    assert plan.outputs["source_hash"] == digest
+    assert plan.values["aws_lambda_function.this"]["source_code_hash"] == digest
+    assert plan.values["aws_lambda_function.this"]["filename"] == f"./.build/lambda/hello-{digest[:16]}.zip"
+
+
+@on_module_root
+def test_planned_package_path_is_relative_to_the_root(tf) -> None:
+    # An absolute path would differ between checkouts and CI runners: a diff on every run.
+    root = tf.root(MODULE)
+    plan = root.plan(PUBLIC_ROUTE)
+    paths = [
+        plan.values["aws_lambda_function.this"]["filename"],
+        plan.values["terraform_data.package[0]"]["triggers_replace"]["package_path"],
+        plan.outputs["package_path"],
+    ]
+    for path in paths:
+        assert not os.path.isabs(path) and str(root.dir) not in path and str(REPO) not in path, path
+        assert path.startswith("./.build/lambda/hello-"), path
+
+
+@on_module_root
+def test_function_waits_for_its_log_group_and_package(tf) -> None:
+    # The log group (with its retention) exists before the function can log: Lambda would
+    # otherwise create it on first invocation, kept forever; and the zip exists before upload.
+    resources = tf.root(MODULE).plan(PUBLIC_ROUTE).raw["configuration"]["root_module"]["resources"]
+    function = next(r for r in resources if r["address"] == "aws_lambda_function.this")
+
+    assert {"aws_cloudwatch_log_group.this", "terraform_data.package"} <= set(function["depends_on"])
+
+
+def readme_table(section: str) -> dict[str, list[str]]:
+    """The rows of the table under `## <section>` in the module's README: name -> other cells."""
+    text = (REPO / MODULE / "README.md").read_text().split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line.strip().strip("|").split(" | ") for line in text.splitlines() if line.startswith("| `")]
+    return {cells[0].strip(" `"): [cell.strip() for cell in cells[1:]] for cells in rows}
+
+
+@on_module_root
+def test_readme_tables_match_variables_and_outputs(tf) -> None:
+    config = tf.root(MODULE).plan(PUBLIC_ROUTE).raw["configuration"]["root_module"]
+    declared_types = dict(re.findall(r'^variable "(\w+)" \{.*?^  type\s+= (.*?)$', (REPO / MODULE / "variables.tf").read_text(), re.M | re.S))
+    inputs = readme_table("Inputs")
+
+    assert sorted(inputs) == sorted(config["variables"])
+    for name, (type_cell, default_cell, description) in inputs.items():
+        variable = config["variables"][name]
+        assert description == variable["description"].splitlines()[0], name
+        assert default_cell == (f"`{json.dumps(variable['default'])}`" if "default" in variable else "required"), name
+        if type_cell.startswith("`"):
+            assert type_cell == f"`{declared_types[name]}`", name
+        else:  # an object type, spelled out under "Object inputs"
+            assert declared_types[name] == f"{type_cell.split()[0]}(object({{", name
+    assert readme_table("Outputs") == {name: [output["description"]] for name, output in config["outputs"].items()}
+
+
+LOG_GROUP_ARN = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/notes"
+# A state in which the log group exists: on the first plan its ARN is unknown, and so is the policy.
+STATE_AFTER_FIRST_APPLY = {
+    "version": 4,
+    "terraform_version": "1.11.4",
+    "serial": 1,
+    "lineage": "lambda-route-policy-test",
+    "outputs": {},
+    "resources": [
+        {
+            "module": "module.fn",
+            "mode": "managed",
+            "type": "aws_cloudwatch_log_group",
+            "name": "this",
+            "provider": 'provider["registry.terraform.io/hashicorp/aws"]',
+            "instances": [
+                {
+                    "schema_version": 0,
+                    "attributes": {
+                        "id": "/aws/lambda/notes",
+                        "name": "/aws/lambda/notes",
+                        "arn": LOG_GROUP_ARN,
+                        "retention_in_days": 30,
+                        "log_group_class": "STANDARD",
+                        "skip_destroy": False,
+                        "kms_key_id": "",
+                        "name_prefix": "",
+                        "tags": None,
+                        "tags_all": {},
+                    },
+                }
+            ],
+        }
+    ],
+}
+
+
+@on_policy_root
+def test_role_may_write_only_to_its_own_log_group_plus_the_given_statements(tf) -> None:
+    root = tf.root(POLICY_ROOT)
+    (root.dir / "terraform.tfstate").write_text(json.dumps(STATE_AFTER_FIRST_APPLY))
+    plan = root.plan()
+    assert plan.actions["module.fn.aws_cloudwatch_log_group.this"] == ["no-op"]
+
+    policy = json.loads(plan.values["module.fn.aws_iam_role_policy.this"]["policy"])
+
+    def as_list(value: str | list[str]) -> list[str]:
+        return sorted([value] if isinstance(value, str) else value)
+
+    statements = [
+        {"Sid": s["Sid"], "Effect": s["Effect"], "Action": as_list(s["Action"]), "Resource": as_list(s["Resource"])}
+        for s in policy["Statement"]
+    ]
+    assert statements == [
+        {"Sid": "WriteOwnLogGroup", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": [f"{LOG_GROUP_ARN}:*"]},
+        {"Sid": "ReadNotes", "Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query"], "Resource": ["arn:aws:dynamodb:us-east-1:123456789012:table/notes"]},
+        {"Sid": "NeverDelete", "Effect": "Deny", "Action": ["dynamodb:DeleteItem"], "Resource": ["*"]},
+    ]
+    assert all(set(s) == {"Sid", "Effect", "Action", "Resource"} for s in policy["Statement"])  # no Condition, no NotAction
+
+
+@pytest.fixture(scope="session")  # session, like `tf`: applied once per worker, whatever the test order
+def built(tf):
+    """The build fixture root after `terraform apply` of its package only (python3 runs package.py).
+
+    Returns the root, its plan, and the bytes of the zip the apply wrote where the plan said.
+    """
+    root = tf.root(BUILD_ROOT)
+    plan = root.plan()
+    root.run("apply", "-auto-approve", "-refresh=false", PACKAGE_TARGET)
+    return root, plan, (root.dir / plan.outputs["package_path"]).read_bytes()
+
+
+def build_sources(root) -> list[Path]:
+    return [root.dir / "src", root.dir / ".." / "lambda_route_shared"]
+
+
+def package_plan_exit_code(root, *args: str) -> int:
+    """0: nothing to do for the package, 2: a rebuild (terraform plan -detailed-exitcode)."""
+    result = root.run("plan", "-refresh=false", "-detailed-exitcode", PACKAGE_TARGET, *args, check=False)
+    assert result.returncode in (0, 2), result.stderr
+    return result.returncode
+
+
+@on_build_root
+def test_apply_builds_the_planned_package_with_package_py(built, tmp_path: Path) -> None:
+    root, plan, zip_bytes = built
+    digest = package.source_hash(package.collect(build_sources(root)))
+    package.write_zip(package.collect(build_sources(root)), tmp_path / "expected.zip")
+
+    assert plan.outputs["source_hash"] == digest
+    assert plan.outputs["package_path"] == f"./.build/lambda/built-{digest[:16]}.zip"
+    assert zip_bytes == (tmp_path / "expected.zip").read_bytes()
+
+
+@on_build_root
+def test_package_is_rebuilt_only_when_sources_change(built) -> None:
+    root, plan, _ = built
+    app = root.dir / "src" / "app.py"
+    original = app.read_text()
+
+    # A fresh CI checkout: no .build directory, other mtimes and modes. Nothing to rebuild.
+    (root.dir / plan.outputs["package_path"]).unlink()
+    for path in (root.dir / "src").rglob("*"):
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+        path.chmod(0o755)
+    assert package_plan_exit_code(root) == 0
+
+    try:
+        app.write_text(original + "# edited\n")
+        assert package_plan_exit_code(root, "-out=edited.tfplan") == 2
+
+        # An edit between plan and apply: Terraform sees the hash differ from the plan's and
+        # refuses; no package is written.
+        app.write_text(original + "# edited again after the plan\n")
+        applied = root.run("apply", "edited.tfplan", check=False)
+        assert applied.returncode != 0
+        assert list((root.dir / ".build").rglob("*.zip")) == []
+    finally:
+        app.write_text(original)
+
+
+def test_example_handler_greets_by_query_parameter() -> None:
+    spec = importlib.util.spec_from_file_location("example_app", REPO / "examples" / "lambda_route" / "src" / "app.py")
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    with_name = {"version": "2.0", "routeKey": "GET /hello", "rawPath": "/hello", "queryStringParameters": {"name": "Ada"}}
+    without_query = {"version": "2.0", "routeKey": "GET /hello", "rawPath": "/hello"}  # B2: the key is absent
+
+    assert app.handler(with_name, None) == {
+        "statusCode": 200,
+        "headers": {"content-type": "application/json"},
+        "body": '{"message": "Hello, Ada!"}',
+    }
+    assert json.loads(app.handler(without_query, None)["body"]) == {"message": "Hello, world!"}
