@@ -14,6 +14,9 @@ operations on moto's own backends and response classes, so they share moto's sta
                 and custom domains; a custom domain reports AVAILABLE and its target domain name
   lambda        UpdateFunctionCode applies Architectures
 
+It also serves a few read-only private endpoints under /_local/ for the local data plane
+(deployed code, password checks, access key secrets, a change counter): see embedded_hooks.py.
+
 Run it in-process with `start()`, or as a process:
 
     python -m local_aws.embedded --port 4566      # prints `ready http://127.0.0.1:4566`
@@ -51,6 +54,8 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import iso_8601_datetime_without_milliseconds
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+
+from local_aws.embedded_hooks import LocalHooks
 
 _PATCH_LOCK = threading.Lock()
 # Set on a moto class, not in this module: `python -m` loads this file a second time as __main__.
@@ -530,7 +535,7 @@ class EmbeddedAWS:
                 raise PortInUseError(error.errno, f"{host}:{port} is already in use") from None
             raise
         handler = WSGIRequestHandler if log_requests else _QuietRequestHandler
-        app = DomainDispatcherApplication(create_backend_app)
+        app = LocalHooks(DomainDispatcherApplication(create_backend_app))
         # Werkzeug binds itself when given no socket, and on failure prints and calls sys.exit.
         self._server = ThreadedWSGIServer(host, port, app, handler=handler, fd=listener.fileno())
         listener.close()  # the server holds its own duplicate of the socket

@@ -1,0 +1,124 @@
+"""Private endpoints of the embedded AWS that the local data plane reads. Not AWS APIs.
+
+AWS keeps some things out of its APIs that a local data plane needs to behave as AWS does:
+the bytes of a deployed function, whether a password is right, the secret of an access key
+(to check a SigV4 signature). These read-only endpoints serve them from moto's own backends,
+under /_local/, on the loopback-only embedded server:
+
+  GET  /_local/state                                   {"generation": n}: n grows with every write
+                                                       request, so readers know when to reload
+  GET  /_local/lambda/<region>/<function>/code         the deployed zip (application/zip)
+  POST /_local/cognito/<pool id>/authenticate          {"username", "password"} -> 200 {"username",
+                                                       "sub", "attributes"} | 401 {"error"}
+  GET  /_local/iam/access-keys/<access key id>         {"secret_access_key", "user_name", "user_arn",
+                                                       "user_id", "account_id", "policies": [documents]}
+"""
+from __future__ import annotations
+
+import hmac
+import itertools
+import json
+import re
+from typing import Any, Callable, Iterable
+from urllib.parse import unquote
+
+from moto.awslambda.models import lambda_backends
+from moto.cognitoidp.models import cognitoidp_backends
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.exceptions import JsonRESTError
+from moto.iam.models import iam_backends
+
+# Reads by their action name (X-Amz-Target, Action=...): everything else may change state.
+_READ_ACTION = re.compile(r"^(Get|List|Describe|Head|Batch(Get|Describe))")
+_TARGET_ACTION = re.compile(r"\.([A-Za-z]+)$")
+
+WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
+
+
+class LocalHooks:
+    """WSGI middleware: serves /_local/* and counts write requests passing to moto."""
+
+    def __init__(self, app: WsgiApp):
+        self.app = app
+        self._writes = itertools.count(1)
+        self.generation = 0
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_local/"):
+            status, content_type, body = self._route(environ, unquote(path))
+            start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+            return [body]
+        if self._may_write(environ):
+            self.generation = next(self._writes)
+        return self.app(environ, start_response)
+
+    @staticmethod
+    def _may_write(environ: dict) -> bool:
+        if environ.get("REQUEST_METHOD") in ("GET", "HEAD", "OPTIONS"):
+            return False
+        target = _TARGET_ACTION.search(environ.get("HTTP_X_AMZ_TARGET", ""))
+        return not (target and _READ_ACTION.match(target.group(1)))
+
+    def _route(self, environ: dict, path: str) -> tuple[str, str, bytes]:
+        method = environ.get("REQUEST_METHOD")
+        parts = path.strip("/").split("/")[1:]
+        try:
+            if method == "GET" and parts == ["state"]:
+                return _json("200 OK", {"generation": self.generation})
+            if method == "GET" and len(parts) == 4 and parts[0] == "lambda" and parts[3] == "code":
+                return "200 OK", "application/zip", function_code(parts[1], parts[2])
+            if method == "POST" and len(parts) == 3 and parts[0] == "cognito" and parts[2] == "authenticate":
+                credentials = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)) or b"{}")
+                user = authenticate(parts[1], str(credentials.get("username", "")), str(credentials.get("password", "")))
+                return _json("200 OK", user) if user else _json("401 Unauthorized", {"error": "NotAuthorizedException"})
+            if method == "GET" and len(parts) == 3 and parts[:2] == ["iam", "access-keys"]:
+                key = access_key(parts[2])
+                return _json("200 OK", key) if key else _json("404 Not Found", {"error": "no such access key"})
+        except (LookupError, JsonRESTError) as missing:  # moto's own not-found errors are JsonRESTErrors
+            return _json("404 Not Found", {"error": str(missing)})
+        return _json("404 Not Found", {"error": f"no private endpoint {method} {path}"})
+
+
+def _json(status: str, payload: Any) -> tuple[str, str, bytes]:
+    return status, "application/json", json.dumps(payload).encode()
+
+
+def function_code(region: str, name: str) -> bytes:
+    return lambda_backends[DEFAULT_ACCOUNT_ID][region].get_function(name).code_bytes
+
+
+def authenticate(pool_id: str, username: str, password: str) -> dict | None:
+    """The user, if the password is theirs and they may sign in (enabled, confirmed)."""
+    for backend in cognitoidp_backends[DEFAULT_ACCOUNT_ID].values():
+        pool = backend.user_pools.get(pool_id)
+        if pool is None:
+            continue
+        user = pool._get_user(username)  # by username or a username attribute such as email
+        if user is None or not user.enabled or user.status != "CONFIRMED" or user.password is None:
+            return None
+        if not hmac.compare_digest(user.password.encode(), password.encode()):
+            return None
+        attributes = {a["Name"]: a["Value"] for a in user.attributes}
+        return {"username": user.username, "sub": attributes.get("sub", user.id), "attributes": attributes}
+    raise LookupError(f"no user pool {pool_id}")
+
+
+def access_key(access_key_id: str) -> dict | None:
+    """An active access key's secret and the identity policies of its user (inline, attached, groups')."""
+    backend = iam_backends[DEFAULT_ACCOUNT_ID]["global"]
+    for user in backend.users.values():
+        for key in user.access_keys:
+            if key.access_key_id == access_key_id and key.status == "Active":
+                holders = [user, *backend.get_groups_for_user(user.name)]
+                policies = [json.loads(unquote(doc)) for holder in holders for doc in holder.policies.values()]
+                policies += [
+                    json.loads(unquote(v.document))
+                    for holder in holders for policy in holder.managed_policies.values()
+                    for v in policy.versions if v.is_default
+                ]
+                return {
+                    "secret_access_key": key.secret_access_key, "user_name": user.name, "user_arn": user.arn,
+                    "user_id": user.id, "account_id": DEFAULT_ACCOUNT_ID, "policies": policies,
+                }
+    return None

@@ -1,0 +1,116 @@
+"""The embedded AWS's private endpoints for the local data plane, against a real server."""
+from __future__ import annotations
+
+import io
+import json
+import urllib.error
+import urllib.request
+import zipfile
+
+import boto3
+import pytest
+
+from local_aws import embedded
+
+pytestmark = pytest.mark.xdist_group("embedded")
+
+
+@pytest.fixture(scope="module")
+def aws():
+    server, url = embedded.start(port=0)
+    yield url
+    server.stop()
+
+
+def client(url: str, service: str):
+    return boto3.client(service, endpoint_url=url, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def post_json(url: str, payload: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST", headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def generation(url: str) -> int:
+    return json.loads(get(f"{url}/_local/state")[1])["generation"]
+
+
+def test_generation_grows_on_writes_not_on_reads(aws) -> None:
+    logs = client(aws, "logs")
+    before = generation(aws)
+    logs.describe_log_groups()
+    client(aws, "iam").list_roles()  # query protocol: counted as a possible write, never missed
+    after_reads = generation(aws)
+    logs.create_log_group(logGroupName="/hooks/generation")
+    assert generation(aws) > after_reads >= before
+    logs.describe_log_groups()
+    assert generation(aws) == generation(aws)
+
+
+def test_function_code_is_the_deployed_zip(aws) -> None:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("app.py", "def handler(event, context):\n    return 'hooks'\n")
+    role = client(aws, "iam").create_role(RoleName="hooks-code", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    client(aws, "lambda").create_function(FunctionName="hooks-code", Runtime="python3.13", Role=role,
+                                          Handler="app.handler", Code={"ZipFile": archive.getvalue()})
+    status, body = get(f"{aws}/_local/lambda/us-east-1/hooks-code/code")
+    assert status == 200 and body == archive.getvalue()
+    assert get(f"{aws}/_local/lambda/us-east-1/no-such-function/code")[0] == 404
+
+
+def test_authenticate_checks_password_status_and_alias(aws) -> None:
+    cognito = client(aws, "cognito-idp")
+    pool = cognito.create_user_pool(PoolName="hooks", UsernameAttributes=["email"])["UserPool"]["Id"]
+    cognito.admin_create_user(UserPoolId=pool, Username="ada@example.com", MessageAction="SUPPRESS",
+                              UserAttributes=[{"Name": "email", "Value": "ada@example.com"}])
+    url = f"{aws}/_local/cognito/{pool}/authenticate"
+    # A user with only a temporary password is FORCE_CHANGE_PASSWORD, not CONFIRMED: no sign-in here.
+    assert post_json(url, {"username": "ada@example.com", "password": "Temp0rary!pass"})[0] == 401
+    cognito.admin_set_user_password(UserPoolId=pool, Username="ada@example.com", Password="C0rrect-horse!", Permanent=True)
+    status, user = post_json(url, {"username": "ada@example.com", "password": "C0rrect-horse!"})
+    assert status == 200
+    assert user["attributes"]["email"] == "ada@example.com" and user["sub"] == user["attributes"]["sub"]
+    assert post_json(url, {"username": "ada@example.com", "password": "wrong"})[0] == 401
+    assert post_json(url, {"username": "nobody@example.com", "password": "C0rrect-horse!"})[0] == 401
+    cognito.admin_disable_user(UserPoolId=pool, Username="ada@example.com")
+    assert post_json(url, {"username": "ada@example.com", "password": "C0rrect-horse!"})[0] == 401
+    assert post_json(f"{aws}/_local/cognito/us-east-1_nopool/authenticate", {"username": "a", "password": "b"})[0] == 404
+
+
+def test_access_key_gives_secret_and_identity_policies(aws) -> None:
+    iam = client(aws, "iam")
+    iam.create_user(UserName="hooks-caller")
+    key = iam.create_access_key(UserName="hooks-caller")["AccessKey"]
+    inline = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "*"}]}
+    iam.put_user_policy(UserName="hooks-caller", PolicyName="invoke", PolicyDocument=json.dumps(inline))
+    managed = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "arn:aws:execute-api:*:*:*/*/POST/*"}]}
+    arn = iam.create_policy(PolicyName="no-posts", PolicyDocument=json.dumps(managed))["Policy"]["Arn"]
+    iam.create_group(GroupName="hooks-group")
+    iam.add_user_to_group(GroupName="hooks-group", UserName="hooks-caller")
+    iam.attach_group_policy(GroupName="hooks-group", PolicyArn=arn)
+
+    status, body = get(f"{aws}/_local/iam/access-keys/{key['AccessKeyId']}")
+    found = json.loads(body)
+    assert status == 200
+    assert found["secret_access_key"] == key["SecretAccessKey"]
+    assert found["user_name"] == "hooks-caller" and found["user_arn"].endswith(":user/hooks-caller")
+    assert inline in found["policies"] and managed in found["policies"]
+    iam.update_access_key(UserName="hooks-caller", AccessKeyId=key["AccessKeyId"], Status="Inactive")
+    assert get(f"{aws}/_local/iam/access-keys/{key['AccessKeyId']}")[0] == 404
+
+
+def test_unknown_private_endpoint_is_404(aws) -> None:
+    assert get(f"{aws}/_local/nothing")[0] == 404
