@@ -23,12 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterator
 
-import boto3
-
-from local_aws import terraform
+from local_aws import aws, terraform
 
 REPO = Path(__file__).resolve().parents[1]
-REGION = "us-east-1"
+REGION = aws.REGION
 DEFAULT_AWS_PORT = 4599  # not 3000 (the callback app), not 4566 (LocalStack), not 5000 (macOS AirPlay)
 DEMO_USER = "demo@example.com"
 READY_TIMEOUT_S = 30
@@ -181,8 +179,7 @@ class Stack:
     # -- stack.json --------------------------------------------------------------------------
     def describe(self, aws_endpoint: str, env: dict[str, str], outputs: dict) -> dict:
         """What a client of the local stack needs, read from the embedded AWS itself."""
-        cognito = boto3.client("cognito-idp", endpoint_url=aws_endpoint, region_name=REGION,
-                               aws_access_key_id="test", aws_secret_access_key="test")
+        cognito = aws.client("cognito-idp", aws_endpoint)
         pools = []
         for pool in cognito.list_user_pools(MaxResults=60)["UserPools"]:
             clients = {}

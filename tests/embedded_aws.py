@@ -9,9 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import boto3
-
-from local_aws import stack
+from local_aws import aws, stack
 
 
 def free_port() -> int:
@@ -26,8 +24,7 @@ class EmbeddedAws:
     process: subprocess.Popen
 
     def client(self, service: str):
-        return boto3.client(service, endpoint_url=self.url, region_name=stack.REGION,
-                            aws_access_key_id="test", aws_secret_access_key="test")
+        return aws.client(service, self.url)
 
     @classmethod
     @contextmanager

@@ -1,0 +1,31 @@
+"""Clients of the embedded AWS: one place for its fake credentials, region and account."""
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+FAKE_KEYS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+_CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30)
+
+
+def client(service: str, endpoint_url: str, region: str = REGION) -> Any:
+    """A boto3 client of the embedded AWS (never a real account: fake keys, explicit endpoint)."""
+    return boto3.client(service, endpoint_url=endpoint_url, region_name=region, config=_CONFIG, **FAKE_KEYS)
+
+
+def private(endpoint_url: str, path: str, payload: dict | None = None) -> tuple[int, bytes]:
+    """Call one of the embedded AWS's private /_local/ endpoints (see embedded_hooks.py)."""
+    data = None if payload is None else json.dumps(payload).encode()
+    request = urllib.request.Request(f"{endpoint_url}/_local/{path}", data=data, method="GET" if data is None else "POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
