@@ -27,14 +27,11 @@ AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1.
 from __future__ import annotations
 
 import argparse
-import errno
 import hashlib
-import ipaddress
 import json
 import random
 import re
 import signal
-import socket
 import string
 import sys
 import threading
@@ -53,9 +50,10 @@ from moto.cognitoidp.responses import CognitoIdpResponse
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import iso_8601_datetime_without_milliseconds
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+from werkzeug.serving import WSGIRequestHandler
 
 from local_aws.embedded_hooks import LocalHooks
+from local_aws.serving import PortInUseError, QuietRequestHandler, WsgiServer, is_loopback
 
 _PATCH_LOCK = threading.Lock()
 # Set on a moto class, not in this module: `python -m` loads this file a second time as __main__.
@@ -498,64 +496,12 @@ def apply_patches() -> None:
 
 # --- the server --------------------------------------------------------------------------------
 
-class PortInUseError(OSError):
-    """The requested port is taken."""
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-class _QuietRequestHandler(WSGIRequestHandler):
-    """Logs errors (an unimplemented operation shows as a traceback) but not every request."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-class EmbeddedAWS:
+class EmbeddedAWS(WsgiServer):
     """A running moto server with the patches applied. `stop()` (or leaving a `with`) shuts it down."""
 
     def __init__(self, host: str, port: int, *, log_requests: bool = False):
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        host = address[0]  # numeric, so werkzeug picks the same address family ("localhost" may be ::1)
-        listener = socket.socket(family, kind, proto)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            listener.bind(address)
-            listener.listen(128)
-        except OSError as error:
-            listener.close()
-            if error.errno == errno.EADDRINUSE:
-                raise PortInUseError(error.errno, f"{host}:{port} is already in use") from None
-            raise
-        handler = WSGIRequestHandler if log_requests else _QuietRequestHandler
-        app = LocalHooks(DomainDispatcherApplication(create_backend_app))
-        # Werkzeug binds itself when given no socket, and on failure prints and calls sys.exit.
-        self._server = ThreadedWSGIServer(host, port, app, handler=handler, fd=listener.fileno())
-        listener.close()  # the server holds its own duplicate of the socket
-        self.host, self.port = host, self._server.server_address[1]
-        bracketed = f"[{host}]" if ":" in host else host
-        self.url = f"http://{bracketed}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="embedded-aws", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self._server.shutdown()
-            self._thread.join()
-        self._server.server_close()
-
-    def __enter__(self) -> "EmbeddedAWS":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        handler = WSGIRequestHandler if log_requests else QuietRequestHandler
+        super().__init__(LocalHooks(DomainDispatcherApplication(create_backend_app)), host, port, handler=handler)
 
 
 def start(host: str = "127.0.0.1", port: int = 0, *, allow_remote: bool = False,

@@ -33,10 +33,20 @@ class Deployment:
         return terraform.run(list(args), self.dir, self.env, quiet=True, check=check)
 
     def plan_changes(self, *extra: str) -> dict[str, list[str]]:
-        """Planned actions by resource address, no-ops left out."""
+        """Planned actions by resource address, no-ops left out; the plan is saved for apply_plan()."""
         self.tf("plan", "-input=false", "-out=tfplan", *ROOT_VARS, *extra)
         shown = json.loads(self.tf("show", "-json", "tfplan").stdout)
         return {c["address"]: c["change"]["actions"] for c in shown.get("resource_changes", []) if c["change"]["actions"] not in (["no-op"], ["read"])}
+
+    def apply_plan(self) -> None:
+        """Apply exactly the plan plan_changes() showed."""
+        self.tf("apply", "-input=false", "tfplan")
+
+    def plan_is_empty(self, *extra: str) -> bool:
+        """A fresh plan (with refresh) finds nothing to do: exit code 0 of -detailed-exitcode, 2 means changes."""
+        result = self.tf("plan", "-input=false", "-detailed-exitcode", *ROOT_VARS, *extra, check=False)
+        assert result.returncode in (0, 2), result.stdout
+        return result.returncode == 0
 
 
 def copy_root(destination: Path) -> Path:
@@ -171,7 +181,7 @@ def test_resource_server_and_clients(deployed) -> None:
 
 @root_lifecycle
 def test_second_plan_is_empty(deployed) -> None:
-    assert deployed.plan_changes() == {}
+    assert deployed.plan_is_empty()
 
 
 @root_lifecycle
@@ -186,20 +196,20 @@ def test_editing_one_handler_updates_that_function_only(deployed) -> None:
         'module.route["hello"].aws_lambda_function.this': ["update"],
         'module.route["hello"].terraform_data.package[0]': ["delete", "create"],
     }
-    deployed.tf("apply", "-auto-approve", "-input=false", *ROOT_VARS)
+    deployed.apply_plan()
     after = {n: lambda_.get_function(FunctionName=n)["Configuration"]["CodeSha256"] for n in before}
     assert [n for n in before if before[n] != after[n]] == ["notes-api-hello"]
-    assert deployed.plan_changes() == {}
+    assert deployed.plan_is_empty()
 
 
 @root_lifecycle
 def test_changing_stage_throttling_applies_in_place(deployed) -> None:
     throttle = ["-var=throttling_rate_limit=7", "-var=throttling_burst_limit=3"]
     assert deployed.plan_changes(*throttle) == {"module.http_api.aws_apigatewayv2_stage.default": ["update"]}
-    deployed.tf("apply", "-auto-approve", "-input=false", *ROOT_VARS, *throttle)
+    deployed.apply_plan()
     stage = deployed.aws.client("apigatewayv2").get_stage(ApiId=deployed.outputs["api_id"], StageName="$default")
     assert (stage["DefaultRouteSettings"]["ThrottlingRateLimit"], stage["DefaultRouteSettings"]["ThrottlingBurstLimit"]) == (7, 3)
-    assert deployed.plan_changes(*throttle) == {}
+    assert deployed.plan_is_empty(*throttle)
 
 
 @root_lifecycle
