@@ -1,5 +1,7 @@
-"""`make local`: start the embedded AWS, apply the project's root to it, write .local/stack.json,
-and stay in the foreground until Ctrl-C (or `make local-down`) stops everything it started.
+"""`make local`: start the embedded AWS, apply the project's root to it, start the local data
+plane (HTTP APIs, Cognito, Lambda runtime), write .local/stack.json, print a walkthrough, and
+stay in the foreground until Ctrl-C (or `make local-down`) stops everything it started.
+`apply` re-applies the root to a running stack; the data plane picks the change up by itself.
 
 Safety: every AWS call made here or by Terraform goes to the embedded AWS with fake keys. The
 environment is rebuilt from scratch (no AWS_* variable of the user's survives, no profile or
@@ -12,6 +14,7 @@ import fcntl
 import json
 import os
 import re
+import secrets
 import selectors
 import shutil
 import signal
@@ -28,7 +31,10 @@ from local_aws import aws, terraform
 REPO = Path(__file__).resolve().parents[1]
 REGION = aws.REGION
 DEFAULT_AWS_PORT = 4599  # not 3000 (the callback app), not 4566 (LocalStack), not 5000 (macOS AirPlay)
+DEFAULT_API_PORT = 4600
+DEFAULT_AUTH_PORT = 4601
 DEMO_USER = "demo@example.com"
+ROOT_VARS = {"demo_user_email": DEMO_USER}
 READY_TIMEOUT_S = 30
 # Never copied into the working root: VCS, environments, caches, other Terraform state and tests.
 NOT_COPIED = shutil.ignore_patterns(
@@ -80,10 +86,20 @@ class Paths:
         return self.base / "stack.json"
 
 
+def demo_password() -> str:
+    """A fresh password that meets the pool's policy (12+ characters, all four kinds)."""
+    kinds = ["ABCDEFGHJKLMNPQRSTUVWXYZ", "abcdefghijkmnopqrstuvwxyz", "23456789", "-_.!%"]
+    chars = [secrets.choice(kind) for kind in kinds] + [secrets.choice("".join(kinds)) for _ in range(14)]
+    secrets.SystemRandom().shuffle(chars)
+    return "".join(chars)
+
+
 @dataclass
 class Stack:
     repo: Path = REPO
     aws_port: int = DEFAULT_AWS_PORT
+    api_port: int = DEFAULT_API_PORT
+    auth_port: int = DEFAULT_AUTH_PORT
     paths: Paths = field(default_factory=lambda: Paths(REPO / ".local"))
     out: IO[str] = sys.stdout
     children: list[subprocess.Popen] = field(default_factory=list)
@@ -117,7 +133,7 @@ class Stack:
 
     # -- processes ---------------------------------------------------------------------------
     def start_child(self, name: str, args: list[str], env: dict[str, str]) -> str:
-        """Start a service that prints `ready <url>` once it serves; return that url."""
+        """Start a service that prints `ready <details>` once it serves; return the details."""
         self.paths.logs.mkdir(parents=True, exist_ok=True)
         log_path = self.paths.logs / f"{name}.log"
         with open(log_path, "w") as log:
@@ -151,12 +167,14 @@ class Stack:
         self.children.clear()
 
     # -- terraform ---------------------------------------------------------------------------
-    def sync_root(self) -> Path:
-        """Copy the root's sources into .local/root, keeping only its installed providers."""
+    def sync_root(self, fresh_state: bool) -> Path:
+        """Copy the root's sources into .local/root, keeping its installed providers (and its state,
+        unless a new embedded AWS makes it meaningless)."""
         root = self.paths.root
         root.mkdir(parents=True, exist_ok=True)
+        kept = {".terraform"} | (set() if fresh_state else {"terraform.tfstate", "terraform.tfstate.backup"})
         for entry in root.iterdir():
-            if entry.name != ".terraform":
+            if entry.name not in kept:
                 shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
         shutil.copytree(self.repo, root, ignore=NOT_COPIED, dirs_exist_ok=True)
         # A root that declares a backend would send this state there: keep it here instead.
@@ -164,9 +182,10 @@ class Stack:
             (root / "local_stack_backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
         return root
 
-    def apply(self, env: dict[str, str], extra_vars: dict[str, str]) -> dict:
-        root = self.sync_root()
+    def apply(self, env: dict[str, str], extra_vars: dict[str, str], fresh_state: bool = True) -> dict:
+        root = self.sync_root(fresh_state)
         tf_env = terraform.terraform_env(self.paths.base / "terraform-cli", env)
+        self.paths.logs.mkdir(parents=True, exist_ok=True)
         log = self.paths.logs / "terraform.log"
         var_args = [f"-var={k}={v}" for k, v in extra_vars.items()]
         with open(log, "w") as out:
@@ -177,7 +196,7 @@ class Stack:
         return terraform.outputs(root, tf_env)
 
     # -- stack.json --------------------------------------------------------------------------
-    def describe(self, aws_endpoint: str, env: dict[str, str], outputs: dict) -> dict:
+    def describe(self, aws_endpoint: str, outputs: dict, data_plane: dict, demo_user: dict | None) -> dict:
         """What a client of the local stack needs, read from the embedded AWS itself."""
         cognito = aws.client("cognito-idp", aws_endpoint)
         pools = []
@@ -187,18 +206,30 @@ class Stack:
                 client = cognito.describe_user_pool_client(UserPoolId=pool["Id"], ClientId=summary["ClientId"])["UserPoolClient"]
                 clients[client["ClientName"]] = {"id": client["ClientId"]} | (
                     {"secret": client["ClientSecret"]} if client.get("ClientSecret") else {}
-                )
+                ) | {"callback_urls": client.get("CallbackURLs", [])}
             pools.append({
                 "id": pool["Id"], "name": pool["Name"],
                 "issuer": f"https://cognito-idp.{REGION}.amazonaws.com/{pool['Id']}", "clients": clients,
             })
-        first = pools[0] if pools else {"id": None, "issuer": None, "clients": {}}
+        api_url, auth_url = data_plane["api_url"], data_plane["auth_url"]
+        for pool in pools:
+            pool["jwks_uri"] = f"{auth_url}/{pool['id']}/.well-known/jwks.json"
+        apis = {a["ApiId"]: a["Name"] for a in aws.client("apigatewayv2", aws_endpoint).get_apis()["Items"]}
+        host = api_url.split("://", 1)[1]
+        api_urls = {api_id: api_url if len(apis) == 1 else f"http://{api_id}.execute-api.localhost:{host.rsplit(':', 1)[1]}"
+                    for api_id in apis}
+        first = pools[0] if pools else {"id": None, "issuer": None, "clients": {}, "jwks_uri": None}
         return {
             "aws_endpoint_url": aws_endpoint,
             "region": REGION,
+            "api_url": next(iter(api_urls.values())) if len(api_urls) == 1 else None,
+            "apis": {api_id: {"name": apis[api_id], "url": url} for api_id, url in api_urls.items()},
+            "auth_url": auth_url,
             "user_pool_id": first["id"],
             "issuer": first["issuer"],
+            "jwks_uri": first["jwks_uri"],
             "clients": first["clients"],
+            "demo_user": demo_user,
             "user_pools": pools,
             "terraform_root": str(self.paths.root),
             "outputs": outputs,
@@ -220,11 +251,17 @@ class Stack:
                 self.say(f"Starting the embedded AWS on 127.0.0.1:{self.aws_port} ...")
                 aws_endpoint = self.start_child("embedded-aws", ["local_aws.embedded", "--port", str(self.aws_port)], dict(os.environ))
                 env = sandbox_env(aws_endpoint)
-                self.say(f"Applying the root to it (log: {self.paths.logs / 'terraform.log'}) ...")
-                outputs = self.apply(env, {"demo_user_email": DEMO_USER})
-                description = self.describe(aws_endpoint, env, outputs)
+                self.say(f"Applying {self.repo} to it (log: {self.paths.logs / 'terraform.log'}) ...")
+                outputs = self.apply(env, ROOT_VARS)
+                demo_user = self.set_demo_password(aws_endpoint)
+                self.say(f"Starting the local API on 127.0.0.1:{self.api_port} and Cognito on 127.0.0.1:{self.auth_port} ...")
+                data_plane = json.loads(self.start_child("data-plane", [
+                    "local_aws.dataplane", "--aws-endpoint", aws_endpoint, "--api-port", str(self.api_port),
+                    "--auth-port", str(self.auth_port), "--work-dir", str(self.paths.base / "data-plane"),
+                ], env))
+                description = self.describe(aws_endpoint, outputs, data_plane, demo_user)
                 self.write_stack_json(description)
-                self.say(self.summary(description, time.monotonic() - started))
+                self.say(walkthrough(description, time.monotonic() - started, self.paths))
                 stop.wait(lambda: any(c.poll() is not None for c in self.children))
                 if not stop.received:
                     died = [" ".join(c.args[2:4]) for c in self.children if c.poll() is not None]
@@ -238,14 +275,64 @@ class Stack:
         self.paths.stack_json.unlink(missing_ok=True)
         self.stop_children()
 
-    def summary(self, description: dict, seconds: float) -> str:
-        lines = [f"Ready in {seconds:.1f} s. Embedded AWS: {description['aws_endpoint_url']} (region {description['region']})"]
-        lines.append(f"User pool {description['user_pool_id']}, issuer {description['issuer']}")
-        for name, client in description["clients"].items():
-            lines.append(f"  client {name}: {client['id']}" + (" (with secret)" if "secret" in client else ""))
-        lines.append(f"Everything above, and the root's outputs: {self.paths.stack_json}")
-        lines.append("Press Ctrl-C (or run `make local-down`) to stop.")
-        return "\n".join(lines)
+    def set_demo_password(self, aws_endpoint: str) -> dict | None:
+        """Give the demo user (created by the root) a fresh permanent password, and say it."""
+        cognito = aws.client("cognito-idp", aws_endpoint)
+        for pool in cognito.list_user_pools(MaxResults=60)["UserPools"]:
+            try:
+                cognito.admin_get_user(UserPoolId=pool["Id"], Username=DEMO_USER)
+            except cognito.exceptions.UserNotFoundException:
+                continue
+            password = demo_password()
+            cognito.admin_set_user_password(UserPoolId=pool["Id"], Username=DEMO_USER, Password=password, Permanent=True)
+            return {"username": DEMO_USER, "password": password, "user_pool_id": pool["Id"]}
+        return None
+
+    def reapply(self) -> dict:
+        """Apply the root again to the running stack (the data plane reloads by itself)."""
+        if not self.paths.stack_json.exists():
+            raise StackError("make local is not running: start it with `make local` first.")
+        description = json.loads(self.paths.stack_json.read_text())
+        outputs = self.apply(sandbox_env(description["aws_endpoint_url"]), ROOT_VARS, fresh_state=False)
+        description["outputs"] = outputs
+        self.write_stack_json(description)
+        return description
+
+
+def walkthrough(d: dict, seconds: float, paths: Paths) -> str:
+    """What make local prints when ready: where things are, and commands to paste, with live values."""
+    api, cli = d["api_url"] or next(iter(d["apis"].values()), {}).get("url"), ".venv/bin/python -m local_aws"
+    state = "" if paths.base == REPO / ".local" else f" --state-dir {paths.base}"
+    lines = [
+        f"Local stack ready in {seconds:.1f} s.",
+        f"  API           {api}",
+        f"  Cognito       {d['auth_url']}   (issuer {d['issuer']})",
+        f"  Embedded AWS  {d['aws_endpoint_url']}   (region {d['region']}; AWS_ENDPOINT_URL for the AWS CLI or boto3)",
+    ]
+    demo = d.get("demo_user")
+    if demo:
+        lines.append(f"  Demo user     {demo['username']} / {demo['password']}")
+    lines.append(f"  Everything, as JSON: {paths.stack_json}")
+    if api:
+        lines += ["", "Try it from another shell:",
+                  f"  curl -s {api}/hello",
+                  f"  TOKEN=$({cli} token{state} --client machine)",
+                  f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/profile"]
+        if demo:
+            sign_in = f"--client spa --username {demo['username']} --password '{demo['password']}'"
+            lines += [f"  USER_TOKEN=$({cli} token{state} {sign_in})",
+                      f"  curl -s -H \"Authorization: Bearer $USER_TOKEN\" {api}/profile",
+                      f"  curl -s -X POST -H \"Authorization: Bearer $USER_TOKEN\" -H 'content-type: application/json' "
+                      f"-d '{{\"title\":\"First note\",\"content\":\"Hello\"}}' {api}/notes",
+                      "", "Refused, as on AWS (the handler never runs):",
+                      f"  curl -si {api}/profile                     # 401: no Authorization header",
+                      f"  ID_TOKEN=$({cli} token{state} {sign_in} --id-token)",
+                      f"  curl -si -H \"Authorization: Bearer $ID_TOKEN\" {api}/profile   # 403: an ID token carries no scope"]
+        lines += [f"  READ_ONLY=$({cli} token{state} --client machine --scope notes-api/read)",
+                  f"  curl -si -X POST -H \"Authorization: Bearer $READ_ONLY\" -d '{{}}' {api}/notes   # 403: needs notes-api/write",
+                  "", f"Edit a handler, then `{cli} apply{state}`: the change is served without a restart."]
+    lines += ["", "Stop with Ctrl-C here, or `make local-down`."]
+    return "\n".join(lines)
 
 
 class _StopSignal:

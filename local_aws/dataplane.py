@@ -1,0 +1,113 @@
+"""The local data plane: what AWS runs behind the control plane, for every API and user pool in
+the embedded AWS, on loopback.
+
+One process serves two ports: the HTTP APIs (gateway.py, which runs handlers through
+runtime.py and checks tokens with authorizer.py) and the Cognito domains and issuers
+(cognito.py). It reads everything from the embedded AWS and reloads when the embedded AWS
+reports a write (a re-apply), so a changed route, scope or handler is served without a restart.
+
+    python -m local_aws.dataplane --aws-endpoint URL --api-port N --auth-port N --work-dir DIR
+
+prints `ready {"api_url": ..., "auth_url": ...}` once both ports serve. A configuration it
+cannot emulate stops it at start with an error naming the route and setting (exit 2).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from local_aws import aws
+from local_aws.authorizer import JwksCache
+from local_aws.cognito import LocalCognito
+from local_aws.gateway import ConfigError, Gateway
+from local_aws.runtime import Runtime
+from local_aws.serving import PortInUseError, WsgiServer
+
+RELOAD_POLL_S = 0.5
+
+
+class DataPlane:
+    def __init__(self, aws_endpoint: str, work_dir: Path, api_port: int, auth_port: int, host: str = "127.0.0.1"):
+        self.aws_endpoint = aws_endpoint
+        self.runtime = Runtime(aws_endpoint, work_dir / "runtime")
+        self.cognito = LocalCognito(aws_endpoint, work_dir / "cognito-keys")
+        self.jwks = JwksCache(fetch=self.cognito.jwks_for_issuer)
+        self.gateway = Gateway(aws_endpoint, self.runtime, self.jwks)
+        self.generation = self._generation()
+        self.cognito.reload()
+        self.gateway.reload()  # ConfigError here: refuse to start rather than serve a half-understood API
+        self._stop = threading.Event()
+        self.api = _serve(self.gateway, host, api_port, "--api-port")
+        try:
+            self.auth = _serve(self.cognito, host, auth_port, "--auth-port")
+        except OSError:
+            self.api.stop()
+            raise
+        threading.Thread(target=self.watch, name="reload", daemon=True).start()
+
+    def urls(self) -> dict[str, str]:
+        return {"api_url": self.api.url, "auth_url": self.auth.url}
+
+    def _generation(self) -> int:
+        status, body = aws.private(self.aws_endpoint, "state")
+        return json.loads(body)["generation"] if status == 200 else -1
+
+    def watch(self) -> None:
+        """Reload Cognito and the gateway after the embedded AWS changed (a re-apply)."""
+        while not self._stop.wait(RELOAD_POLL_S):
+            generation = self._generation()
+            if generation == self.generation:
+                continue
+            self.generation = generation
+            self.cognito.reload()
+            self.jwks.clear()  # a new pool's keys must not wait out the cache's refetch interval
+            try:
+                self.gateway.reload()
+            except ConfigError as error:  # the gateway keeps failing closed for that API
+                print(f"reload refused: {error}", file=sys.stderr, flush=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.api.stop()
+        self.auth.stop()
+        self.runtime.close()
+
+
+def _serve(app, host: str, port: int, flag: str) -> WsgiServer:
+    try:
+        return WsgiServer(app, host, port)
+    except PortInUseError as error:
+        raise PortInUseError(error.errno, f"{flag} {port}: {error.strerror}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local_aws.dataplane", description=__doc__.splitlines()[0])
+    parser.add_argument("--aws-endpoint", required=True, help="URL of the embedded AWS")
+    parser.add_argument("--api-port", type=int, required=True, help="port of the HTTP APIs (0: a free one)")
+    parser.add_argument("--auth-port", type=int, required=True, help="port of the Cognito domains and issuers (0: a free one)")
+    parser.add_argument("--work-dir", type=Path, required=True, help="where code packages and signing keys are kept")
+    args = parser.parse_args(argv)
+
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    try:
+        plane = DataPlane(args.aws_endpoint, args.work_dir, args.api_port, args.auth_port)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except PortInUseError as error:
+        print(f"error: {error.strerror}; choose another port", file=sys.stderr)
+        return 2
+    print(f"ready {json.dumps(plane.urls())}", flush=True)
+    stopping.wait()
+    plane.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
