@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.request
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 
 REGION = "us-east-1"
@@ -15,9 +17,16 @@ FAKE_KEYS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 _CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30)
 
 
-def client(service: str, endpoint_url: str, region: str = REGION) -> Any:
+# Settings read from nowhere: not AWS_PROFILE, not ~/.aws/config or credentials (a profile the user
+# named, missing or not, must neither break nor steer calls to the embedded AWS).
+_ISOLATED = {name: (None, None, default, None) for name, default in
+             (("profile", None), ("config_file", os.devnull), ("credentials_file", os.devnull))}
+
+
+def client(service: str, endpoint_url: str, region: str = REGION, config: Config | None = None) -> Any:
     """A boto3 client of the embedded AWS (never a real account: fake keys, explicit endpoint)."""
-    return boto3.client(service, endpoint_url=endpoint_url, region_name=region, config=_CONFIG, **FAKE_KEYS)
+    session = boto3.Session(botocore_session=botocore.session.Session(session_vars=_ISOLATED), region_name=region, **FAKE_KEYS)
+    return session.client(service, endpoint_url=endpoint_url, config=_CONFIG.merge(config) if config else _CONFIG)
 
 
 def private(endpoint_url: str, path: str, payload: dict | None = None) -> tuple[int, bytes]:

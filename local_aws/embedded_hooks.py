@@ -5,8 +5,9 @@ the bytes of a deployed function, whether a password is right, the secret of an 
 (to check a SigV4 signature). These read-only endpoints serve them from moto's own backends,
 under /_local/, on the loopback-only embedded server:
 
-  GET  /_local/state                                   {"generation": n}: n grows with every write
-                                                       request, so readers know when to reload
+  GET  /_local/state                                   {"generation": n}: n grows with every write to
+                                                       the configuration the data plane reads, so it
+                                                       knows when to reload
   GET  /_local/lambda/<region>/<function>/code         the deployed zip (application/zip)
   POST /_local/cognito/<pool id>/authenticate          {"username", "password"} -> 200 {"username",
                                                        "sub", "attributes"} | 401 {"error"}
@@ -31,6 +32,11 @@ from moto.iam.models import iam_backends
 # Reads by their action name (X-Amz-Target, Action=...): everything else may change state.
 _READ_ACTION = re.compile(r"^(Get|List|Describe|Head|Batch(Get|Describe))")
 _TARGET_ACTION = re.compile(r"\.([A-Za-z]+)$")
+# The signing service of a request: Credential=<key>/<date>/<region>/<service>/aws4_request.
+_SIGNED_SERVICE = re.compile(r"Credential=[^/,]+/[^/,]+/[^/,]+/([^/,]+)/")
+# What the data plane reads: APIs, functions, user pools, IAM users. Writes elsewhere (the
+# runtime's own log shipping, a handler's S3 or DynamoDB calls) must not make it reload.
+CONFIGURATION_SERVICES = {"apigateway", "lambda", "cognito-idp", "iam"}
 
 WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
 
@@ -56,6 +62,9 @@ class LocalHooks:
     @staticmethod
     def _may_write(environ: dict) -> bool:
         if environ.get("REQUEST_METHOD") in ("GET", "HEAD", "OPTIONS"):
+            return False
+        service = _SIGNED_SERVICE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        if service is None or service.group(1) not in CONFIGURATION_SERVICES:
             return False
         target = _TARGET_ACTION.search(environ.get("HTTP_X_AMZ_TARGET", ""))
         return not (target and _READ_ACTION.match(target.group(1)))

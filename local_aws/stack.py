@@ -47,11 +47,10 @@ class StackError(RuntimeError):
     """A failure the user can act on; its message says what and how."""
 
 
-def sandbox_env(aws_endpoint: str, base: dict[str, str] | None = None) -> dict[str, str]:
-    """An environment that can only reach the embedded AWS: fake keys, its endpoint, no profile."""
+def isolated_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment without any AWS_* setting of the user's: fake keys, no profile or config file."""
     env = {k: v for k, v in (os.environ if base is None else base).items() if not k.startswith("AWS_")}
     env.update(
-        AWS_ENDPOINT_URL=aws_endpoint,
         AWS_ACCESS_KEY_ID="test",
         AWS_SECRET_ACCESS_KEY="test",
         AWS_REGION=REGION,
@@ -61,6 +60,11 @@ def sandbox_env(aws_endpoint: str, base: dict[str, str] | None = None) -> dict[s
         AWS_EC2_METADATA_DISABLED="true",
     )
     return env
+
+
+def sandbox_env(aws_endpoint: str, base: dict[str, str] | None = None) -> dict[str, str]:
+    """An environment that can only reach the embedded AWS: isolated, and its endpoint for every service."""
+    return isolated_env(base) | {"AWS_ENDPOINT_URL": aws_endpoint}
 
 
 @dataclass
@@ -249,7 +253,7 @@ class Stack:
             try:
                 started = time.monotonic()
                 self.say(f"Starting the embedded AWS on 127.0.0.1:{self.aws_port} ...")
-                aws_endpoint = self.start_child("embedded-aws", ["local_aws.embedded", "--port", str(self.aws_port)], dict(os.environ))
+                aws_endpoint = self.start_child("embedded-aws", ["local_aws.embedded", "--port", str(self.aws_port)], isolated_env())
                 env = sandbox_env(aws_endpoint)
                 self.say(f"Applying {self.repo} to it (log: {self.paths.logs / 'terraform.log'}) ...")
                 outputs = self.apply(env, ROOT_VARS)

@@ -7,10 +7,10 @@ import urllib.error
 import urllib.request
 import zipfile
 
-import boto3
 import pytest
 
 from local_aws import embedded
+from local_aws.aws import client as _client
 
 pytestmark = pytest.mark.xdist_group("embedded")
 
@@ -22,8 +22,8 @@ def aws():
     server.stop()
 
 
-def client(url: str, service: str):
-    return boto3.client(service, endpoint_url=url, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+def aws_client(url: str, service: str):
+    return _client(service, url)
 
 
 def get(url: str) -> tuple[int, bytes]:
@@ -47,24 +47,26 @@ def generation(url: str) -> int:
     return json.loads(get(f"{url}/_local/state")[1])["generation"]
 
 
-def test_generation_grows_on_writes_not_on_reads(aws) -> None:
-    logs = client(aws, "logs")
+def test_generation_grows_on_configuration_writes_only(aws) -> None:
+    cognito, logs = aws_client(aws, "cognito-idp"), aws_client(aws, "logs")
     before = generation(aws)
-    logs.describe_log_groups()
-    client(aws, "iam").list_roles()  # query protocol: counted as a possible write, never missed
-    after_reads = generation(aws)
-    logs.create_log_group(logGroupName="/hooks/generation")
-    assert generation(aws) > after_reads >= before
-    logs.describe_log_groups()
-    assert generation(aws) == generation(aws)
+    cognito.list_user_pools(MaxResults=10)
+    logs.create_log_group(logGroupName="/hooks/generation")  # not configuration the data plane reads
+    logs.create_log_stream(logGroupName="/hooks/generation", logStreamName="s")
+    logs.put_log_events(logGroupName="/hooks/generation", logStreamName="s", logEvents=[{"timestamp": 1, "message": "m"}])
+    assert generation(aws) == before
+    aws_client(aws, "iam").list_roles()  # query protocol: a POST, so counted as a possible write, never missed
+    after_iam_read = generation(aws)
+    cognito.create_user_pool(PoolName="hooks-generation")
+    assert generation(aws) > after_iam_read >= before
 
 
 def test_function_code_is_the_deployed_zip(aws) -> None:
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("app.py", "def handler(event, context):\n    return 'hooks'\n")
-    role = client(aws, "iam").create_role(RoleName="hooks-code", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    client(aws, "lambda").create_function(FunctionName="hooks-code", Runtime="python3.13", Role=role,
+    role = aws_client(aws, "iam").create_role(RoleName="hooks-code", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    aws_client(aws, "lambda").create_function(FunctionName="hooks-code", Runtime="python3.13", Role=role,
                                           Handler="app.handler", Code={"ZipFile": archive.getvalue()})
     status, body = get(f"{aws}/_local/lambda/us-east-1/hooks-code/code")
     assert status == 200 and body == archive.getvalue()
@@ -72,7 +74,7 @@ def test_function_code_is_the_deployed_zip(aws) -> None:
 
 
 def test_authenticate_checks_password_status_and_alias(aws) -> None:
-    cognito = client(aws, "cognito-idp")
+    cognito = aws_client(aws, "cognito-idp")
     pool = cognito.create_user_pool(PoolName="hooks", UsernameAttributes=["email"])["UserPool"]["Id"]
     cognito.admin_create_user(UserPoolId=pool, Username="ada@example.com", MessageAction="SUPPRESS",
                               UserAttributes=[{"Name": "email", "Value": "ada@example.com"}])
@@ -91,7 +93,7 @@ def test_authenticate_checks_password_status_and_alias(aws) -> None:
 
 
 def test_access_key_gives_secret_and_identity_policies(aws) -> None:
-    iam = client(aws, "iam")
+    iam = aws_client(aws, "iam")
     iam.create_user(UserName="hooks-caller")
     key = iam.create_access_key(UserName="hooks-caller")["AccessKey"]
     inline = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "*"}]}
