@@ -59,16 +59,19 @@ class DataPlane:
     def watch(self) -> None:
         """Reload Cognito and the gateway after the embedded AWS changed (a re-apply)."""
         while not self._stop.wait(RELOAD_POLL_S):
-            generation = self._generation()
-            if generation == self.generation:
-                continue
-            self.generation = generation
-            self.cognito.reload()
-            self.jwks.clear()  # a new pool's keys must not wait out the cache's refetch interval
             try:
+                generation = self._generation()
+                if generation == self.generation:
+                    continue
+                self.cognito.reload()
+                self.jwks.clear()  # a new pool's keys must not wait out the cache's refetch interval
                 self.gateway.reload()
-            except ConfigError as error:  # the gateway keeps failing closed for that API
+                self.generation = generation
+            except ConfigError as error:  # the gateway fails closed for that API until a good re-apply
+                self.generation = generation
                 print(f"reload refused: {error}", file=sys.stderr, flush=True)
+            except Exception as error:  # the embedded AWS busy or gone: keep serving, try again next poll
+                print(f"reload failed, will retry: {error!r}", file=sys.stderr, flush=True)
 
     def stop(self) -> None:
         self._stop.set()

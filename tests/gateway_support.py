@@ -1,0 +1,270 @@
+"""Helpers of tests/test_gateway.py: handler code, HTTP APIs built with boto3 the way the Terraform
+modules build them, a raw HTTP client (repeated headers, any Host), tokens and SigV4 signatures."""
+from __future__ import annotations
+
+import base64
+import http.client
+import io
+import json
+import threading
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import jwt
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+REGION, ACCOUNT = "us-east-1", "123456789012"
+
+# One package, one handler per behaviour. Every invocation appends a line to COUNT_FILE, so a test
+# can prove that a refused request never reached the function.
+HANDLERS = r'''
+import base64, json, os, time
+
+def _count(label):
+    with open(os.environ["COUNT_FILE"], "a") as out:
+        out.write(label + "\n")
+
+def echo(event, context):
+    _count(event.get("routeKey", "?"))
+    return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": json.dumps(event)}
+
+SHAPES = {
+    "full": {"statusCode": 201, "headers": {"content-type": "text/plain", "x-custom": "yes", "x-number": 7},
+             "cookies": ["session=abc; Path=/; HttpOnly", "theme=dark"], "body": "created"},
+    "base64": {"statusCode": 200, "headers": {"content-type": "application/octet-stream"},
+               "isBase64Encoded": True, "body": base64.b64encode(bytes(range(256))).decode()},
+    "empty": {"statusCode": 204},
+    "object": {"message": "hi", "n": 1},
+    "string": "just text",
+    "list": [1, "two", None],
+    "number": 42,
+    "cors": {"statusCode": 200, "headers": {"Access-Control-Allow-Origin": "*",
+             "access-control-allow-methods": "DELETE", "x-kept": "yes"}, "body": "cors"},
+    "bad-status": {"statusCode": "200", "body": "x"},
+    "bad-headers": {"statusCode": 200, "headers": ["x-a", "1"], "body": "x"},
+    "bad-body": {"statusCode": 200, "body": {"not": "a string"}},
+    "bad-cookies": {"statusCode": 200, "cookies": "a=1", "body": "x"},
+    "bad-base64": {"statusCode": 200, "isBase64Encoded": True, "body": "%%%not base64%%%"},
+}
+
+def shapes(event, context):
+    name = event["pathParameters"]["name"]
+    _count("shape:" + name)
+    return SHAPES[name]
+
+def boom(event, context):
+    _count("boom")
+    raise RuntimeError("the handler failed")
+
+def slow(event, context):
+    _count("slow")
+    time.sleep(float(os.environ.get("SLEEP_S", "1.5")))
+    return {"statusCode": 200, "body": "late"}
+
+def policy_authorizer(event, context):
+    _count("policy-authorizer")
+    effect = "Allow" if event["headers"].get("x-token") == "allow" else "Deny"
+    return {"principalId": "alice", "context": {"via": "policy"}, "policyDocument": {"Version": "2012-10-17",
+            "Statement": [{"Effect": effect, "Action": "execute-api:Invoke", "Resource": event["routeArn"]}]}}
+
+def authorizer(event, context):
+    _count("authorizer:" + ",".join(event.get("identitySource", [])))
+    token = event["headers"].get("x-token")
+    return {"isAuthorized": (token or "").startswith("allow"), "context": {"user": "alice", "routeArn": event["routeArn"]}}
+'''
+
+
+def handler_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", HANDLERS)
+    return buffer.getvalue()
+
+
+def count(count_file: Path, label: str) -> int:
+    if not count_file.exists():
+        return 0
+    return sum(1 for line in count_file.read_text().splitlines() if line == label)
+
+
+# --- the control plane -----------------------------------------------------------------------
+
+class Builder:
+    """Creates functions and HTTP APIs in the embedded AWS with boto3 (as the modules would)."""
+
+    def __init__(self, clients: dict[str, Any], count_file: Path):
+        self.lam, self.apigw, self.iam = clients["lambda"], clients["apigatewayv2"], clients["iam"]
+        self.count_file = count_file
+        self.role = self.iam.create_role(RoleName="gateway-test-fn", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                    "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+        self.code = handler_zip()
+        self.functions: dict[str, str] = {}
+
+    def function(self, name: str, handler: str, *, timeout: int = 10, env: dict | None = None,
+                 runtime: str = "python3.12") -> str:
+        if name not in self.functions:
+            created = self.lam.create_function(
+                FunctionName=name, Runtime=runtime, Role=self.role, Handler=f"app.{handler}",
+                Code={"ZipFile": self.code}, Timeout=timeout,
+                Environment={"Variables": {"COUNT_FILE": str(self.count_file), **(env or {})}})
+            self.functions[name] = created["FunctionArn"]
+        return self.functions[name]
+
+    @staticmethod
+    def invoke_arn(function_arn: str) -> str:
+        return f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{function_arn}/invocations"
+
+    def api(self, name: str, *, cors: dict | None = None, throttle: tuple[float, int] | None = None,
+            route_settings: dict | None = None, stage_variables: dict | None = None) -> "ApiHandle":
+        kwargs = {"CorsConfiguration": cors} if cors else {}
+        api_id = self.apigw.create_api(Name=name, ProtocolType="HTTP", **kwargs)["ApiId"]
+        defaults = {"DetailedMetricsEnabled": False}
+        if throttle:
+            defaults.update(ThrottlingRateLimit=throttle[0], ThrottlingBurstLimit=throttle[1])
+        self.apigw.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True, DefaultRouteSettings=defaults,
+                                RouteSettings=route_settings or {}, StageVariables=stage_variables or {})
+        return ApiHandle(self, api_id)
+
+
+@dataclass
+class ApiHandle:
+    builder: Builder
+    id: str
+
+    @property
+    def execution_arn(self) -> str:
+        return f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{self.id}"
+
+    @property
+    def host_name(self) -> str:
+        return f"{self.id}.execute-api.localhost"
+
+    def integration(self, function_arn: str, *, timeout_ms: int = 30000, **extra: Any) -> str:
+        return self.builder.apigw.create_integration(
+            ApiId=self.id, IntegrationType="AWS_PROXY", IntegrationMethod="POST",
+            IntegrationUri=Builder.invoke_arn(function_arn), PayloadFormatVersion="2.0",
+            TimeoutInMillis=timeout_ms, **extra)["IntegrationId"]
+
+    def route(self, key: str, function_arn: str, *, permit: bool = True, timeout_ms: int = 30000,
+              authorization: str = "NONE", authorizer_id: str | None = None, scopes: Iterable[str] = ()) -> str:
+        """A route to its own integration, and (permit) the lambda permission lambda_route gives it."""
+        integration_id = self.integration(function_arn, timeout_ms=timeout_ms)
+        kwargs: dict[str, Any] = {"AuthorizationType": authorization}
+        if authorizer_id:
+            kwargs["AuthorizerId"] = authorizer_id
+        if scopes:
+            kwargs["AuthorizationScopes"] = list(scopes)
+        route_id = self.builder.apigw.create_route(ApiId=self.id, RouteKey=key, Target=f"integrations/{integration_id}",
+                                                   **kwargs)["RouteId"]
+        if permit:
+            self.permit(function_arn, key)
+        return route_id
+
+    def permit(self, function_arn: str, route_key: str) -> None:
+        """modules/lambda_route's permission: `<execution arn>/*/<METHOD><path>` (ANY is `*`), or
+        `<execution arn>/*/$default` for the $default route."""
+        if route_key == "$default":
+            source_arn = f"{self.execution_arn}/*/$default"
+        else:
+            method, path = route_key.split(" ", 1)
+            source_arn = f"{self.execution_arn}/*/{method.replace('ANY', '*')}{path}"
+        statement = "apigw-" + "".join(c if c.isalnum() else "-" for c in f"{self.id}-{route_key}")[:80]
+        self.builder.lam.add_permission(FunctionName=function_arn, StatementId=statement,
+                                        Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com",
+                                        SourceArn=source_arn)
+
+
+# --- the data plane side ---------------------------------------------------------------------
+
+class _Quiet(WSGIRequestHandler):
+    def log_request(self, *args: Any) -> None:
+        pass
+
+
+class Served:
+    """A WSGI app on 127.0.0.1:<free port>, werkzeug's threaded server in a thread."""
+
+    def __init__(self, app: Any):
+        self.server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Quiet)
+        self.port = self.server.server_port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join()
+        self.server.server_close()
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+    def all(self, name: str) -> list[str]:
+        return self.headers.get_all(name) or []
+
+    def names(self) -> set[str]:
+        return {name.lower() for name in self.headers.keys()}
+
+
+def call(port: int, method: str, target: str, *, host: str, headers: Iterable[tuple[str, str]] = (),
+         body: bytes | None = None, declared_length: int | None = None) -> Reply:
+    """One request with exactly these headers (repeats kept), on its own connection."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+        connection.putheader("Host", host)
+        for name, value in headers:
+            connection.putheader(name, value)
+        if declared_length is not None:
+            connection.putheader("Content-Length", str(declared_length))
+        elif body is not None:
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return Reply(response.status, response.headers, response.read())
+    finally:
+        connection.close()
+
+
+def rsa_key():
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def jwk(private_key, kid: str) -> dict:
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private_key.public_key()))
+    return {**public, "kid": kid, "use": "sig", "alg": "RS256"}
+
+
+def token(private_key, kid: str, **claims: Any) -> str:
+    now = int(time.time())
+    payload = {"sub": "user-1", "token_use": "access", "auth_time": now, "iat": now, "exp": now + 600,
+               "jti": "j-1", "username": "alice", **claims}
+    return jwt.encode({k: v for k, v in payload.items() if v is not None}, private_key, algorithm="RS256",
+                      headers={"kid": kid})
+
+
+def sigv4_headers(access_key: dict, method: str, host: str, target: str, body: bytes = b"") -> list[tuple[str, str]]:
+    request = AWSRequest(method=method, url=f"http://{host}{target}", data=body)
+    SigV4Auth(Credentials(access_key["AccessKeyId"], access_key["SecretAccessKey"]), "execute-api", REGION).add_auth(request)
+    return [(name, value) for name, value in request.headers.items()]
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
