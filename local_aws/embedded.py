@@ -50,10 +50,9 @@ from moto.cognitoidp.responses import CognitoIdpResponse
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import iso_8601_datetime_without_milliseconds
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from werkzeug.serving import WSGIRequestHandler
 
 from local_aws.embedded_hooks import LocalHooks
-from local_aws.serving import PortInUseError, QuietRequestHandler, WsgiServer, is_loopback
+from local_aws.serving import PortInUseError, WsgiServer, is_loopback
 
 _PATCH_LOCK = threading.Lock()
 # Set on a moto class, not in this module: `python -m` loads this file a second time as __main__.
@@ -496,12 +495,22 @@ def apply_patches() -> None:
 
 # --- the server --------------------------------------------------------------------------------
 
+def _logged(app):
+    """Every request on stderr: method, path, status (moto's own errors are logged regardless)."""
+    def logging_app(environ, start_response):
+        def start(status, headers, *exc_info):
+            print(f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '')} {status}", file=sys.stderr, flush=True)
+            return start_response(status, headers, *exc_info)
+        return app(environ, start)
+    return logging_app
+
+
 class EmbeddedAWS(WsgiServer):
     """A running moto server with the patches applied. `stop()` (or leaving a `with`) shuts it down."""
 
     def __init__(self, host: str, port: int, *, log_requests: bool = False):
-        handler = WSGIRequestHandler if log_requests else QuietRequestHandler
-        super().__init__(LocalHooks(DomainDispatcherApplication(create_backend_app)), host, port, handler=handler)
+        app = LocalHooks(DomainDispatcherApplication(create_backend_app))
+        super().__init__(_logged(app) if log_requests else app, host, port)
 
 
 def start(host: str = "127.0.0.1", port: int = 0, *, allow_remote: bool = False,
