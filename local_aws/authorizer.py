@@ -350,6 +350,37 @@ def stringify_claims(claims: Mapping[str, Any]) -> dict[str, str]:
     return {name: _claim_text(value) for name, value in claims.items() if value is not None}
 
 
+# Clients send the same token until it expires. Whether a token string parses, and whether its
+# signature verifies under a given key, never changes: both are computed once per token (and key).
+# Every other check (issuer, audience, times, scopes) runs on every request.
+_TOKEN_CACHE_SIZE = 4096
+_verified: dict[str, tuple[Any, str, dict]] = {}  # token -> (public key object, alg, claims)
+
+
+@functools.lru_cache(maxsize=_TOKEN_CACHE_SIZE)
+def _parse(token: str) -> tuple[dict | None, str]:
+    """(header, "") for a well-formed JWT, else (None, why)."""
+    try:
+        header = jwt.get_unverified_header(token)
+        jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as error:
+        return None, f"not a JWT: {error}"
+    return header, ""
+
+
+def _verified_claims(token: str, public_key: Any, alg: str) -> dict:
+    """The claims of a token whose signature `public_key` verifies; raises jwt.PyJWTError if not.
+    A rotated key is a new key object, so a cached answer for the old one is never reused."""
+    hit = _verified.get(token)
+    if hit is not None and hit[0] is public_key and hit[1] == alg:
+        return hit[2]
+    claims = jwt.decode(token, key=public_key, algorithms=[alg], options=_VERIFY_SIGNATURE_ONLY)
+    if len(_verified) >= _TOKEN_CACHE_SIZE:
+        _verified.clear()
+    _verified[token] = (public_key, alg, claims)
+    return claims
+
+
 def authorize_jwt(request: HttpRequest, *, issuer: str, audience: Sequence[str], identity_source: str,
                   route_scopes: Sequence[str], keys: JwksCache, now: float | None = None,
                   clock_skew_s: float = 0) -> Decision:
@@ -365,11 +396,9 @@ def authorize_jwt(request: HttpRequest, *, issuer: str, audience: Sequence[str],
         return _unauthorized(_Why.MISSING, f"empty token in {identity_source}")
 
     # 2. decodes as a JWT: header and payload are JSON objects (PyJWT is strict about base64url)
-    try:
-        header = jwt.get_unverified_header(token)
-        jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError as error:
-        return _unauthorized(_Why.NOT_A_JWT, f"not a JWT: {error}")
+    header, problem = _parse(token)
+    if header is None:
+        return _unauthorized(_Why.NOT_A_JWT, problem)
 
     # 3. RS-family algorithm, and a signature by the key whose kid is in the issuer's JWKS
     alg = header.get("alg")
@@ -385,7 +414,7 @@ def authorize_jwt(request: HttpRequest, *, issuer: str, audience: Sequence[str],
     if jwk_alg is not None and jwk_alg != alg:
         return _unauthorized(_Why.ALGORITHM, f"alg {alg} differs from the alg {jwk_alg} of JWK {kid!r}")
     try:
-        claims = jwt.decode(token, key=public_key, algorithms=[alg], options=_VERIFY_SIGNATURE_ONLY)
+        claims = _verified_claims(token, public_key, alg)
     except jwt.PyJWTError as error:
         return _unauthorized(_Why.SIGNATURE, f"signature check failed: {type(error).__name__}: {error}")
 
