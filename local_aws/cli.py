@@ -19,6 +19,13 @@ def parse_port(text: str) -> int:
     return port
 
 
+def parse_var(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m local_aws", description="Run the project's stack on this machine, with no AWS account.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -29,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     apply = commands.add_parser("apply", help="apply the root again to the running stack (after editing a handler or the Terraform)")
     for command in (up, apply):
         command.add_argument("--root", type=Path, default=stack.REPO, help="the Terraform root to run (default: this repository)")
+        command.add_argument("--var", type=parse_var, action="append", default=[], metavar="NAME=VALUE",
+                             help="a root variable for terraform apply (repeatable), e.g. --var throttling_rate_limit=1000")
     down = commands.add_parser("down", help="stop a running `make local` from another shell (make local-down)")
     token = commands.add_parser("token", help="get a token from the local Cognito and print the access token")
     token.add_argument("--client", required=True, help="app client name (see clients in .local/stack.json: web, spa, machine)")
@@ -86,12 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "token":
         return get_token(args, parser)
     try:
+        root_vars = stack.ROOT_VARS | dict(args.var)
         if args.command == "apply":
-            stack.Stack(repo=args.root.resolve(), paths=paths).reapply()
+            stack.Stack(repo=args.root.resolve(), paths=paths, root_vars=root_vars).reapply()
             print("Applied; the local API serves the change now.")
         else:
             stack.Stack(repo=args.root.resolve(), aws_port=args.aws_port, api_port=args.api_port,
-                        auth_port=args.auth_port, paths=paths).up()
+                        auth_port=args.auth_port, paths=paths, root_vars=root_vars).up()
     except stack.StackError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -105,6 +105,7 @@ class Stack:
     api_port: int = DEFAULT_API_PORT
     auth_port: int = DEFAULT_AUTH_PORT
     paths: Paths = field(default_factory=lambda: Paths(REPO / ".local"))
+    root_vars: dict[str, str] = field(default_factory=lambda: dict(ROOT_VARS))
     out: IO[str] = sys.stdout
     children: list[subprocess.Popen] = field(default_factory=list)
 
@@ -256,7 +257,7 @@ class Stack:
                 aws_endpoint = self.start_child("embedded-aws", ["local_aws.embedded", "--port", str(self.aws_port)], isolated_env())
                 env = sandbox_env(aws_endpoint)
                 self.say(f"Applying {self.repo} to it (log: {self.paths.logs / 'terraform.log'}) ...")
-                outputs = self.apply(env, ROOT_VARS)
+                outputs = self.apply(env, self.root_vars)
                 demo_user = self.set_demo_password(aws_endpoint)
                 self.say(f"Starting the local API on 127.0.0.1:{self.api_port} and Cognito on 127.0.0.1:{self.auth_port} ...")
                 data_plane = json.loads(self.start_child("data-plane", [
@@ -297,7 +298,7 @@ class Stack:
         if not self.paths.stack_json.exists():
             raise StackError("make local is not running: start it with `make local` first.")
         description = json.loads(self.paths.stack_json.read_text())
-        outputs = self.apply(sandbox_env(description["aws_endpoint_url"]), ROOT_VARS, fresh_state=False)
+        outputs = self.apply(sandbox_env(description["aws_endpoint_url"]), self.root_vars, fresh_state=False)
         description["outputs"] = outputs
         self.write_stack_json(description)
         return description
