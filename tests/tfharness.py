@@ -1,9 +1,11 @@
 """Plan Terraform roots offline with the real AWS provider, and read the plans as inventories.
 
-A Workspace is a per-worker copy of the repository's Terraform (modules, functions, examples,
-fixture roots, the root module and its lock file) in a temporary directory. Each root in it is
-initialised once, against the shared lock file, with the provider from the mirror (linked, not
-copied); plans are cached by their inputs, so tests that read the same plan share one run.
+A Workspace gives each root it plans a copy of the repository's Terraform (modules, functions,
+examples, fixture roots, the root module) in a per-worker temporary directory: a module planned
+as a root gets provider settings written into it, which must never reach the roots that call
+that module. Each root is initialised once, against the shared lock file, with the provider
+from the mirror (linked, not copied); plans are cached by their inputs, so tests that read the
+same plan share one run.
 
 Inventory style (as in cloud-foundation-fabric): `values` are matched as a subset per full
 resource address, `counts` per resource type, `outputs` by name. Print a plan's full inventory:
@@ -119,22 +121,26 @@ class Root:
 
 
 class Workspace:
-    """A per-worker copy of the repository's Terraform, with its roots initialised on demand."""
+    """Per-worker copies of the repository's Terraform, one per root, initialised on demand."""
 
     def __init__(self, base: Path):
         self.base = base
-        for name in COPIED:
-            if (REPO / name).is_dir():
-                shutil.copytree(REPO / name, base / name, ignore=SKIPPED)
-        for tf_file in REPO.glob("*.tf"):
-            shutil.copy(tf_file, base / tf_file.name)
         self.env = terraform_env(base / ".terraform-cli")
         self._roots: dict[str, Root] = {}
+
+    def _copy_tree(self) -> Path:
+        tree = self.base / f"tree-{len(self._roots)}"
+        for name in COPIED:
+            if (REPO / name).is_dir():
+                shutil.copytree(REPO / name, tree / name, ignore=SKIPPED)
+        for tf_file in REPO.glob("*.tf"):
+            shutil.copy(tf_file, tree / tf_file.name)
+        return tree
 
     def root(self, relative: str = ".") -> Root:
         """The root at this path relative to the repository ("." is the repository's root module)."""
         if relative not in self._roots:
-            self._roots[relative] = Root(self.base / relative, self.env)
+            self._roots[relative] = Root(self._copy_tree() / relative, self.env)
         return self._roots[relative]
 
 
