@@ -1,12 +1,13 @@
 # The two commands of this project (see README):
 #   make test   install pinned dependencies into .venv, then run every test
 #   make local  run the whole stack on this machine: embedded AWS, local Cognito, local HTTP API
+# and, beside make local: make local-apply (re-apply after an edit), make local-down (stop it).
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := --quiet --disable-pip-version-check
 
-.PHONY: test local local-down venv
+.PHONY: test local local-apply local-down venv
 
 venv: $(VENV)/.installed $(VENV)/checkov/.installed
 
@@ -26,6 +27,9 @@ test: venv
 
 local: $(VENV)/.installed
 	$(PY) -m local_aws up
+
+local-apply: $(VENV)/.installed
+	$(PY) -m local_aws apply
 
 local-down: $(VENV)/.installed
 	$(PY) -m local_aws down

@@ -335,8 +335,9 @@ def walkthrough(d: dict, seconds: float, paths: Paths) -> str:
                       f"  curl -si -H \"Authorization: Bearer $ID_TOKEN\" {api}/profile   # 403: an ID token carries no scope"]
         lines += [f"  READ_ONLY=$({cli} token{state} --client machine --scope notes-api/read)",
                   f"  curl -si -X POST -H \"Authorization: Bearer $READ_ONLY\" -d '{{}}' {api}/notes   # 403: needs notes-api/write",
-                  "", f"Edit a handler, then `{cli} apply{state}`: the change is served without a restart."]
-    lines += ["", "Stop with Ctrl-C here, or `make local-down`."]
+                  "", f"Edit a handler, then `{f'{cli} apply{state}' if state else 'make local-apply'}`: "
+                  "the change is served without a restart."]
+    lines += ["", f"Stop with Ctrl-C here, or `{f'{cli} down{state}' if state else 'make local-down'}`."]
     return "\n".join(lines)
 
 
