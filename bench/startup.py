@@ -21,8 +21,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from tests.embedded_aws import free_port  # noqa: E402
 
-PHASES = [("Starting the embedded AWS", "embedded AWS"), ("Applying", "terraform init + apply"),
-          ("Starting the local API", "data plane"), ("Local stack ready", "ready")]
+# Each progress line ends the phase named beside it.
+PHASES = [("Starting the embedded AWS", "python start"), ("Applying", "embedded AWS"),
+          ("Starting the local API", "terraform init + apply"), ("Local stack ready", "data plane")]
 
 
 def one_run(state_dir: Path) -> dict[str, float]:
@@ -36,14 +37,14 @@ def one_run(state_dir: Path) -> dict[str, float]:
         for prefix, name in PHASES:
             if line.startswith(prefix):
                 marks[name] = time.monotonic() - started
-        if "ready" in marks:
+        if "data plane" in marks:
             break
     process.send_signal(signal.SIGINT)
     process.wait(timeout=60)
-    if "ready" not in marks:
+    if "data plane" not in marks:
         raise SystemExit("make local did not get ready; see the state folder's logs: " + str(state_dir / "logs"))
     names = [name for _, name in PHASES]
-    return {name: marks[name] - (marks[names[i - 1]] if i else 0.0) for i, name in enumerate(names[1:], 1)} | {"total": marks["ready"]}
+    return {name: marks[name] - (marks[names[i - 1]] if i else 0.0) for i, name in enumerate(names)} | {"total": marks["data plane"]}
 
 
 def main() -> None:

@@ -8,7 +8,10 @@ from the mirror (linked, not copied); plans are cached by their inputs, so tests
 same plan share one run.
 
 Inventory style (as in cloud-foundation-fabric): `values` are matched as a subset per full
-resource address, `counts` per resource type, `outputs` by name. Print a plan's full inventory:
+resource address, `counts` per resource type, `outputs` by name. With `module: module.<name>`
+an inventory speaks of that one module instance of its root: addresses in `values` are relative
+to it and `counts` count its resources only, so the cases of a fixture root that calls a module
+once per case share a single plan. Print a plan's full inventory:
     .venv/bin/python -m tests.tfharness <root> [tfvars.json]
 """
 from __future__ import annotations
@@ -43,6 +46,7 @@ class Plan:
     unknown: dict[str, dict[str, Any]] = field(default_factory=dict)  # address -> after_unknown
     actions: dict[str, list[str]] = field(default_factory=dict)  # address -> planned actions
     counts: Counter = field(default_factory=Counter)  # resource type -> count (managed resources)
+    types: dict[str, str] = field(default_factory=dict)  # address -> resource type
     outputs: dict[str, Any] = field(default_factory=dict)  # known output values
 
     @classmethod
@@ -56,6 +60,7 @@ class Plan:
                 if resource["mode"] != "managed":
                     continue
                 plan.values[resource["address"]] = resource.get("values", {})
+                plan.types[resource["address"]] = resource["type"]
                 plan.counts[resource["type"]] += 1
         for change in raw.get("resource_changes", []):
             plan.unknown[change["address"]] = change["change"].get("after_unknown") or {}
@@ -166,14 +171,17 @@ def is_subset(expected: Any, actual: Any, path: str = "") -> list[str]:
 def inventory_problems(plan: Plan, inventory: dict[str, Any]) -> list[str]:
     """Every departure of a plan from an inventory's values, counts and outputs."""
     problems = []
-    for address, values in (inventory.get("values") or {}).items():
+    prefix = f"{inventory['module']}." if inventory.get("module") else ""
+    for relative, values in (inventory.get("values") or {}).items():
+        address = prefix + relative
         if address not in plan.values:
             problems.append(f"{address}: not in the plan")
         else:
             problems.extend(is_subset(values, plan.values[address], address))
+    counts = Counter(t for a, t in plan.types.items() if a.startswith(prefix)) if prefix else plan.counts
     for resource_type, count in (inventory.get("counts") or {}).items():
-        if plan.counts.get(resource_type, 0) != count:
-            problems.append(f"counts.{resource_type}: expected {count}, got {plan.counts.get(resource_type, 0)}")
+        if counts.get(resource_type, 0) != count:
+            problems.append(f"counts.{resource_type}: expected {count}, got {counts.get(resource_type, 0)}")
     for name, value in (inventory.get("outputs") or {}).items():
         if name not in plan.outputs:
             problems.append(f"outputs.{name}: unknown at plan time or missing")
