@@ -15,7 +15,8 @@ from tests.tfharness import REPO
 
 MODULE = "modules/cognito"
 
-# Share a worker, and so the module's initialised copy and cached plans, with its inventories.
+# Share a worker, and so the module's initialised copy and cached plans (its inventories plan
+# tests/fixtures/cognito_cases, one module block per case).
 pytestmark = pytest.mark.xdist_group(MODULE)
 
 NOTES_API = {"notes-api": {"name": "Notes API", "scopes": {"read": "Read notes", "write": "Write notes"}}}

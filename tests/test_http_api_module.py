@@ -10,6 +10,9 @@
 A plan takes seconds even when it fails, and Terraform reports every failed rule of every input in
 one plan, so each rejected case breaks as many rules as can fail together; each rule is then its own
 test item reading that cached result.
+
+Valid inputs are read from the plan of tests/fixtures/http_api_cases (module "minimal"), which the
+inventories share; the module itself is planned for the validation cases and the mocked apply.
 """
 from __future__ import annotations
 
@@ -20,20 +23,17 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-import yaml
 
 MODULE = "modules/http_api"
+CASES_ROOT = "tests/fixtures/http_api_cases"  # one module block per inventory case
 REPO = Path(__file__).resolve().parents[1]
-INVENTORIES = REPO / "tests" / "inventories" / "http_api"
 MOCKED_APPLY = REPO / MODULE / "tests" / "mocked_apply.tftest.hcl"
 README = REPO / MODULE / "README.md"
 
-# The same worker as the module's inventories, so their plans are shared from the cache.
-pytestmark = pytest.mark.xdist_group(MODULE)
-
-
-def inventory_tfvars(name: str) -> dict:
-    return yaml.safe_load((INVENTORIES / f"{name}.yaml").read_text())["tfvars"]
+# Tests that read the same root share a worker, which initialises it once and caches its plans:
+# the cases root with the module's inventories, the module root among the validation tests.
+on_module_root = pytest.mark.xdist_group(MODULE)
+on_cases_root = pytest.mark.xdist_group(CASES_ROOT)
 
 
 # --- Access logs -------------------------------------------------------------------------------
@@ -41,16 +41,18 @@ def inventory_tfvars(name: str) -> dict:
 
 @pytest.fixture
 def access_log_format(tf) -> str:
-    plan = tf.root(MODULE).plan(inventory_tfvars("minimal"))
-    return plan.values["aws_apigatewayv2_stage.default"]["access_log_settings"][0]["format"]
+    plan = tf.root(CASES_ROOT).plan()
+    return plan.values["module.minimal.aws_apigatewayv2_stage.default"]["access_log_settings"][0]["format"]
 
 
+@on_cases_root
 def test_access_log_format_is_one_json_object_of_context_variables(access_log_format: str) -> None:
     fields = json.loads(access_log_format)
     assert isinstance(fields, dict) and fields
     assert all(value.startswith("$context.") for value in fields.values()), fields
 
 
+@on_cases_root
 @pytest.mark.parametrize(
     ("field", "context_variable"),
     [
@@ -67,6 +69,7 @@ def test_access_log_format_records(access_log_format: str, field: str, context_v
     assert json.loads(access_log_format).get(field) == context_variable
 
 
+@on_cases_root
 def test_access_log_format_fits_the_3_kb_template_quota(access_log_format: str) -> None:
     # http-api-quotas: "Access log template size 3 KB", not adjustable.
     assert len(access_log_format.encode()) <= 3 * 1024
@@ -191,6 +194,7 @@ def first_paragraph(error: str) -> str:
     return error.split("\n\n")[0]
 
 
+@on_module_root
 @pytest.mark.parametrize(
     ("case", "variable", "expected"),
     RULES,
@@ -203,12 +207,14 @@ def test_rule_rejects_with_a_message_naming_the_input(tf, case: str, variable: s
     assert variable in message
 
 
+@on_module_root
 @pytest.mark.parametrize("case", REJECTED)
 def test_rejected_case_fails_only_the_rules_it_breaks(tf, case: str) -> None:
     errors = sorted(first_paragraph(e) for e in tf.root(MODULE).errors(REJECTED[case]))
     assert errors == sorted(expected for c, _, expected in RULES if c == case)
 
 
+@on_module_root
 def test_values_at_the_edges_of_every_rule_are_accepted(tf) -> None:
     assert tf.root(MODULE).errors(AT_THE_EDGES) == []
 
@@ -236,6 +242,7 @@ def mocked_apply(tf) -> dict[str, tuple[str | None, list[str]]]:
     return {run: (statuses.get(run), messages[run] + messages[None]) for run in MOCKED_RUNS}
 
 
+@on_module_root
 @pytest.mark.parametrize("run", MOCKED_RUNS)
 def test_mocked_apply(mocked_apply, run: str) -> None:
     status, messages = mocked_apply[run]
@@ -258,9 +265,11 @@ def readme_table(section: str) -> dict[str, list[str]]:
 
 @pytest.fixture
 def module_configuration(tf) -> dict:
-    return tf.root(MODULE).plan(inventory_tfvars("minimal")).raw["configuration"]["root_module"]
+    """The module's configuration (variables, outputs) as the cases root's plan shows it."""
+    return tf.root(CASES_ROOT).plan().raw["configuration"]["root_module"]["module_calls"]["minimal"]["module"]
 
 
+@on_cases_root
 def test_readme_inputs_table_matches_variables(module_configuration: dict) -> None:
     """Columns: name, type, default, description; a required input's default is "required"."""
     variables = module_configuration["variables"]
@@ -273,6 +282,7 @@ def test_readme_inputs_table_matches_variables(module_configuration: dict) -> No
         assert default == expected_default, name
 
 
+@on_cases_root
 def test_readme_outputs_table_matches_outputs(module_configuration: dict) -> None:
     outputs = module_configuration["outputs"]
     rows = readme_table("Outputs")

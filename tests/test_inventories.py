@@ -2,7 +2,9 @@
 
 An inventory file names a root (`root:`, relative to the repository), its inputs (`tfvars:`),
 and what the plan must hold: `values` (subset per resource address), `counts` (per resource
-type; 0 asserts absence) and `outputs`. Print a plan's full inventory to start a new file:
+type; 0 asserts absence) and `outputs`. A module's cases are module blocks of one fixture root,
+tests/fixtures/<module>_cases, planned once: each case's file names its block (`module:`), and
+its values and counts speak of that block alone. Print a plan's full inventory to start a new file:
     .venv/bin/python -m tests.tfharness <root> [tfvars.json]
 """
 from __future__ import annotations

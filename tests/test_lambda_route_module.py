@@ -4,6 +4,8 @@ The inventories in tests/inventories/lambda_route/ hold what a plan creates. Her
 validation rule and precondition with its message; Terraform's plan-time source hash against
 package.py's; the role policy as rendered once the log group's ARN is known; and the package
 that `terraform apply` builds through the module's local-exec (no AWS call is involved).
+Valid inputs are read from the plan of tests/fixtures/lambda_route_cases (module "public"), which
+the inventories share; the module itself is planned for bad inputs and generated sources only.
 """
 from __future__ import annotations
 
@@ -14,17 +16,18 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.tfharness import REPO
 
 MODULE = "modules/lambda_route"
+CASES_ROOT = "tests/fixtures/lambda_route_cases"  # one module block per inventory case
 POLICY_ROOT = "tests/fixtures/lambda_route_policy"
 BUILD_ROOT = "tests/fixtures/lambda_route_build"
 PACKAGE_TARGET = "-target=module.fn.terraform_data.package"
 
 # Tests that plan the same root share a worker, which initialises it once (as in test_inventories).
 on_module_root = pytest.mark.xdist_group(MODULE)
+on_cases_root = pytest.mark.xdist_group(CASES_ROOT)
 on_policy_root = pytest.mark.xdist_group(POLICY_ROOT)
 on_build_root = pytest.mark.xdist_group(BUILD_ROOT)
 
@@ -34,7 +37,8 @@ spec.loader.exec_module(package)
 
 API = {"api_id": "abc123", "api_execution_arn": "arn:aws:execute-api:us-east-1:123456789012:abc123"}
 FIXTURE_SOURCES = ["../../tests/fixtures/lambda_route_src"]
-PUBLIC_ROUTE = yaml.safe_load((REPO / "tests/inventories/lambda_route/public.yaml").read_text())["tfvars"]
+# The public case's inputs (module "public" of CASES_ROOT) but its source_dirs, which each test gives.
+PUBLIC_ROUTE = {**API, "function_name": "hello", "routes": {"GET /hello": {}}}
 
 # One plan per batch (a plan takes seconds even when it fails): Terraform reports every failing
 # rule of every variable, and each message names the routes it refuses.
@@ -182,44 +186,49 @@ def tricky_sources(base: Path) -> list[Path]:
     return [handler, shared]
 
 
-@on_module_root
-@pytest.mark.parametrize("sources", ["fixtures", "tricky"])
+@pytest.mark.parametrize("sources", [pytest.param("fixtures", marks=on_cases_root), pytest.param("tricky", marks=on_module_root)])
 def test_terraform_source_hash_equals_package_py_source_hash(tf, tmp_path: Path, sources: str) -> None:
     """The two implementations of the hash never drift: package.py would refuse every build."""
-    root = tf.root(MODULE)
-    if sources == "fixtures":
-        tfvars, dirs = PUBLIC_ROUTE, [root.dir / d for d in PUBLIC_ROUTE["source_dirs"]]
+    if sources == "fixtures":  # the public case, built from the source_dirs main.tf gives it
+        root = tf.root(CASES_ROOT)
+        plan, dirs = root.plan(), [root.dir / ".." / "lambda_route_src", root.dir / ".." / "lambda_route_shared"]
+        source_hash, function = plan.outputs["public_source_hash"], plan.values["module.public.aws_lambda_function.this"]
     else:
         dirs = tricky_sources(tmp_path)
-        tfvars = {**PUBLIC_ROUTE, "source_dirs": [str(d) for d in dirs]}
-    plan = root.plan(tfvars)
+        plan = tf.root(MODULE).plan({**PUBLIC_ROUTE, "source_dirs": [str(d) for d in dirs]})
+        source_hash, function = plan.outputs["source_hash"], plan.values["aws_lambda_function.this"]
     digest = package.source_hash(package.collect(dirs))
 
-    assert plan.outputs["source_hash"] == digest
-    assert plan.values["aws_lambda_function.this"]["source_code_hash"] == digest
-    assert plan.values["aws_lambda_function.this"]["filename"] == f"./.build/lambda/hello-{digest[:16]}.zip"
+    assert source_hash == digest
+    assert function["source_code_hash"] == digest
+    assert function["filename"] == f"./.build/lambda/hello-{digest[:16]}.zip"
 
 
-@on_module_root
+@on_cases_root
 def test_planned_package_path_is_relative_to_the_root(tf) -> None:
     # An absolute path would differ between checkouts and CI runners: a diff on every run.
-    root = tf.root(MODULE)
-    plan = root.plan(PUBLIC_ROUTE)
+    root = tf.root(CASES_ROOT)
+    plan = root.plan()
     paths = [
-        plan.values["aws_lambda_function.this"]["filename"],
-        plan.values["terraform_data.package[0]"]["triggers_replace"]["package_path"],
-        plan.outputs["package_path"],
+        plan.values["module.public.aws_lambda_function.this"]["filename"],
+        plan.values["module.public.terraform_data.package[0]"]["triggers_replace"]["package_path"],
+        plan.outputs["public_package_path"],
     ]
     for path in paths:
         assert not os.path.isabs(path) and str(root.dir) not in path and str(REPO) not in path, path
         assert path.startswith("./.build/lambda/hello-"), path
 
 
-@on_module_root
+def public_module_configuration(tf) -> dict:
+    """The module's configuration (variables, outputs, resources) as the fixture root's plan shows it."""
+    return tf.root(CASES_ROOT).plan().raw["configuration"]["root_module"]["module_calls"]["public"]["module"]
+
+
+@on_cases_root
 def test_function_waits_for_its_log_group_and_package(tf) -> None:
     # The log group (with its retention) exists before the function can log: Lambda would
     # otherwise create it on first invocation, kept forever; and the zip exists before upload.
-    resources = tf.root(MODULE).plan(PUBLIC_ROUTE).raw["configuration"]["root_module"]["resources"]
+    resources = public_module_configuration(tf)["resources"]
     function = next(r for r in resources if r["address"] == "aws_lambda_function.this")
 
     assert {"aws_cloudwatch_log_group.this", "terraform_data.package"} <= set(function["depends_on"])
@@ -232,9 +241,9 @@ def readme_table(section: str) -> dict[str, list[str]]:
     return {cells[0].strip(" `"): [cell.strip() for cell in cells[1:]] for cells in rows}
 
 
-@on_module_root
+@on_cases_root
 def test_readme_tables_match_variables_and_outputs(tf) -> None:
-    config = tf.root(MODULE).plan(PUBLIC_ROUTE).raw["configuration"]["root_module"]
+    config = public_module_configuration(tf)
     declared_types = dict(re.findall(r'^variable "(\w+)" \{.*?^  type\s+= (.*?)$', (REPO / MODULE / "variables.tf").read_text(), re.M | re.S))
     inputs = readme_table("Inputs")
 
