@@ -17,9 +17,9 @@ under /_local/, on the loopback-only embedded server:
 from __future__ import annotations
 
 import hmac
-import itertools
 import json
 import re
+import threading
 from typing import Any, Callable, Iterable
 from urllib.parse import unquote
 
@@ -30,7 +30,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.iam.models import iam_backends
 
 # Reads by their action name (X-Amz-Target, Action=...): everything else may change state.
-_READ_ACTION = re.compile(r"^(Get|List|Describe|Head|Batch(Get|Describe))")
+_READ_ACTION = re.compile(r"^(Admin)?(Get|List|Describe|Head|Batch(Get|Describe))")
 _TARGET_ACTION = re.compile(r"\.([A-Za-z]+)$")
 # The signing service of a request: Credential=<key>/<date>/<region>/<service>/aws4_request.
 _SIGNED_SERVICE = re.compile(r"Credential=[^/,]+/[^/,]+/[^/,]+/([^/,]+)/")
@@ -46,7 +46,7 @@ class LocalHooks:
 
     def __init__(self, app: WsgiApp):
         self.app = app
-        self._writes = itertools.count(1)
+        self._lock = threading.Lock()
         self.generation = 0
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -55,9 +55,14 @@ class LocalHooks:
             status, content_type, body = self._route(environ, unquote(path))
             start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
             return [body]
-        if self._may_write(environ):
-            self.generation = next(self._writes)
-        return self.app(environ, start_response)
+        if not self._may_write(environ):
+            return self.app(environ, start_response)
+        # Counted once moto has applied the write (moto's Flask app does its work inside this
+        # call): a reader that sees the new number must also see the new state.
+        body = self.app(environ, start_response)
+        with self._lock:
+            self.generation += 1
+        return body
 
     @staticmethod
     def _may_write(environ: dict) -> bool:

@@ -57,8 +57,15 @@ def test_generation_grows_on_configuration_writes_only(aws) -> None:
     assert generation(aws) == before
     aws_client(aws, "iam").list_roles()  # query protocol: a POST, so counted as a possible write, never missed
     after_iam_read = generation(aws)
-    cognito.create_user_pool(PoolName="hooks-generation")
-    assert generation(aws) > after_iam_read >= before
+    pool = cognito.create_user_pool(PoolName="hooks-generation")["UserPool"]["Id"]
+    after_write = generation(aws)
+    assert after_write > after_iam_read >= before
+    # The local Cognito reads users on every token request: those reads must not look like writes.
+    cognito.admin_create_user(UserPoolId=pool, Username="reader", MessageAction="SUPPRESS")
+    after_create = generation(aws)
+    cognito.admin_get_user(UserPoolId=pool, Username="reader")
+    cognito.admin_list_groups_for_user(UserPoolId=pool, Username="reader")
+    assert generation(aws) == after_create
 
 
 def test_function_code_is_the_deployed_zip(aws) -> None:
