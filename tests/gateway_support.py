@@ -6,7 +6,6 @@ import base64
 import http.client
 import io
 import json
-import threading
 import time
 import zipfile
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ import jwt
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from werkzeug.serving import WSGIRequestHandler, make_server
+from local_aws.serving import WsgiServer
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 
@@ -183,24 +182,15 @@ class ApiHandle:
 
 # --- the data plane side ---------------------------------------------------------------------
 
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, *args: Any) -> None:
-        pass
-
-
 class Served:
-    """A WSGI app on 127.0.0.1:<free port>, werkzeug's threaded server in a thread."""
+    """A WSGI app on 127.0.0.1:<free port>, on the server the data plane uses (serving.py)."""
 
     def __init__(self, app: Any):
-        self.server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Quiet)
-        self.port = self.server.server_port
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.server = WsgiServer(app, "127.0.0.1", 0)
+        self.port = self.server.port
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.thread.join()
-        self.server.server_close()
+        self.server.stop()
 
 
 @dataclass
@@ -223,7 +213,7 @@ class Reply:
 
 
 def call(port: int, method: str, target: str, *, host: str, headers: Iterable[tuple[str, str]] = (),
-         body: bytes | None = None, declared_length: int | None = None) -> Reply:
+         body: bytes | None = None) -> Reply:
     """One request with exactly these headers (repeats kept), on its own connection."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
@@ -231,9 +221,7 @@ def call(port: int, method: str, target: str, *, host: str, headers: Iterable[tu
         connection.putheader("Host", host)
         for name, value in headers:
             connection.putheader(name, value)
-        if declared_length is not None:
-            connection.putheader("Content-Length", str(declared_length))
-        elif body is not None:
+        if body is not None:
             connection.putheader("Content-Length", str(len(body)))
         connection.endheaders(body)
         response = connection.getresponse()

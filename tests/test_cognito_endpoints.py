@@ -21,7 +21,6 @@ import http.client
 import json
 import secrets
 import stat
-import threading
 import time
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -31,7 +30,7 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import jwt
 import pytest
-from werkzeug.serving import WSGIRequestHandler, make_server
+from local_aws.serving import WsgiServer
 
 from local_aws import aws, embedded
 from local_aws.cognito import LocalCognito
@@ -167,20 +166,10 @@ def cognito(setup: Setup, key_dir: Path, clock: Clock) -> LocalCognito:
     return LocalCognito(setup.aws_url, key_dir, region=REGION, clock=clock)
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, *args) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def port(cognito: LocalCognito):
-    server = make_server("127.0.0.1", 0, cognito, threaded=True, request_handler=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, name="local-cognito", daemon=True)
-    thread.start()
-    yield server.server_port
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    with WsgiServer(cognito, "127.0.0.1", 0) as server:  # the server the data plane uses
+        yield server.port
 
 
 @pytest.fixture(scope="module")
@@ -541,7 +530,14 @@ def test_D2_login_without_csrf_token_or_cookie_is_refused(port, base, setup) -> 
     assert forged.status == 400
     no_cookie = Browser(port).open(urljoin(page.url, "/login"), "POST", fields)  # another browser: no cookie
     assert no_cookie.status == 400 and no_cookie.location is None
+    non_ascii = browser.open(urljoin(page.url, "/login"), "POST", {**fields, "_csrf": "é" * 64})
+    assert non_ascii.status == 400  # refused like any forgery, not a 500
     assert browser.open(urljoin(page.url, "/login"), "POST", fields).status == 302  # the real one still works
+
+
+def test_D3_an_oversized_token_request_is_a_4xx_not_a_500(port, base, setup) -> None:
+    reply = call(port, "POST", f"{base}/oauth2/token", form={"grant_type": "client_credentials", "scope": "x" * (2 << 20)})
+    assert reply.status == 413
 
 
 def test_D2_html_is_escaped_and_pages_are_locked_down(port, base, setup) -> None:

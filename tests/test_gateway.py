@@ -557,7 +557,7 @@ def test_c4_route_settings_override_the_stage_defaults(world: World) -> None:
 def test_c5_body_over_10_mb_is_413(world: World) -> None:
     before = world.count("POST /upload")
     reply = world.call(world.plain, "POST", "/upload", headers=[("Content-Type", "application/json")],
-                       declared_length=10 * 1024 * 1024 + 1)
+                       body=b"x" * (10 * 1024 * 1024 + 1))
     assert (reply.status, reply.json()) == (413, {"message": "Request Entity Too Large"})
     assert reply.header("apigw-requestid")
     assert world.count("POST /upload") == before
