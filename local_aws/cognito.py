@@ -93,6 +93,7 @@ from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from local_aws import aws
@@ -394,8 +395,8 @@ class LocalCognito:
                         raise  # deleted while we listed: skip it; anything else is loud
         keys = {pool_id: self._keys.get(pool_id) or load_or_create_keys(self.key_dir, pool_id) for pool_id in pools}
         with self._lock:
+            self._keys.update(keys)  # keys first: a reader that finds a pool always finds its keys
             self._pools = pools
-            self._keys.update(keys)
 
     def _read_pool(self, pool_id: str) -> Pool:
         idp = self._idp
@@ -446,6 +447,8 @@ class LocalCognito:
         request = _Request(environ)
         try:
             response = self._dispatch(request)
+        except HTTPException as refusal:  # werkzeug's own 4xx, e.g. a form over its size limit: 413
+            response = refusal.get_response(environ)
         except Exception:  # a bug here must not take the server down, and must not pass silently
             log.exception("local Cognito failed on %s %s", request.method, request.path)
             response = Response("Internal error in the local Cognito: see its log.\n", 500, mimetype="text/plain")
@@ -597,7 +600,7 @@ class LocalCognito:
         else:
             cookie = request.cookies.get(CSRF_COOKIE, "")
             token = request.form.get(CSRF_FIELD, "")
-            if not (cookie and token and hmac.compare_digest(token, self._csrf_token(cookie))):
+            if not (cookie and token and hmac.compare_digest(token.encode(), self._csrf_token(cookie).encode())):
                 return _error_page("The sign-in form is missing its CSRF token or it does not match your browser's "
                                    "cookie. Start signing in again from the app.", 400)
             params = MultiDict([(k, v) for k, v in request.form.items(multi=True) if k in OAUTH_PARAMS])
