@@ -74,6 +74,10 @@ def get_token(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except tokens.TokenError as error:
         print(f"error: --client {args.client}: {error}", file=sys.stderr)
         return 1
+    except OSError as error:  # stack.json outlived its stack (a kill -9): nothing answers at auth_url
+        print(f"error: the local Cognito at {description['auth_url']} does not answer ({error}); "
+              "is make local running?", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(answer, indent=2))
     elif args.id_token:

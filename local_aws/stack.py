@@ -181,7 +181,13 @@ class Stack:
         for entry in root.iterdir():
             if entry.name not in kept:
                 shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
-        shutil.copytree(self.repo, root, ignore=NOT_COPIED, dirs_exist_ok=True)
+        state_dir = self.paths.base.resolve()
+
+        def not_copied(directory: str, names: list[str]) -> set[str]:
+            # Never the state folder itself, wherever --state-dir put it (it holds this very copy).
+            return set(NOT_COPIED(directory, names)) | {n for n in names if (Path(directory) / n).resolve() == state_dir}
+
+        shutil.copytree(self.repo, root, ignore=not_copied, dirs_exist_ok=True)
         # A root that declares a backend would send this state there: keep it here instead.
         if any(re.search(r'^\s*backend\s+"', p.read_text(), re.M) for p in root.glob("*.tf")):
             (root / "local_stack_backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
@@ -377,7 +383,11 @@ def down(paths: Paths, out: IO[str] = sys.stdout, timeout_s: float = 20) -> int:
             return 0
         except BlockingIOError:
             lock.seek(0)
-            pid = int(lock.read().strip())
+            written = lock.read().strip()
+            if not written.isdigit():  # taken a moment ago, pid not written yet (or being released)
+                print("make local is starting or stopping; try again in a moment.", file=out)
+                return 1
+            pid = int(written)
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

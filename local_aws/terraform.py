@@ -56,16 +56,20 @@ def cli_config(directory: Path) -> Path:
     return path
 
 
+# The caller's own Terraform settings would change what is planned or applied here: variables,
+# extra arguments, the workspace, another data dir.
+_CALLER_SETTINGS = ("TF_VAR_", "TF_CLI_ARGS", "TF_WORKSPACE", "TF_DATA_DIR")
+
+
 def terraform_env(config_dir: Path, base: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for non-interactive Terraform runs using the CLI config written in config_dir."""
-    env = dict(os.environ if base is None else base)
+    env = {k: v for k, v in (os.environ if base is None else base).items() if not k.startswith(_CALLER_SETTINGS)}
     env.update(
         TF_CLI_CONFIG_FILE=str(cli_config(config_dir)),
         TF_IN_AUTOMATION="1",
         TF_INPUT="0",
         CHECKPOINT_DISABLE="1",
     )
-    env.pop("TF_DATA_DIR", None)
     return env
 
 
