@@ -1,6 +1,7 @@
 """Authorizers of the local HTTP API: JWT (spec A), IAM (spec E) and Lambda REQUEST authorizers.
 
-Pure functions over an `HttpRequest`: no sockets, no globals. The gateway resolves the route,
+Functions over an `HttpRequest` (the only I/O: `caller_lookup` asks the embedded AWS for an access
+key, and parsed and verified tokens are cached process-wide). The gateway resolves the route,
 calls one of these, and turns the `Decision` into either a refusal (status, body, headers) or
 `requestContext.authorizer` of the integration event (`Decision.context`). Every refusal carries a
 `reason` for the logs; clients only ever see AWS's bodies.
@@ -238,7 +239,6 @@ class JwksCache:
         self._clock = clock
         self._issuers: dict[str, _IssuerKeys] = {}
         self._lock = threading.Lock()
-        self.fetches = 0  # how many times `fetch` was called (for logs and tests)
 
     def clear(self, issuer: str | None = None) -> None:
         """Forget one issuer's keys, or all (e.g. when the control plane changed)."""
@@ -273,7 +273,6 @@ class JwksCache:
 
     def _refresh(self, issuer: str, entry: _IssuerKeys, now: float) -> None:
         first = entry.successes == 0
-        self.fetches += 1
         try:
             entry.keys = parse_jwks(self._fetch(issuer))
             entry.fetched_at = now

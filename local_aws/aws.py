@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import urllib.error
 import urllib.request
 from typing import Any
@@ -23,10 +24,18 @@ _ISOLATED = {name: (None, None, default, None) for name, default in
              (("profile", None), ("config_file", os.devnull), ("credentials_file", os.devnull))}
 
 
+_session: boto3.Session | None = None
+_session_lock = threading.Lock()  # a session may not make clients from two threads at once
+
+
 def client(service: str, endpoint_url: str, region: str = REGION, config: Config | None = None) -> Any:
     """A boto3 client of the embedded AWS (never a real account: fake keys, explicit endpoint)."""
-    session = boto3.Session(botocore_session=botocore.session.Session(session_vars=_ISOLATED), region_name=region, **FAKE_KEYS)
-    return session.client(service, endpoint_url=endpoint_url, config=_CONFIG.merge(config) if config else _CONFIG)
+    global _session
+    with _session_lock:
+        if _session is None:  # one session: loading botocore's data files costs ~100 ms a session
+            _session = boto3.Session(botocore_session=botocore.session.Session(session_vars=_ISOLATED), **FAKE_KEYS)
+        return _session.client(service, endpoint_url=endpoint_url, region_name=region,
+                               config=_CONFIG.merge(config) if config else _CONFIG)
 
 
 def private(endpoint_url: str, path: str, payload: dict | None = None) -> tuple[int, bytes]:

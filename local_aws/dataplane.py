@@ -33,12 +33,11 @@ RELOAD_POLL_S = 0.5
 class DataPlane:
     def __init__(self, aws_endpoint: str, work_dir: Path, api_port: int, auth_port: int, host: str = "127.0.0.1"):
         self.aws_endpoint = aws_endpoint
+        self.generation = self._generation()  # read first: whatever changes after it is reloaded later
         self.runtime = Runtime(aws_endpoint, work_dir / "runtime")
-        self.cognito = LocalCognito(aws_endpoint, work_dir / "cognito-keys")
+        self.cognito = LocalCognito(aws_endpoint, work_dir / "cognito-keys")  # loads the pools
         self.jwks = JwksCache(fetch=self.cognito.jwks_for_issuer)
         self.gateway = Gateway(aws_endpoint, self.runtime, self.jwks)
-        self.generation = self._generation()
-        self.cognito.reload()
         self.gateway.reload()  # ConfigError here: refuse to start rather than serve a half-understood API
         self._stop = threading.Event()
         self.api = _serve(self.gateway, host, api_port, "--api-port")

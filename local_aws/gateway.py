@@ -37,7 +37,7 @@ Choices where AWS's behaviour is not pinned down (UNCONFIRMED, see the report / 
 - The backend's event also carries x-forwarded-for/-port/-proto and x-amzn-trace-id, as real events do.
 - A reload keeps the state whose settings did not change: a token bucket with the same limits, the
   account bucket, cached Lambda authorizer results (keyed by the function's code and settings too).
-  The data plane reloads after every write to the embedded AWS, CloudWatch Logs writes included.
+  The data plane reloads after every write to the configuration it reads (APIs, functions, pools, IAM).
 - Not emulated, and refused at load: see `_Loader`. Custom domains are not served (an API with
   DisableExecuteApiEndpoint is refused); access logging settings are ignored.
 """
@@ -56,7 +56,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
-from urllib.parse import parse_qsl, quote, unquote
+from urllib.parse import quote, unquote
 
 from botocore.exceptions import ClientError
 
@@ -74,6 +74,7 @@ from local_aws.authorizer import (
     interpret_lambda_authorizer,
     lambda_authorizer_event,
     lambda_identity_missing,
+    query_parameters,
     request_cookies,
 )
 from local_aws.aws import ACCOUNT_ID, REGION
@@ -84,6 +85,7 @@ log = logging.getLogger(__name__)
 # --- limits and fixed answers (spec C5, B6, C4) -------------------------------------------------
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
+_NOT_CACHED = object()
 MAX_HEAD_BYTES = 10240
 MAX_ROUTES = 300
 MAX_AUTHORIZERS = 10
@@ -110,10 +112,6 @@ _COGNITO_ISSUER = re.compile(r"^https://cognito-idp\.([a-z0-9-]+)\.amazonaws\.co
 
 class ConfigError(Exception):
     """A configuration the local gateway cannot emulate; the message names API, route and setting."""
-
-    def __init__(self, message: str, problems: list[str] | None = None):
-        super().__init__(message)
-        self.problems = problems or [message]
 
 
 class _Problems:
@@ -564,8 +562,8 @@ class _Loader:
                 stages[stage.name] = stage
         if problems.lines:
             return None
-        # The data plane reloads after every write to the embedded AWS (CloudWatch Logs writes too), so
-        # state survives a reload where its settings did not change: a bucket with the same limits,
+        # The data plane reloads after every write to the configuration it reads, so state survives
+        # a reload where its settings did not change: a bucket with the same limits,
         # Lambda authorizer results (keyed by everything that could change them).
         previous = self.gw._config.apis.get(api_id)
         previous = previous if isinstance(previous, Api) else None
@@ -841,7 +839,7 @@ def _raw_target(environ: Mapping[str, Any]) -> tuple[str, str]:
     """The raw (still percent-encoded) path and query the client sent."""
     uri = environ.get("REQUEST_URI") or environ.get("RAW_URI")
     if uri:
-        try:  # undo werkzeug's WSGI encoding dance, back to the request line's characters
+        try:  # undo WSGI's latin-1 decoding (PEP 3333), back to the request line's characters
             uri = uri.encode("latin-1").decode("utf-8")
         except (UnicodeEncodeError, UnicodeDecodeError):
             pass
@@ -959,7 +957,7 @@ class Gateway:
         for problem in problems:
             log.error("gateway: %s", problem)
         if problems:
-            raise ConfigError("cannot emulate:\n  " + "\n  ".join(problems), problems)
+            raise ConfigError("cannot emulate:\n  " + "\n  ".join(problems))
 
     def apis(self) -> dict[str, str]:
         """API id -> the Host that reaches it (`<id>.execute-api.localhost`; add the data plane's port)."""
@@ -1088,7 +1086,7 @@ class Gateway:
         request_arn = f"{api.execution_arn}/{stage.name}/{method}{unquote(stage_path)}"
         context = self._request_context(api, stage, route_key, method, path, protocol, source_ip, headers, host,
                                         request_id, now)
-        query = self._query(raw_query)
+        query = query_parameters(raw_query)
 
         # Authorization: a refusal is answered here, and the integration is never invoked.
         try:
@@ -1164,13 +1162,6 @@ class Gateway:
             data = stream.read(MAX_BODY_BYTES + 1)
             return None if len(data) > MAX_BODY_BYTES else data
         return b""
-
-    @staticmethod
-    def _query(raw_query: str) -> dict[str, str]:
-        values: dict[str, str] = {}
-        for name, value in parse_qsl(raw_query, keep_blank_values=True):
-            values[name] = f"{values[name]},{value}" if name in values else value
-        return values
 
     def _request_context(self, api: Api, stage: Stage, route_key: str, method: str, path: str, protocol: str,
                          source_ip: str, headers: Mapping[str, str], host: str, request_id: str,
@@ -1271,8 +1262,9 @@ class Gateway:
 
     def _find_caller(self, config: Config, access_key_id: str) -> Caller | None:
         """The caller of an access key; cached until the next reload (IAM writes trigger one)."""
-        if access_key_id in config.callers:
-            return config.callers[access_key_id]
+        cached = config.callers.get(access_key_id, _NOT_CACHED)  # one read: another thread may clear()
+        if cached is not _NOT_CACHED:
+            return cached
         caller = self._lookup_caller(access_key_id)
         if len(config.callers) >= CALLER_CACHE_ENTRIES:
             config.callers.clear()

@@ -13,8 +13,8 @@ What is emulated, and how:
   counter (/_local/state) moved; a caller that already knows the counter passes it as
   `generation=` and saves that round trip (about 1 ms; GetFunction is about 3 ms more). When the
   code or any setting changed, idle environments of the old configuration are stopped at once and
-  busy ones when they finish. (The counter also moves with every PutLogEvents, this runtime's
-  own included, so under load configurations are re-read several times a second.)
+  busy ones when they finish. (The counter moves only with writes to APIs, functions, pools and
+  IAM, so log shipping and a handler's own AWS calls cause no re-read.)
 - One OS process per execution environment (`python -I runtime_bootstrap.py`, this interpreter),
   started on demand in a session of its own, kept warm and reused, most recently used first.
   Module state survives between invocations, as on Lambda; /tmp is a directory per environment

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from local_aws import embedded
+from local_aws import aws, embedded
 from local_aws.authorizer import HttpRequest, authorize_iam, caller_lookup
 
 pytestmark = pytest.mark.xdist_group("embedded")
@@ -34,7 +33,7 @@ def signed_get(path: str, key: dict) -> HttpRequest:
 
 
 def test_e1_e2_iam_user_key_and_policies_from_the_embedded_aws(aws_url) -> None:
-    iam = boto3.client("iam", endpoint_url=aws_url, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test")
+    iam = aws.client("iam", aws_url)
     user = iam.create_user(UserName="authorizer-caller")["User"]
     key = iam.create_access_key(UserName="authorizer-caller")["AccessKey"]
     account = user["Arn"].split(":")[4]

@@ -15,12 +15,12 @@ import uuid
 import zipfile
 from pathlib import Path
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from local_aws import embedded
+from local_aws.aws import client as aws_client
 
 pytestmark = pytest.mark.xdist_group("embedded")
 
@@ -41,8 +41,7 @@ def aws(url):
     config = Config(retries={"max_attempts": 1})
 
     def client(service: str):
-        return boto3.client(service, endpoint_url=url, region_name="us-east-1", aws_access_key_id="test",
-                            aws_secret_access_key="test", config=config)
+        return aws_client(service, url, config=config)
 
     return client
 
@@ -364,8 +363,7 @@ def test_cli_serves_until_signalled(processes, stop_signal):
     processes.append(process)
     url = ready_url(process)
 
-    apigw = boto3.client("apigatewayv2", endpoint_url=url, region_name="us-east-1", aws_access_key_id="test",
-                         aws_secret_access_key="test", config=Config(retries={"max_attempts": 1}))
+    apigw = aws_client("apigatewayv2", url, config=Config(retries={"max_attempts": 1}))
     api_id = apigw.create_api(Name="cli", ProtocolType="HTTP")["ApiId"]
     assert apigw.get_authorizers(ApiId=api_id)["Items"] == []  # patched in the server process
 
