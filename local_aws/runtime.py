@@ -88,6 +88,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from local_aws import aws
 from local_aws.aws import REGION
+from local_aws.runtime_bootstrap import RECORD, RECORD_NEWLINE
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,6 @@ LOG_BATCH_WINDOW_S = 0.2     # how long the shipper gathers events before a PutL
 MAX_EVENT_BYTES = 256 * 1024 - 26   # CloudWatch's limit per event, less its per-event overhead
 MAX_BATCH_BYTES = 1024 * 1024
 MAX_BATCH_EVENTS = 10_000
-RECORD, RECORD_NEWLINE = "\x1e", "\x1f"   # see runtime_bootstrap.py
 
 # Lambda refuses a configuration that sets these.
 RESERVED_VARIABLES = frozenset({

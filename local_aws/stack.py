@@ -199,12 +199,13 @@ class Stack:
         self.paths.logs.mkdir(parents=True, exist_ok=True)
         log = self.paths.logs / "terraform.log"
         var_args = [f"-var={k}={v}" for k, v in extra_vars.items()]
-        with open(log, "w") as out:
-            for args in (["init", "-input=false", "-lockfile=readonly"], ["apply", "-auto-approve", "-input=false", *var_args]):
-                result = subprocess.run(["terraform", *args, "-no-color"], cwd=root, env=tf_env, stdout=out, stderr=subprocess.STDOUT)
-                if result.returncode != 0:
-                    raise StackError(f"terraform {args[0]} failed (full log: {log}):\n{log.read_text()[-3000:]}")
-        return terraform.outputs(root, tf_env)
+        try:
+            with open(log, "w") as out:
+                terraform.run(["init", "-input=false", "-lockfile=readonly"], root, tf_env, log=out)
+                terraform.run(["apply", "-auto-approve", "-input=false", *var_args], root, tf_env, log=out)
+            return terraform.outputs(root, tf_env)
+        except terraform.TerraformError as error:
+            raise StackError(f"{error} (full log: {log}):\n{log.read_text()[-3000:]}") from None
 
     # -- stack.json --------------------------------------------------------------------------
     def describe(self, aws_endpoint: str, outputs: dict, data_plane: dict, demo_user: dict | None) -> dict:

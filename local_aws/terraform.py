@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 MIRROR_ENV = "TF_PROVIDER_MIRROR"
 PROVIDER = "registry.terraform.io/hashicorp/aws"
@@ -73,21 +73,24 @@ def terraform_env(config_dir: Path, base: dict[str, str] | None = None) -> dict[
     return env
 
 
-def run(args: list[str], cwd: Path, env: dict[str, str], *, quiet: bool = False, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run `terraform <args>` in cwd; quiet captures output (shown only on failure), else it streams."""
-    result = subprocess.run(
-        ["terraform", *args, "-no-color"], cwd=cwd, env=env, text=True,
-        stdout=subprocess.PIPE if quiet else None, stderr=subprocess.STDOUT if quiet else None,
-    )
+def run(args: list[str], cwd: Path, env: dict[str, str], *, quiet: bool = False, check: bool = True,
+        log: IO[str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `terraform <args>` in cwd. Its output streams, or goes to `log`, or with quiet is captured
+    (stdout and stderr apart, both shown on failure). A failure raises TerraformError unless not check."""
+    if log is not None:
+        streams = {"stdout": log, "stderr": subprocess.STDOUT}
+    else:
+        streams = {"capture_output": True} if quiet else {}
+    result = subprocess.run(["terraform", *args, "-no-color"], cwd=cwd, env=env, text=True, **streams)
     if check and result.returncode != 0:
-        shown = f"\n{result.stdout}" if quiet else ""
+        shown = "".join(f"\n{text}" for text in (result.stdout, result.stderr) if text)
         raise TerraformError(f"terraform {args[0]} failed in {cwd} (exit {result.returncode}){shown}")
     return result
 
 
 def outputs(cwd: Path, env: dict[str, str]) -> dict[str, Any]:
     """The root's outputs as plain values (sensitive ones included: the caller decides what to show)."""
-    result = subprocess.run(["terraform", "output", "-json"], cwd=cwd, env=env, text=True, capture_output=True, check=True)
+    result = run(["output", "-json"], cwd, env, quiet=True)
     return {name: output["value"] for name, output in json.loads(result.stdout).items()}
 
 
