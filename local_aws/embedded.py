@@ -52,7 +52,7 @@ from moto.core.utils import iso_8601_datetime_without_milliseconds
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from local_aws.embedded_hooks import LocalHooks
-from local_aws.serving import PortInUseError, WsgiServer, is_loopback
+from local_aws.serving import MotoServer, PortInUseError, is_loopback
 
 _PATCH_LOCK = threading.Lock()
 # Set on a moto class, not in this module: `python -m` loads this file a second time as __main__.
@@ -505,7 +505,7 @@ def _logged(app):
     return logging_app
 
 
-class EmbeddedAWS(WsgiServer):
+class EmbeddedAWS(MotoServer):
     """A running moto server with the patches applied. `stop()` (or leaving a `with`) shuts it down."""
 
     def __init__(self, host: str, port: int, *, log_requests: bool = False):

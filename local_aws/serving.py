@@ -1,11 +1,16 @@
-"""Serving WSGI apps on loopback, for the embedded AWS and the data plane.
+"""Serving WSGI apps on loopback, for the data plane and the embedded AWS.
 
-waitress, not werkzeug's development server: that one closes every connection after one
-response and starts a thread per connection, which clients of AWS endpoints (boto3, browsers,
-curl, Terraform) never see from AWS and which cost most of a request's time. waitress keeps
+The data plane (WsgiServer) runs on waitress, not werkzeug's development server: that one closes
+every connection after one response and starts a thread per connection, which clients of API
+Gateway and Cognito never see from AWS and which cost most of a request's time. waitress keeps
 connections alive (HTTP/1.1) and serves from a fixed pool of threads.
 
-The socket is bound here, so that a taken port is an error the caller can name a flag for.
+The embedded AWS (MotoServer) runs where moto itself runs, on werkzeug's threaded server: under
+waitress, one CreateFunction response of a loaded test run never reached Terraform (moto had made
+the function; cause not found), while werkzeug showed nothing of the kind in many runs, and the
+embedded AWS gains little from keep-alive (Terraform's own waits dominate an apply).
+
+Sockets are bound here, so that a taken port is an error the caller can name a flag for.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser, get_header_lines
 from waitress.rfc7230 import HEADER_FIELD_RE
 from waitress.server import create_server
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 
 class PortInUseError(OSError):
@@ -58,30 +64,52 @@ class _Channel(HTTPChannel):
     parser_class = _CommaJoinedHeaders
 
 
-class WsgiServer:
-    """A threaded WSGI server on host:port (0: a free port), serving from a background thread."""
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port (0: a free port); PortInUseError when it is taken."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    listener = socket.socket(family, kind, proto)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(address)
+        listener.listen(128)
+    except OSError as error:
+        listener.close()
+        if error.errno == errno.EADDRINUSE:
+            raise PortInUseError(error.errno, f"{address[0]}:{port} is already in use") from None
+        raise
+    return listener
+
+
+class _Served:
+    """Where a server listens, and `with` support; subclasses start it and define stop()."""
+
+    def _address(self, listener: socket.socket) -> None:
+        # Numeric: the URL names the address actually bound ("localhost" may be ::1).
+        self.host, self.port = listener.getsockname()[:2]
+        bracketed = f"[{self.host}]" if ":" in self.host else self.host
+        self.url = f"http://{bracketed}:{self.port}"
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class WsgiServer(_Served):
+    """The data plane's server: waitress on host:port (0: a free port), from a background thread."""
 
     def __init__(self, app: Callable, host: str, port: int, *, threads: int = 16):
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        host = address[0]  # numeric: the URL names the address actually bound ("localhost" may be ::1)
-        listener = socket.socket(family, kind, proto)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            listener.bind(address)
-            listener.listen(128)
-        except OSError as error:
-            listener.close()
-            if error.errno == errno.EADDRINUSE:
-                raise PortInUseError(error.errno, f"{host}:{port} is already in use") from None
-            raise
-        self.host, self.port = host, listener.getsockname()[1]
+        listener = _listen(host, port)
+        self._address(listener)
         # ident="": no Server header (API Gateway and Cognito send none that names a server)
         self._sockets: dict = {}  # waitress's socket map: the listener and every open connection
         self._server = create_server(app, map=self._sockets, sockets=[listener], threads=threads, ident="",
                                      expose_tracebacks=False)
         self._server.channel_class = _Channel
-        bracketed = f"[{host}]" if ":" in host else host
-        self.url = f"http://{bracketed}:{self.port}"
         self._thread = threading.Thread(target=self._server.run, name=f"wsgi-{self.port}", daemon=True)
         self._thread.start()
 
@@ -95,8 +123,25 @@ class WsgiServer:
         self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._sockets))
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> "WsgiServer":
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass  # errors are still logged (an unimplemented operation shows as a traceback)
+
+
+class MotoServer(_Served):
+    """The embedded AWS's server: werkzeug's threaded server, moto's own, from a background thread."""
+
+    def __init__(self, app: Callable, host: str, port: int):
+        listener = _listen(host, port)
+        self._address(listener)
+        self._server = ThreadedWSGIServer(self.host, self.port, app, handler=_QuietHandler, fd=listener.fileno())
+        listener.close()  # the server holds its own duplicate of the socket
+        self._thread = threading.Thread(target=self._server.serve_forever, name=f"moto-{self.port}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join()
+        self._server.server_close()
