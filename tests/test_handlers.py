@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 REPOSITORY = Path(__file__).resolve().parents[1]
 FUNCTIONS = REPOSITORY / "functions"
 EVENTS = Path(__file__).parent / "events"
-FUNCTION_NAMES = ("hello", "profile", "create_note")
+FUNCTION_NAMES = ("hello", "profile", "create_note", "list_notes", "get_note", "delete_note", "note_stats")
+SHARED_MODULES = ("apigw_http", "notes_store")  # functions/shared, at the root of every package
 JSON_HEADERS = {"content-type": "application/json"}
 USER_SUB = "7c2e9a41-3b5d-4f8e-a6c0-d19b2f7e4a53"
 USER_SCOPES = ["openid", "profile", "email", "notes-api/read", "notes-api/write"]
@@ -43,22 +44,39 @@ def _load_module(name: str, path: Path) -> ModuleType:
 
 
 def _load_functions() -> tuple[ModuleType, dict[str, Callable[[dict, Any], dict]]]:
-    """The shared helper and each function's handler, whose `import apigw_http` gets the helper
-    as it does in its zip.
+    """The shared helper and each function's handler, whose `import apigw_http` (and
+    `import notes_store`) gets the shared module as it does in its zip.
 
     Every app module is named `app`, so each is loaded under its own name; sys.modules is left
     as it was found.
     """
-    shared = _load_module("apigw_http", FUNCTIONS / "shared" / "apigw_http.py")
-    previous = sys.modules.get("apigw_http")
-    sys.modules["apigw_http"] = shared
+    previous = {name: sys.modules.get(name) for name in SHARED_MODULES}
     try:
-        return shared, {name: _load_module(f"{name}_app", FUNCTIONS / name / "app.py").handler for name in FUNCTION_NAMES}
+        for name in SHARED_MODULES:
+            sys.modules[name] = _load_module(name, FUNCTIONS / "shared" / f"{name}.py")
+        SHARED.update({name: sys.modules[name] for name in SHARED_MODULES})
+        return SHARED["apigw_http"], {
+            name: _load_module(f"{name}_app", FUNCTIONS / name / "app.py").handler for name in FUNCTION_NAMES
+        }
     finally:
-        if previous is None:
-            del sys.modules["apigw_http"]
-        else:
-            sys.modules["apigw_http"] = previous
+        for name, module in previous.items():
+            if module is None:
+                del sys.modules[name]
+            else:
+                sys.modules[name] = module
+
+
+SHARED: dict[str, ModuleType] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _store(notes_table: dict[str, str]) -> None:
+    """The handlers' table client, made once in the environment a deployed function has."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in notes_table.items():
+            patch.setenv(name, value)
+        SHARED["notes_store"]._table = None
+        SHARED["notes_store"].table()
 
 
 APIGW_HTTP, HANDLERS = _load_functions()
@@ -233,7 +251,7 @@ def test_create_note_checks_the_caller_before_the_body() -> None:
 def test_create_note_returns_the_note_with_a_new_id() -> None:
     status, body = respond("create_note", load_event("create_note"))
     assert status == 201
-    assert uuid.UUID(body["note"].pop("id")).version == 4
+    assert uuid.UUID(body["note"].pop("id")).version == 7
     assert body == {
         "message": "Note created",
         "note": {"title": "Groceries", "content": "Milk, eggs, bread", "ownerSub": USER_SUB},
