@@ -13,6 +13,9 @@ operations on moto's own backends and response classes, so they share moto's sta
                 UpdateDeployment, DeleteDeployment, UpdateDomainName, UpdateApiMapping; tags of stages
                 and custom domains; a custom domain reports AVAILABLE and its target domain name
   lambda        UpdateFunctionCode applies Architectures
+  dynamodb      item operations run one at a time: a cancelled TransactWriteItems restores a copy
+                of each table it touched, which would discard every write that other requests
+                made meanwhile (DynamoDB isolates transactions; moto's server runs requests in threads)
 
 It also serves a few read-only private endpoints under /_local/ for the local data plane
 (deployed code, password checks, access key secrets, a change counter): see embedded_hooks.py.
@@ -49,6 +52,7 @@ from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool, Cognit
 from moto.cognitoidp.responses import CognitoIdpResponse
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import iso_8601_datetime_without_milliseconds
+from moto.dynamodb.models import DynamoDBBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from local_aws.embedded_hooks import LocalHooks
@@ -461,6 +465,9 @@ def apply_patches() -> None:
 
         LambdaFunction.update_function_code = _code_update_sets_architectures(LambdaFunction.update_function_code)
 
+        for name in _ITEM_OPERATIONS:
+            setattr(DynamoDBBackend, name, _one_at_a_time(getattr(DynamoDBBackend, name)))
+
         ApiGatewayV2Backend.get_authorizers = _get_authorizers
         ApiGatewayV2Backend.update_stage = _update_stage
         ApiGatewayV2Backend.delete_route_settings = _delete_route_settings
@@ -491,6 +498,21 @@ def apply_patches() -> None:
             apigatewayv2_urls.url_paths.setdefault(path, ApiGatewayV2Response.dispatch)
 
         setattr(CognitoIdpBackend, _PATCHED_MARK, True)
+
+
+# --- dynamodb ------------------------------------------------------------------------------------
+
+_DYNAMODB_ITEMS = threading.RLock()
+_ITEM_OPERATIONS = ("get_item", "put_item", "update_item", "delete_item", "query", "scan", "batch_get_item",
+                    "batch_write_item", "transact_get_items", "transact_write_items")
+
+
+def _one_at_a_time(operation):
+    def serialized(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+        with _DYNAMODB_ITEMS:
+            return operation(self, *args, **kwargs)
+    serialized.__name__ = operation.__name__
+    return serialized
 
 
 # --- the server --------------------------------------------------------------------------------
