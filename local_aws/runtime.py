@@ -15,17 +15,35 @@ What is emulated, and how:
   code or any setting changed, idle environments of the old configuration are stopped at once and
   busy ones when they finish. (The counter moves only with writes to APIs, functions, pools and
   IAM, so log shipping and a handler's own AWS calls cause no re-read.)
-- One OS process per execution environment (`python -I runtime_bootstrap.py`, this interpreter),
-  started on demand in a session of its own, kept warm and reused, most recently used first.
+- One OS process per execution environment (`python -I -S runtime_bootstrap.py`, this
+  interpreter), started on demand in a session of its own, kept warm and reused, most recently used first.
   Module state survives between invocations, as on Lambda; /tmp is a directory per environment
   (TMPDIR). At most `max_environments` per function exist at once (busy, idle or retiring); an
   invocation that finds them all busy waits for one, for at most `wait_s`, then raises
   InvocationTimeout (AWS would throttle instead).
 - Python runtimes only (python3.x), run by this interpreter whatever minor version the function
-  names (the first line of each environment's log stream says which). Other runtimes, container
-  images, layers, EFS mounts, the JSON log format, versions and aliases, and environment variables
-  that AWS reserves or that would point boto3 away from the embedded AWS are refused with
-  UnsupportedFunction (fail closed). Architecture is ignored (the local CPU runs the code).
+  names (the first line of each environment's log stream says which, and when the minor version
+  differs a `LOCAL NOTE:` line follows: the standard library, the language and C extension ABI
+  are this interpreter's). Other runtimes, container images, EFS mounts, the JSON log format,
+  versions and aliases, and environment variables that AWS reserves or that would point boto3
+  away from the embedded AWS are refused with UnsupportedFunction (fail closed). Architecture is
+  ignored (the local CPU runs the code).
+- What a handler can import is what Lambda offers: sys.path is the function's package (its
+  working directory), its layers' `python/lib/python3.x/site-packages` and `python` (3.x as the
+  function declares), the AWS SDK, then the standard library, in that order (Lambda puts its
+  PYTHONPATH before the standard library). The SDK is a folder of links to the installed
+  distributions of boto3 and what their metadata requires (botocore, s3transfer, jmespath,
+  python-dateutil, six, urllib3), at this venv's versions, not Lambda's. `-I -S` keep out every
+  site-packages folder, .pth file and PYTHON* variable, so nothing else of the venv (nor the
+  local_aws package, editable install or not) is importable; `import jwt` fails with
+  Runtime.ImportModuleError as on AWS. Not closed: a handler that starts `sys.executable` itself
+  gets a plain interpreter of the venv, with its site-packages.
+- Layers (version ARNs from GetFunction): each version's zip comes from the embedded AWS's private
+  endpoint once per ARN (a layer version never changes on AWS) and is unpacked under
+  work_dir/layers/ by the hash of its zip; a function's /opt is work_dir/opt/<hash of its layers>,
+  the layers copied in the function's order, a later layer's file replacing an earlier one's, as
+  Lambda extracts them into /opt. Its bin/ ends PATH and its lib/ ends LD_LIBRARY_PATH, as on
+  Lambda. The folder is not /opt: a handler that opens /opt/... by absolute path finds nothing.
 - The environment of a handler is built from scratch, never from the user's: PATH, LANG, TZ=:UTC,
   the function's variables, the Lambda variables (AWS_LAMBDA_*, _HANDLER, LAMBDA_TASK_ROOT, ...),
   and a sandbox for boto3: AWS_ENDPOINT_URL = the embedded AWS, keys `test`, no config or
@@ -62,6 +80,7 @@ its lifeline pipe close and kills its own process group.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import importlib.metadata
 import io
@@ -583,25 +602,34 @@ def _sdk_distributions(roots: tuple[str, ...] = SDK_DISTRIBUTIONS) -> list[impor
     return [found[name] for name in sorted(found)]
 
 
+@functools.cache
+def _sdk_entries() -> tuple[tuple[str, Path], ...]:
+    """The top-level modules and .dist-info folders of the SDK's distributions, from their RECORD
+    (read as text: botocore lists thousands of files). Once per process: the venv stays put."""
+    entries: dict[str, Path] = {}
+    for distribution in _sdk_distributions():
+        record = distribution.read_text("RECORD")
+        if record is None:
+            raise LambdaRuntimeError(f"{distribution.metadata['Name']} has no RECORD: cannot tell its files apart")
+        for line in record.splitlines():
+            top = line.split(",", 1)[0].strip('"').split("/", 1)[0]
+            if top and top not in entries and top not in ("..", "__pycache__") and not top.endswith(".pth"):
+                entries[top] = Path(distribution.locate_file(top)).resolve()
+    return tuple(sorted(entries.items()))
+
+
 def _sdk_dir(parent: Path) -> Path:
     """A folder holding only the AWS SDK's distributions (links to their top-level modules and
     .dist-info folders), one per set of installed versions: the only site-packages an environment sees."""
-    entries: dict[str, Path] = {}
-    for distribution in _sdk_distributions():
-        if distribution.files is None:
-            raise LambdaRuntimeError(f"{distribution.metadata['Name']} has no RECORD: cannot tell its files apart")
-        for file in distribution.files:
-            top = file.parts[0] if file.parts else ""
-            if top and top not in ("..", "__pycache__") and not top.endswith(".pth"):
-                entries.setdefault(top, Path(distribution.locate_file(top)).resolve())
-    key = hashlib.sha256("\n".join(f"{name} {path}" for name, path in sorted(entries.items())).encode()).hexdigest()[:32]
+    entries = _sdk_entries()
+    key = hashlib.sha256("\n".join(f"{name} {path}" for name, path in entries).encode()).hexdigest()[:32]
     target = parent / key
     if target.is_dir():
         return target
     partial = parent / f"{key}.{uuid.uuid4().hex}.partial"
     try:
         partial.mkdir()
-        for name, path in entries.items():
+        for name, path in entries:
             (partial / name).symlink_to(path, target_is_directory=path.is_dir())
         os.rename(partial, target)
     except OSError:
