@@ -292,9 +292,10 @@ class Runtime:
         try:
             with zipfile.ZipFile(io.BytesIO(code)) as archive:
                 archive.extractall(partial)  # names are sanitised: nothing lands outside `partial`
+                executable = {info.filename for info in archive.infolist() if (info.external_attr >> 16) & 0o111}
             for path in partial.rglob("*"):
-                if path.is_file():
-                    path.chmod(0o444)  # /var/task and /opt are read-only on Lambda
+                if path.is_file():  # read-only as /var/task and /opt are; executable if the zip says so
+                    path.chmod(0o555 if path.relative_to(partial).as_posix() in executable else 0o444)
             os.rename(partial, target)
         except zipfile.BadZipFile as error:
             raise LambdaRuntimeError(f"{what} is not a zip file: {error}") from None

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import io
 import json
 import sys
 import sysconfig
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -99,8 +101,16 @@ def deploy(aws_url: str, role: str) -> Callable[..., str]:
     return create
 
 
-def publish_layer(aws_url: str, files: dict[str, str | bytes] | bytes) -> str:
+def publish_layer(aws_url: str, files: dict[str, str | bytes] | bytes, executables: dict[str, str] | None = None) -> str:
     content = files if isinstance(files, bytes) else zip_of(files)
+    if executables:
+        buffer = io.BytesIO(content)
+        with zipfile.ZipFile(buffer, "a") as archive:
+            for name, text in executables.items():
+                entry = zipfile.ZipInfo(name)
+                entry.external_attr = 0o755 << 16
+                archive.writestr(entry, text)
+        content = buffer.getvalue()
     return aws.client("lambda", aws_url).publish_layer_version(
         LayerName=f"layer-{uuid.uuid4().hex[:8]}", Content={"ZipFile": content},
         CompatibleRuntimes=["python3.12"])["LayerVersionArn"]
@@ -202,12 +212,12 @@ def test_layers_are_unpacked_in_order_onto_lambdas_python_paths(runtime: Runtime
         "python/from_base.py": "VALUE = 'only in base'\n",
         "python/precedence.py": "VALUE = 'layer'\n",
         "python/lib/python3.12/site-packages/vendored/__init__.py": "VALUE = 'site-packages of base'\n",
-        "bin/layer-tool": "#!/bin/sh\necho tool\n",
-    })
+    }, executables={"bin/layer-tool": "#!/bin/sh\necho tool from the layer\n"})
     override = publish_layer(aws_url, {"python/shared.py": "VALUE = 'override'\n"})
     name = deploy({
         "app.py": """
             import os
+            import subprocess
             import sys
 
             import from_base
@@ -218,7 +228,8 @@ def test_layers_are_unpacked_in_order_onto_lambdas_python_paths(runtime: Runtime
 
             def handler(event, context):
                 return {"values": [shared.VALUE, from_base.VALUE, vendored.VALUE, precedence.VALUE, mypackage.VALUE],
-                        "shared": shared.__file__, "path": sys.path, "bin": os.environ["PATH"].split(os.pathsep)[-1]}
+                        "shared": shared.__file__, "path": sys.path, "bin": os.environ["PATH"].split(os.pathsep)[-1],
+                        "tool": subprocess.run(["layer-tool"], capture_output=True, text=True).stdout}
         """,
         "precedence.py": "VALUE = 'package'\n",
         "mypackage/__init__.py": "VALUE = 'the function package'\n",
@@ -231,7 +242,8 @@ def test_layers_are_unpacked_in_order_onto_lambdas_python_paths(runtime: Runtime
                                 str(opt / "python" / "lib" / "python3.12" / "site-packages"),
                                 str(opt / "python"), str(runtime.sdk_dir)]
     assert Path(seen["shared"]) == opt / "python" / "shared.py"
-    assert (Path(seen["bin"]) / "layer-tool").is_file()  # /opt/bin ends PATH, as on Lambda
+    assert Path(seen["bin"]) == opt / "bin"  # /opt/bin ends PATH, as on Lambda
+    assert seen["tool"] == "tool from the layer\n"  # found on PATH, executable as the zip says
 
     # The other order: the base layer's file wins, in a new environment with its own /opt.
     aws.client("lambda", aws_url).update_function_configuration(FunctionName=name, Layers=[override, base])
