@@ -30,8 +30,9 @@ What is emulated, and how:
   ignored (the local CPU runs the code).
 - What a handler can import is what Lambda offers: sys.path is the function's package (its
   working directory), its layers' `python/lib/python3.x/site-packages` and `python` (3.x as the
-  function declares), the AWS SDK, then the standard library, in that order (Lambda puts its
-  PYTHONPATH before the standard library). The SDK is a folder of links to the installed
+  function declares), the AWS SDK, then the standard library, in that order (package before
+  layers before the runtime's libraries is AWS's documented order; the standard library last, as a
+  PYTHONPATH puts it, is UNCONFIRMED, a local choice). The SDK is a folder of links to the installed
   distributions of boto3 and what their metadata requires (botocore, s3transfer, jmespath,
   python-dateutil, six, urllib3), at this venv's versions, not Lambda's. `-I -S` keep out every
   site-packages folder, .pth file and PYTHON* variable, so nothing else of the venv (nor the
