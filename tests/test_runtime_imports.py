@@ -27,7 +27,7 @@ from local_aws.runtime import LambdaRuntimeError, Runtime
 from tests.gateway_support import Served, call
 from tests.test_runtime import has_line, log_events, messages, zip_of
 
-pytestmark = pytest.mark.xdist_group("runtime")
+pytestmark = pytest.mark.xdist_group("runtime-imports")
 
 LOCAL_RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 # The SDK as Lambda's Python runtimes include it: boto3 and what it requires, by import name.
@@ -212,8 +212,10 @@ def test_layers_are_unpacked_in_order_onto_lambdas_python_paths(runtime: Runtime
         "python/from_base.py": "VALUE = 'only in base'\n",
         "python/precedence.py": "VALUE = 'layer'\n",
         "python/lib/python3.12/site-packages/vendored/__init__.py": "VALUE = 'site-packages of base'\n",
+        "python/settings": "a file of base",
     }, executables={"bin/layer-tool": "#!/bin/sh\necho tool from the layer\n"})
-    override = publish_layer(aws_url, {"python/shared.py": "VALUE = 'override'\n"})
+    override = publish_layer(aws_url, {"python/shared.py": "VALUE = 'override'\n",
+                                       "python/settings/value.txt": "a folder of override"})
     name = deploy({
         "app.py": """
             import os
@@ -226,8 +228,13 @@ def test_layers_are_unpacked_in_order_onto_lambdas_python_paths(runtime: Runtime
             import shared
             import vendored
 
+            def settings():
+                path = os.path.join(sys.path[2], "settings")
+                with open(path if os.path.isfile(path) else os.path.join(path, "value.txt")) as file:
+                    return file.read()
+
             def handler(event, context):
-                return {"values": [shared.VALUE, from_base.VALUE, vendored.VALUE, precedence.VALUE, mypackage.VALUE],
+                return {"settings": settings(), "values": [shared.VALUE, from_base.VALUE, vendored.VALUE, precedence.VALUE, mypackage.VALUE],
                         "shared": shared.__file__, "path": sys.path, "bin": os.environ["PATH"].split(os.pathsep)[-1],
                         "tool": subprocess.run(["layer-tool"], capture_output=True, text=True).stdout}
         """,
@@ -237,6 +244,7 @@ def test_layers_are_unpacked_in_order_onto_lambdas_python_paths(runtime: Runtime
 
     seen = invoke(runtime, name)
     assert seen["values"] == ["override", "only in base", "site-packages of base", "package", "the function package"]
+    assert seen["settings"] == "a folder of override"  # a later layer's folder replaces a file
     opt = Path(seen["path"][2]).parent
     assert seen["path"][:4] == [str(runtime._code_dir(runtime.function(name))),
                                 str(opt / "python" / "lib" / "python3.12" / "site-packages"),
@@ -248,7 +256,7 @@ def test_layers_are_unpacked_in_order_onto_lambdas_python_paths(runtime: Runtime
     # The other order: the base layer's file wins, in a new environment with its own /opt.
     aws.client("lambda", aws_url).update_function_configuration(FunctionName=name, Layers=[override, base])
     reordered = invoke(runtime, name)
-    assert reordered["values"][0] == "base"
+    assert (reordered["values"][0], reordered["settings"]) == ("base", "a file of base")  # and a file a folder
     assert Path(reordered["path"][2]).parent != opt
     # Each layer version was unpacked once; each order of them is an /opt of its own.
     assert {base, override} <= set(runtime._layer_dirs)
