@@ -40,6 +40,56 @@ Choices where AWS's behaviour is not pinned down (UNCONFIRMED, see the report / 
   The data plane reloads after every write to the configuration it reads (APIs, functions, pools, IAM).
 - Not emulated, and refused at load: see `_Loader`. Custom domains are not served (an API with
   DisableExecuteApiEndpoint is refused); access logging settings are ignored.
+
+Payload format 1.0 (spec G; AWS pages http-api-develop-integrations-lambda, http-api-lambda-authorizer).
+The AWS provider's `payload_format_version` defaults to 1.0 (G1), so it is served like 2.0: the request
+is parsed once (stage, route, parameters, headers, query, body, authorization), and the event of the
+integration's own version is built, 1.0 in local_aws/payload_v1.py. A Lambda authorizer's
+AuthorizerPayloadFormatVersion shapes only its own event; the integration's version shapes what the
+authorizer's result looks like in the integration's event. Documented, and done so:
+- 1.0 event (G2): `version` "1.0", `resource`, `path`, `httpMethod`, `headers`, `multiValueHeaders`,
+  `queryStringParameters`, `multiValueQueryStringParameters`, `requestContext` (accountId, apiId,
+  authorizer, domainName, domainPrefix, extendedRequestId, httpMethod, identity, path, protocol,
+  requestId, requestTime, requestTimeEpoch, resourceId, resourcePath, stage), `pathParameters`,
+  `stageVariables`, `body`, `isBase64Encoded`. No rawPath, rawQueryString, routeKey or `cookies`:
+  Cookie headers stay in the headers. Header names are lower-cased. Every value of a repeated header
+  or query key is in the multi-value field, in order. A field with nothing to carry (query,
+  pathParameters, stageVariables, body) is null, as in AWS's 1.0 example. identity has AWS's example's
+  keys, null where nothing fills them (accessKey, accountId, caller, cognito*, principalOrgId, user,
+  userArn). requestContext.authorizer is {"claims": null, "scopes": null} on a route without an
+  authorizer (AWS's example).
+- 1.0 response (G3): only `{statusCode, headers, multiValueHeaders, body, isBase64Encoded}` is a
+  response. A result without a statusCode (any other JSON, a string, null) is a 500
+  {"message":"Internal Server Error"}, as is a malformed field (the same checks as 2.0's, and
+  multiValueHeaders must map names to arrays).
+- 1.0 Lambda authorizer: event `version` "1.0", `type` "REQUEST", `methodArn` (the request ARN 2.0
+  calls routeArn), `identitySource` and `authorizationToken` (the identity values joined with ","),
+  then the request fields of the 1.0 integration event and its requestContext (without authorizer).
+  The response is an IAM policy (principalId, policyDocument, optional context) evaluated against
+  methodArn; simple responses are 2.0 only, so EnableSimpleResponses with 1.0 is refused at load.
+Local choices for 1.0 (UNCONFIRMED; AWS's pages do not pin them down):
+- Single-value fields of repeated keys: a header keeps its last value, a query key its first. AWS's
+  1.0 example shows exactly this (header2 "value2" of ["value1","value2"], parameter1 "value1" of
+  ["value1","value2"]), but no text states the rule.
+- `path` and requestContext.path are the decoded request path with the stage prefix of a named stage,
+  the same value as 2.0's rawPath; `resource` and resourcePath are the route key's path ({id} as
+  written), and the request path on the $default route (AWS's example, /my/path for both).
+  resourceId is null (AWS's example) and extendedRequestId is the requestId.
+- JWT routes (G4): requestContext.authorizer is {"claims": {...}, "scopes": [...] | null} with no `jwt`
+  nesting (AWS's 1.0 example has these two keys), the claims rendered as in 2.0 (A6).
+- AWS_IAM routes: the caller fills requestContext.identity (accessKey, accountId, caller and user = the
+  IAM user id, userArn, principalOrgId null); authorizer stays {"claims": null, "scopes": null}.
+- Lambda authorizer routes: a 1.0 integration gets the authorizer's context keys flat in
+  requestContext.authorizer, plus principalId when the answer was a policy (REST APIs' shape, which
+  1.0 exists to be compatible with); values are passed as returned. A 2.0 integration gets
+  {"lambda": context} whatever the authorizer's version.
+- 1.0 response headers named in both maps: multiValueHeaders' values, then headers' value unless it
+  is one of them (names compared case-insensitively), the rule AWS documents for REST proxy
+  integrations (set-up-lambda-proxy-integrations). Keys of another shape (2.0's `cookies`) are
+  ignored: in 1.0, cookies are set with multiValueHeaders' set-cookie.
+- multiValueHeaders needs each header's values as sent: the data plane's server keeps them
+  (serving.HEADER_VALUES_KEY). Under another WSGI server, or for a header the gateway sets
+  (x-forwarded-*), a header has one value: the comma-joined one.
 """
 from __future__ import annotations
 

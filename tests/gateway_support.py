@@ -84,6 +84,7 @@ SHAPES_V1 = {
     "object": {"message": "hi", "n": 1},
     "string": "just text",
     "list": [1, 2],
+    "cookies-v2": {"statusCode": 200, "cookies": ["a=1"], "body": "x"},
     "bad-status": {"statusCode": "200", "body": "x"},
     "bad-multi": {"statusCode": 200, "multiValueHeaders": {"x-a": "not a list"}, "body": "x"},
     "bad-multi-value": {"statusCode": 200, "multiValueHeaders": {"x-a": [{"no": "object"}]}, "body": "x"},

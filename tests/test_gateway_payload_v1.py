@@ -257,6 +257,12 @@ def test_g3_base64_and_status_only(world: World) -> None:
     assert (empty.status, empty.body) == (204, b"")
 
 
+def test_g3_a_2_0_cookies_field_sets_no_cookie_local_choice(world: World) -> None:
+    # 1.0 responses set cookies with multiValueHeaders' set-cookie; 2.0's `cookies` is not a 1.0 field.
+    reply = world.call("GET", "/shape/cookies-v2")
+    assert (reply.status, reply.body, reply.all("set-cookie")) == (200, b"x", [])
+
+
 @pytest.mark.parametrize("shape", ["object", "string", "list", "bad-status", "bad-multi", "bad-multi-value",
                                    "bad-body"])
 def test_g3_anything_but_the_response_shape_is_500(world: World, shape) -> None:
