@@ -361,3 +361,9 @@ def test_simple_responses_on_a_1_0_authorizer_is_a_config_error(world: World) ->
     finally:
         world.builder.apigw.delete_api(ApiId=api.id)
         world.gateway.reload()
+
+
+def test_g1_the_aws_provider_plans_payload_1_0_when_it_is_not_set(tf) -> None:
+    # The real provider's plan: why 1.0 must be served (a root that omits the argument gets it).
+    plan = tf.root("tests/fixtures/payload_format_default").plan()
+    assert plan.values["aws_apigatewayv2_integration.unset"]["payload_format_version"] == "1.0"
