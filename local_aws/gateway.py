@@ -1,7 +1,7 @@
 """HTTP API data plane: config from the control plane, routing, CORS, throttling, events.
 
 Serves every HTTP API of the embedded AWS as a WSGI app, the way API Gateway serves it (spec B and
-C in /work/shared/spec/http-api-and-cognito.md). Everything comes from the control plane: `reload()`
+C in docs/aws-behaviour.md). Everything comes from the control plane: `reload()`
 reads the APIs, routes, integrations, authorizers and stages with boto3, checks that each can be
 emulated, compiles the route matchers and swaps the whole configuration at once. The request path
 makes no AWS call (the one exception: the secret of an access key on an AWS_IAM route, cached until
