@@ -84,7 +84,8 @@ def world(tmp_path_factory: pytest.TempPathFactory):
             JwtConfiguration={"Issuer": issuer, "Audience": [CLIENT_ID]})["AuthorizerId"]
         policy_authorizer = apigw.create_authorizer(
             ApiId=api.id, Name="policy-v1", AuthorizerType="REQUEST", AuthorizerUri=Builder.invoke_arn(fn["authorizer"]),
-            AuthorizerPayloadFormatVersion="1.0", IdentitySource=["$request.header.x-token"])["AuthorizerId"]
+            AuthorizerPayloadFormatVersion="1.0", IdentitySource=["$request.header.x-token"],
+            AuthorizerResultTtlInSeconds=300)["AuthorizerId"]
         clients["lambda"].add_permission(
             FunctionName=fn["authorizer"], StatementId="apigw-authorizer", Action="lambda:InvokeFunction",
             Principal="apigateway.amazonaws.com", SourceArn=f"{api.execution_arn}/authorizers/{policy_authorizer}")
@@ -307,13 +308,22 @@ def test_lambda_authorizer_v1_event_policy_allow_and_context(world: World) -> No
 
 def test_lambda_authorizer_v1_policy_deny_and_missing_identity(world: World) -> None:
     before = world.count("1.0 GET /custom/{id}")
-    denied = world.call("GET", "/custom/42", headers=[("x-token", "deny")])
-    assert (denied.status, denied.json()) == (403, {"message": "Forbidden"})
-    assert world.count("authorizer-v1:deny") == 1
+    for _ in range(2):
+        denied = world.call("GET", "/custom/42", headers=[("x-token", "deny")])
+        assert (denied.status, denied.json()) == (403, {"message": "Forbidden"})
+    assert world.count("authorizer-v1:deny") == 1  # cached for the identity source value (TTL 300 s)
     missing = world.call("GET", "/custom/42")
     assert (missing.status, missing.json()) == (401, {"message": "Unauthorized"})
     assert world.count("authorizer-v1:") == 0
     assert world.count("1.0 GET /custom/{id}") == before
+
+
+def test_lambda_authorizer_v1_result_is_cached_by_identity_source(world: World) -> None:
+    # (the same request twice: the cached policy names the first request's methodArn only)
+    first = echoed(world.call("GET", "/custom/1", headers=[("x-token", "allow-cache")]))
+    second = echoed(world.call("GET", "/custom/1", headers=[("x-token", "allow-cache")]))
+    assert first["requestContext"]["authorizer"]["user"] == second["requestContext"]["authorizer"]["user"] == "bob"
+    assert world.count("authorizer-v1:allow-cache") == 1
 
 
 def test_lambda_authorizer_v1_in_front_of_a_2_0_integration(world: World) -> None:
