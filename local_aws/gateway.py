@@ -792,7 +792,7 @@ class _Loader:
                              "a Lambda authorizer takes payload format 1.0 or 2.0")
             elif payload_version == "1.0" and raw.get("EnableSimpleResponses"):
                 problems.add(where, "EnableSimpleResponses with AuthorizerPayloadFormatVersion 1.0",
-                             "simple responses need payload format 2.0 (AWS rejects this combination)")
+                             "simple responses exist only in payload format 2.0")
             if raw.get("AuthorizerCredentialsArn"):
                 problems.add(where, "AuthorizerCredentialsArn", "invoking through an IAM role is not emulated (use a Lambda permission)")
             ttl = int(raw.get("AuthorizerResultTtlInSeconds") or 0)
