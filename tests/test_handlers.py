@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from local_aws import runtime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -476,10 +477,11 @@ def test_an_unexpected_exception_propagates_to_the_runtime() -> None:
     ("function", "event_name", "status"),
     [("hello", "hello", 200), ("profile", "profile_machine_token", 200), ("create_note", "create_note", 201)],
 )
-def test_each_function_runs_from_its_package_alone(tmp_path: Path, function: str, event_name: str, status: int) -> None:
+def test_each_function_runs_from_its_package_alone(tmp_path: Path, notes_table: dict[str, str], function: str,
+                                                   event_name: str, status: int) -> None:
     """Unzipped as Lambda does into its task root (main.tf: the function's folder merged with
-    functions/shared), the handler imports and answers in an interpreter that sees only the
-    standard library besides it."""
+    functions/shared), the handler imports and answers in an interpreter that sees only what
+    Lambda's Python runtime has besides it: the standard library and the AWS SDK."""
     package = _load_module("lambda_route_package", REPOSITORY / "modules" / "lambda_route" / "package.py")
     archive = tmp_path / f"{function}.zip"
     package.write_zip(package.collect([FUNCTIONS / function, FUNCTIONS / "shared"]), archive)
@@ -487,12 +489,14 @@ def test_each_function_runs_from_its_package_alone(tmp_path: Path, function: str
     with zipfile.ZipFile(archive) as unpacked:
         unpacked.extractall(task_root)
     run_handler = (
-        "import json, sys; sys.path.insert(0, sys.argv[1]); import app; "
+        "import json, sys; sys.path[:0] = sys.argv[1:]; import app; "
         "print(json.dumps(app.handler(json.load(sys.stdin), None)))"
     )
+    sdk = runtime.sdk_dir(tmp_path / "sdk")
     completed = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", run_handler, str(task_root)],
+        [sys.executable, "-I", "-S", "-c", run_handler, str(task_root), str(sdk)],
         input=_event_text(event_name), capture_output=True, text=True, cwd=tmp_path, timeout=30, check=False,
+        env=notes_table,
     )
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout)["statusCode"] == status
