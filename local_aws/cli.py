@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from local_aws import stack, tokens
+from local_aws import audit, stack, tokens
 
 
 def parse_port(text: str) -> int:
@@ -47,9 +47,65 @@ def build_parser() -> argparse.ArgumentParser:
     shown = token.add_mutually_exclusive_group()
     shown.add_argument("--id-token", action="store_true", help="print the ID token instead (needs --username)")
     shown.add_argument("--json", action="store_true", help="print the whole token response")
-    for command in (up, apply, down, token):
+    attack = commands.add_parser("audit", help="send every route of the running stack the requests its authorization must "
+                                 "refuse, and report what got through (exit 0: everything refused, no function ran, no findings)")
+    attack.add_argument("--public", type=_selector, action="append", default=[], metavar="ROUTE",
+                        help="a route meant to be public (repeatable), e.g. --public 'GET /hello'; prefix 'API/' "
+                             f"(name or id) when several APIs share it. Also read from the root's {audit.PUBLIC_ROUTES_FILE}")
+    attack.add_argument("--public-file", type=Path, metavar="PATH",
+                        help=f"the public routes file, one route a line (default: {audit.PUBLIC_ROUTES_FILE} in the root "
+                             "the stack applied)")
+    attack.add_argument("--custom-value", type=_custom_value, action="append", default=[], metavar="ROUTE=VALUE",
+                        help="a value the Lambda authorizer of ROUTE must refuse (403), sent in each of its identity "
+                             "sources (repeatable), e.g. --custom-value 'GET /admin=not-a-key'")
+    attack.add_argument("--json", action="store_true", help="print the report as JSON (for CI)")
+    for command in (up, apply, down, token, attack):
         command.add_argument("--state-dir", type=Path, default=stack.REPO / ".local", help="where make local keeps its state, logs and stack.json (default .local)")
     return parser
+
+
+def _selector(text: str) -> audit.Selector:
+    try:
+        return audit.parse_selector(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _custom_value(text: str) -> tuple[audit.Selector, str]:
+    try:
+        return audit.parse_custom_value(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def run_audit(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    paths = stack.Paths(args.state_dir.resolve())
+    if args.public_file is not None and not args.public_file.is_file():
+        parser.error(f"--public-file {args.public_file}: no such file")
+    if not paths.stack_json.exists():
+        print(f"error: --state-dir {args.state_dir}: no stack.json; is make local running?", file=sys.stderr)
+        return 1
+    try:
+        description = json.loads(paths.stack_json.read_text())
+        if not isinstance(description, dict) or not isinstance(description.get("aws_endpoint_url"), str):
+            raise ValueError("no aws_endpoint_url")
+    except ValueError as error:
+        print(f"error: {paths.stack_json} is not a local stack's description ({error})", file=sys.stderr)
+        return 1
+    public_file = args.public_file
+    if public_file is None:
+        root = description.get("root") or description.get("terraform_root")
+        public_file = Path(root) / audit.PUBLIC_ROUTES_FILE if isinstance(root, str) else None
+    options = audit.Options(public=args.public, public_file=public_file, custom_values=args.custom_value)
+    try:
+        report = audit.audit(description, paths.base, options)
+    except audit.FlagError as error:
+        parser.error(str(error))
+    except audit.AuditError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(report.as_json(), indent=2) if args.json else audit.render(report))
+    return 0 if report.ok else 1
 
 
 def get_token(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -98,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         return stack.down(paths)
     if args.command == "token":
         return get_token(args, parser)
+    if args.command == "audit":
+        return run_audit(args, parser)
     try:
         root_vars = stack.ROOT_VARS | dict(args.var)
         if args.command == "apply":
