@@ -261,7 +261,7 @@ def iam_attacks(*, method: str, host: str, target: str, body: bytes, region: str
                          secrets.token_urlsafe(30))
     return [
         Attack("unsigned", "not signed", 403),
-        Attack("bad-signature", "signature of an allowed caller, one digit changed", 403, headers=tuple(bad.items())),
+        Attack("bad-signature", "an allowed caller's signature, one digit off", 403, headers=tuple(bad.items())),
         Attack("unknown-key", "signed with an access key IAM does not know", 403, headers=signed(stranger)),
         Attack("no-permission", "a caller with no policy", 403, headers=signed(unpermitted)),
         Attack("denied", "a caller whose policy denies this API", 403, headers=signed(denied)),
@@ -587,10 +587,14 @@ def permission_findings(apis: Sequence[ApiView], policies: Mapping[str, list[dic
             other = f"arn:aws:execute-api:{api.region}:{aws.ACCOUNT_ID}:localawsaudit/{api.stage or '$default'}/GET{PROBE_PATHS[0]}"
             probes.append((api, other))
         wide = [(api, probe) for api, probe in probes if invoke_permitted(statements, function, probe, aws.ACCOUNT_ID)]
-        if not wide:
+        # A bare `*` source ARN matches every API on AWS; the local gateway's ARN matching refuses it
+        # (so it answers 500 where AWS would invoke), so it is looked for by name.
+        starred = [s for s in statements if isinstance(s, dict) and s.get("Effect") == "Allow" and "*" in _source_arns(s)]
+        if not wide and not starred:
             continue
-        api, example = wide[0]
-        culprits = [s for s in statements if any(invoke_permitted([s], function, p, aws.ACCOUNT_ID) for _, p in wide)]
+        api, example = wide[0] if wide else (routes[0][0], "any API's request")
+        culprits = [s for s in statements if s in starred
+                    or any(invoke_permitted([s], function, p, aws.ACCOUNT_ID) for _, p in wide)]
         described = "; ".join(f"{s.get('Sid', 'no Sid')} (SourceArn {', '.join(_source_arns(s)) or 'none: any API of any account'})"
                               for s in culprits)
         route_keys = sorted({r["RouteKey"] for _, r in routes})
