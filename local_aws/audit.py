@@ -762,6 +762,8 @@ class Auditor:
             apis = read_apis(self.d)
         except (ClientError, BotoCoreError) as error:
             raise AuditError(f"the embedded AWS at {self.endpoint} does not answer ({error}); is make local running?") from None
+        if not apis:
+            raise AuditError(f"no HTTP API in the running stack (regions {', '.join(stack_regions(self.d))}): nothing to audit")
         public = list(self.options.public)
         declared_in = "--public" if public else "nothing declared"
         if self.options.public_file is not None and self.options.public_file.is_file():
@@ -781,7 +783,6 @@ class Auditor:
 
         reports: list[RouteReport] = []
         callers: _TemporaryCallers | None = None
-        started = time.time()
         try:
             for api in apis:
                 if api.stage is None:
@@ -807,7 +808,7 @@ class Auditor:
                         keys = (callers.make(_allow_all()), callers.make(None), callers.make(_deny(api)))
                     attacks = self._attacks(api, raw, report, probe, keys if report.auth == "AWS_IAM" else None)
                     self._send_all(api, report, probe, attacks)
-            self._who_ran(reports, started, findings)
+            self._who_ran(reports, findings)
         finally:
             if callers is not None:
                 callers.remove()
@@ -912,8 +913,8 @@ class Auditor:
                     policies[_unqualified(arn)] = []
         return policies
 
-    def _who_ran(self, reports: Sequence[RouteReport], started: float, findings: list[Finding]) -> None:
-        """Charge every START line since `started` to the attack sent last before it."""
+    def _who_ran(self, reports: Sequence[RouteReport], findings: list[Finding]) -> None:
+        """Charge every START line since the first attack to the attack sent last before it."""
         functions: dict[tuple[str, str], RouteReport] = {}
         for report in reports:
             if report.attacks and report.function:
@@ -930,6 +931,7 @@ class Auditor:
                 findings.append(Finding("unobservable-function", report.api_id, report.api_name, None,
                                         f"function {name} has no log group in the embedded AWS: the audit cannot tell "
                                         "whether it ran (give it an aws_cloudwatch_log_group /aws/lambda/<name>)"))
+        started = min(at for at, _ in self.sent)
         last = max(at for at, _ in self.sent)
         deadline = last + LOG_WAIT_MAX_S
         time.sleep(max(0.0, last + LOG_SETTLE_S - time.time()))
@@ -943,8 +945,8 @@ class Auditor:
         order = sorted(self.sent, key=lambda pair: pair[0])
         charged: dict[int, list[str]] = {}
         for key, stamps in starts.items():
-            for stamp in stamps:
-                earlier = [result for at, result in order if at * 1000 <= stamp + 50]
+            for stamp in stamps:  # milliseconds, stamped by the data plane once the request arrived
+                earlier = [result for at, result in order if int(at * 1000) <= stamp]
                 culprit = earlier[-1] if earlier else order[0][1]
                 charged.setdefault(id(culprit), []).append(key[1])
         for report in reports:
@@ -976,7 +978,7 @@ class Auditor:
             logs = aws.client("logs", self.endpoint, region)
             found, token = [], None
             while True:
-                page = logs.filter_log_events(logGroupName=group, startTime=int(started * 1000) - 1000,
+                page = logs.filter_log_events(logGroupName=group, startTime=int(started * 1000),
                                               filterPattern="START", **({"nextToken": token} if token else {}))
                 found += [e["timestamp"] for e in page.get("events", []) if e["message"].startswith("START RequestId")]
                 token = page.get("nextToken")

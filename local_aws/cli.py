@@ -1,4 +1,4 @@
-"""Command line of the local stack: argument parsing only (stack.py and tokens.py do the work)."""
+"""Command line of the local stack: argument parsing only (stack.py, tokens.py and audit.py do the work)."""
 from __future__ import annotations
 
 import argparse
