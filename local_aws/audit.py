@@ -32,8 +32,8 @@ Findings beside the attacks (from the configuration):
   requests none of its routes serves (`/*/*`, a `*` source ARN, no source ARN at all);
 * `preflight-needs-credentials`: on an API with CORS, a `$default` or `ANY` route with an
   authorizer also takes the browsers' preflight `OPTIONS` requests, which carry no credentials,
-  so they are refused on AWS (the local gateway answers every preflight itself, as AWS does only
-  when no route takes the OPTIONS request);
+  so they meet the authorizer and fail on AWS (spec C3; the local gateway answers every preflight
+  itself, as AWS does only when no authorized route takes the OPTIONS request);
 * `unobservable-function`: a function without a log group, so the audit cannot tell whether it ran.
 
 Local choices (UNCONFIRMED where AWS does not say): one stage per API is attacked (`$default` when
@@ -535,9 +535,9 @@ def preflight_findings(api: ApiView) -> list[Finding]:
         if takes_preflight:
             found.append(Finding("preflight-needs-credentials", api.id, api.name, key,
                                  f"{key}: the API has CORS and this {auth} route also takes preflight OPTIONS requests, "
-                                 "which carry no credentials: on AWS they are refused and browsers block the call "
-                                 "(locally the gateway answers every preflight); add an OPTIONS route without "
-                                 "authorization, or use explicit methods"))
+                                 "which carry no credentials: on AWS they meet the authorizer and fail, so browsers "
+                                 "block the call (spec C3; locally the gateway answers every preflight); add an "
+                                 "OPTIONS route without authorization, or use explicit methods"))
     return found
 
 
