@@ -317,6 +317,12 @@ class AttackResult:
     sent_at: float = 0.0
     may_run: str | None = None       # a function that may run once for it (the Lambda authorizer)
 
+    def judge(self) -> bool:
+        """Refused with AWS's status, for the reason aimed at, and no function ran."""
+        self.ok = (self.status == self.expected and self.ran is False
+                   and (self.expected_reason is None or self.reason == self.expected_reason))
+        return self.ok
+
 
 @dataclass
 class RouteReport:
@@ -724,8 +730,11 @@ class Auditor:
     def pool_keys(self, pool_id: str) -> PoolKeys | str:
         if pool_id in self.keys:
             return self.keys[pool_id]
+        # Where dataplane.py keeps them; then one or two levels down, should that move (never the
+        # whole tree: the applied root's providers are under the state dir too).
         candidates = [self.state_dir / "data-plane" / "cognito-keys" / f"{pool_id}.json",
-                      *sorted(self.state_dir.glob(f"**/cognito-keys/{pool_id}.json"))]
+                      *sorted(self.state_dir.glob(f"*/cognito-keys/{pool_id}.json")),
+                      *sorted(self.state_dir.glob(f"*/*/cognito-keys/{pool_id}.json"))]
         path = next((p for p in candidates if p.is_file()), None)
         if path is None:
             found: PoolKeys | str = f"no signing keys of pool {pool_id} under {self.state_dir} (cognito-keys/{pool_id}.json)"
@@ -814,8 +823,7 @@ class Auditor:
                 callers.remove()
         for report in reports:
             for attack in report.attacks:
-                attack.ok = (attack.status == attack.expected and attack.ran is False
-                             and (attack.expected_reason is None or attack.reason == attack.expected_reason))
+                attack.judge()
         return Report(reports, findings, errors, notes)
 
     def _check_flags(self, apis: Sequence[ApiView]) -> None:

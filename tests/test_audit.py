@@ -206,6 +206,58 @@ def test_regions_are_read_from_any_shape_of_stack_json() -> None:
         "eu-west-1", "us-east-1", "ap-south-1", "eu-central-1"]
 
 
+def test_an_attack_passes_only_when_refused_as_aws_for_its_reason_with_no_function_run() -> None:
+    def result(**changes) -> audit.AttackResult:
+        fields = dict(name="expired", label="expired", expected=401, status=401, reason="the token has expired",
+                      expected_reason="the token has expired", ran=False)
+        return audit.AttackResult(**{**fields, **changes})
+
+    assert result().judge()
+    assert not result(status=500).judge()
+    assert not result(reason="the token is not signed by a key of the issuer").judge()  # refused, but not by that check
+    assert not result(ran=True).judge() and not result(ran=None).judge()
+    assert not audit.AttackResult("tokens", "forged tokens", 401).judge()  # never sent
+
+
+@pytest.mark.parametrize("routes, key, probe", [
+    ([("ANY /items", "JWT", ["s"])], "ANY /items", ("GET", "/items")),
+    ([("ANY /items", "JWT", ["s"]), ("GET /items", "NONE", [])], "ANY /items", ("POST", "/items")),
+    ([("GET /pets/{id}", "JWT", ["s"]), ("GET /pets/mine", "NONE", [])], "GET /pets/{id}", ("GET", "/pets/local-aws-audit")),
+    ([("GET /{proxy+}", "JWT", ["s"])], "GET /{proxy+}", ("GET", "/local-aws-audit/probe")),
+    ([("$default", "JWT", ["s"]), ("GET /local-aws-audit/probe", "NONE", [])], "$default", ("POST", "/local-aws-audit/probe")),
+    ([("$default", "JWT", ["s"]), ("ANY /{proxy+}", "NONE", [])], "$default", None),  # never selected
+])
+def test_attacks_go_where_the_gateway_routes_them_to_the_route(routes, key: str, probe) -> None:
+    api = api_view(routes)
+    raw = next(r for r in api.routes if r["RouteKey"] == key)
+    assert audit.probe_for(api, raw, api.router()) == probe
+
+
+def test_a_throttled_attack_is_sent_again(tmp_path) -> None:
+    import http.server
+    import threading
+
+    answers = [429, 429, 401]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(answers.pop(0))
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        target = audit.Target("127.0.0.1", server.server_port, f"127.0.0.1:{server.server_port}", "")
+        assert audit.send(target, "GET", "/x", (), {}, b"")[0] == 401 and answers == []
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 # -- the command without a stack ------------------------------------------------------------------
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -244,9 +296,13 @@ class Running:
         return run_cli("--state-dir", str(self.state_dir), *args)
 
     def audit_json(self, *args: str) -> tuple[int, dict]:
-        result = self.audit("--json", *args)
-        assert result.stderr == "", result.stderr
-        return result.returncode, json.loads(result.stdout)
+        return run_json("--state-dir", str(self.state_dir), *args)
+
+
+def run_json(*args: str) -> tuple[int, dict]:
+    result = run_cli("--json", *args)
+    assert result.stderr == "", result.stderr
+    return result.returncode, json.loads(result.stdout)
 
 
 def start(root: Path, base: Path):
@@ -321,6 +377,25 @@ def test_flags_naming_routes_the_stack_lacks_are_errors(repo_stack) -> None:
     assert not_custom.returncode == 2 and "--custom-value GET /profile: not a route with a Lambda (CUSTOM) authorizer" in not_custom.stderr
 
 
+@on_repo_root
+def test_signing_keys_that_are_not_the_stacks_make_the_audit_fail(repo_stack, tmp_path) -> None:
+    # A state dir with the same stack.json but other keys (or none): no token can be trusted to mean anything.
+    (tmp_path / "stack.json").write_text((repo_stack.state_dir / "stack.json").read_text())
+    code, report = run_json("--state-dir", str(tmp_path))
+    notes = [n for r in report["routes"] for n in r["notes"]]
+    assert code == 1 and any("no signing keys of pool" in n for n in notes)
+    other = PoolKeys(SigningKey.generate(), SigningKey.generate())
+    key_dir = tmp_path / "data-plane" / "cognito-keys"
+    key_dir.mkdir(parents=True)
+    pool = repo_stack.d["user_pool_id"]
+    (key_dir / f"{pool}.json").write_text(json.dumps({"pool_id": pool, "access": other.access.private_jwk(), "id": other.id.private_jwk()}))
+    (key_dir / f"{pool}.json").chmod(0o600)
+    code, report = run_json("--state-dir", str(tmp_path))
+    routes = by_route(report)
+    assert code == 1 and any("are not those the running stack serves" in n for n in routes["GET /profile"]["notes"])
+    assert [a["ok"] for a in routes["GET /profile"]["attacks"]] == [False]
+
+
 @on_broken_root
 def test_broken_root_fails_naming_each_finding(broken_stack) -> None:
     code, report = broken_stack.audit_json()
@@ -363,3 +438,14 @@ def test_a_value_the_authorizer_accepts_shows_the_function_ran(broken_stack) -> 
     for named in ("GET /any-scope", "GET /open", "ANY /items", "AllowEverything"):
         assert named in findings
     assert "FAIL: 1 of 31 attacks" in text.stdout
+
+
+@on_broken_root
+def test_a_function_without_a_log_group_cannot_pass(broken_stack) -> None:
+    # Last of its group: the fixture's stack loses the log group for good.
+    aws.client("logs", broken_stack.d["aws_endpoint_url"]).delete_log_group(logGroupName="/aws/lambda/audit-broken")
+    code, report = broken_stack.audit_json("--public", "GET /open")
+    unobservable = [f for f in report["findings"] if f["kind"] == "unobservable-function"]
+    assert code == 1 and len(unobservable) == 1 and "audit-broken has no log group" in unobservable[0]["message"]
+    attacks = [a for r in report["routes"] for a in r["attacks"]]
+    assert attacks and all(a["ran"] is None and not a["ok"] for a in attacks)
