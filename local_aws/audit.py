@@ -14,9 +14,10 @@ For each route (read from the embedded AWS's control plane, in every region stac
   key, a caller with no policy, a caller whose policy denies the API — all `403` (spec E2). The
   callers are temporary IAM users made in the embedded AWS for the audit and deleted after it.
 * CUSTOM (Lambda REQUEST authorizer) routes: the identity sources left out — `401`, without
-  invoking the authorizer (AWS's CreateAuthorizer reference: identity sources missing, null or
-  empty give 401 Unauthorized without calling the Lambda function) — and, when the user names one
-  with `--custom-value 'ROUTE=VALUE'`, a value the authorizer refuses — `403`.
+  invoking the authorizer — and, when the user names one with `--custom-value 'ROUTE=VALUE'`, a
+  value the authorizer refuses — `403`. (AWS's CreateAuthorizer reference: identity sources
+  missing, null or empty give 401 Unauthorized without calling the Lambda function; its
+  knowledge-center pages on Lambda authorizer errors: a denial is 403 Forbidden.)
 
 Whether a function ran: START lines in the function's log group in the embedded AWS, read once
 after all attacks (the runtime ships logs asynchronously: the audit waits until two reads agree,
@@ -68,7 +69,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import HMACAlgorithm, RSAAlgorithm
+from jwt.algorithms import HMACAlgorithm
 from jwt.utils import base64url_encode
 
 from local_aws import aws
@@ -593,8 +594,8 @@ def permission_findings(apis: Sequence[ApiView], policies: Mapping[str, list[dic
             other = f"arn:aws:execute-api:{api.region}:{aws.ACCOUNT_ID}:localawsaudit/{api.stage or '$default'}/GET{PROBE_PATHS[0]}"
             probes.append((api, other))
         wide = [(api, probe) for api, probe in probes if invoke_permitted(statements, function, probe, aws.ACCOUNT_ID)]
-        # A bare `*` source ARN matches every API on AWS; the local gateway's ARN matching refuses it
-        # (so it answers 500 where AWS would invoke), so it is looked for by name.
+        # A bare `*` source ARN is meant to match every API, but the local gateway's ArnLike matches
+        # six colon-separated parts and so never matches it: it is looked for by name.
         starred = [s for s in statements if isinstance(s, dict) and s.get("Effect") == "Allow" and "*" in _source_arns(s)]
         if not wide and not starred:
             continue
