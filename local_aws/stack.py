@@ -246,6 +246,7 @@ class Stack:
             "user_pools": pools,
             "functions": found["functions"],
             "not_served": found["not_served"],
+            "data_plane": {"api_url": api_url, "auth_url": auth_url},
             "terraform_root": str(self.paths.root),
             "outputs": outputs,
             "pid": os.getpid(),
@@ -311,6 +312,9 @@ class Stack:
         description = json.loads(self.paths.stack_json.read_text())
         outputs = self.apply(sandbox_env(description["aws_endpoint_url"]), self.root_vars, fresh_state=False)
         description["outputs"] = outputs
+        if "data_plane" in description:  # the root may now hold other pools, APIs, regions, unserved things
+            description = self.describe(description["aws_endpoint_url"], outputs, description["data_plane"],
+                                        description.get("demo_user")) | {"pid": description["pid"]}
         self.write_stack_json(description)
         return description
 

@@ -20,7 +20,7 @@ from typing import Any
 import jwt
 import pytest
 
-from local_aws import aws, stack, tokens
+from local_aws import aws, cli, stack, tokens
 from local_aws.authorizer import JwksCache
 from local_aws.cognito import LocalCognito
 from local_aws.gateway import Gateway
@@ -306,37 +306,43 @@ def test_stack_json_lists_everything_with_its_region_and_names_what_is_not_serve
 
 # --- token --client, in whichever pool holds it ------------------------------------------------------
 
-def _token_cli(state_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "local_aws", "token", "--state-dir", str(state_dir), *args],
-                          cwd=stack.REPO, capture_output=True, text=True, timeout=60)
+def _token_cli(state_dir: Path, *args: str, capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    """The `token` command in this process (its argument parsing and errors as the shell sees them)."""
+    try:
+        status = cli.main(["token", "--state-dir", str(state_dir), *args])
+    except SystemExit as exit_:  # argparse's errors
+        status = exit_.code
+    out, err = capsys.readouterr()
+    return status, out, err
 
 
-def test_token_finds_the_client_in_the_second_pool_and_pool_picks_between_namesakes(world: World) -> None:
+def test_token_finds_the_client_in_the_second_pool_and_pool_picks_between_namesakes(
+        world: World, capsys: pytest.CaptureFixture) -> None:
     state = world.tmp / "cli-state"
     state.mkdir(exist_ok=True)
-    description = world.describe()
-    (state / "stack.json").write_text(json.dumps(description))
+    (state / "stack.json").write_text(json.dumps(world.describe()))
 
-    reports = _token_cli(state, "--client", "reports")  # only the ap-southeast-2 pool has it
+    # Once as a user runs it: only the ap-southeast-2 pool has a `reports` client.
+    reports = subprocess.run([sys.executable, "-m", "local_aws", "token", "--client", "reports", "--state-dir", str(state)],
+                             cwd=stack.REPO, capture_output=True, text=True, timeout=60)
     assert reports.returncode == 0, reports.stderr
     assert claims(reports.stdout.strip())["client_id"] == world.ap_pool.clients["reports"]["id"]
     assert claims(reports.stdout.strip())["iss"] == world.ap_pool.issuer
 
-    ambiguous = _token_cli(state, "--client", "machine")  # both pools have a machine client
-    assert ambiguous.returncode == 2
-    assert "--client machine: 2 user pools have an app client of this name" in ambiguous.stderr
-    assert "choose one with --pool ID_OR_NAME" in ambiguous.stderr and "Traceback" not in ambiguous.stderr
+    status, _, err = _token_cli(state, "--client", "machine", capsys=capsys)  # both pools have a machine client
+    assert status == 2
+    assert "--client machine: 2 user pools have an app client of this name" in err
+    assert "choose one with --pool ID_OR_NAME" in err and "Traceback" not in err
 
-    for pool in (world.eu_pool, world.ap_pool):
-        for chosen in (pool.id, pool.name):
-            picked = _token_cli(state, "--client", "machine", "--pool", chosen)
-            assert picked.returncode == 0, picked.stderr
-            assert claims(picked.stdout.strip())["iss"] == pool.issuer
+    for pool, chosen in ((world.eu_pool, world.eu_pool.id), (world.ap_pool, world.ap_pool.name)):
+        status, out, err = _token_cli(state, "--client", "machine", "--pool", chosen, capsys=capsys)
+        assert status == 0, err
+        assert claims(out.strip())["iss"] == pool.issuer
 
-    unknown_pool = _token_cli(state, "--client", "machine", "--pool", "nope")
-    assert unknown_pool.returncode == 2 and "--pool nope: no such user pool" in unknown_pool.stderr
-    not_in_pool = _token_cli(state, "--client", "reports", "--pool", world.eu_pool.name)
-    assert not_in_pool.returncode == 2 and "--client reports: no such app client of user pool orders-eu" in not_in_pool.stderr
+    status, _, err = _token_cli(state, "--client", "machine", "--pool", "nope", capsys=capsys)
+    assert status == 2 and "--pool nope: no such user pool" in err
+    status, _, err = _token_cli(state, "--client", "reports", "--pool", world.eu_pool.name, capsys=capsys)
+    assert status == 2 and "--client reports: no such app client of user pool orders-eu" in err
 
 
 def test_find_client_is_one_lookup_for_the_cli_and_the_plugin(world: World) -> None:
@@ -352,3 +358,38 @@ def test_find_client_is_one_lookup_for_the_cli_and_the_plugin(world: World) -> N
     with pytest.raises(stack.ClientLookupError) as missing:
         stack.find_client(description, "nope")
     assert missing.value.flag == "--client"
+
+
+# --- a re-apply refreshes stack.json ------------------------------------------------------------------
+
+class _LateApply(stack.Stack):
+    """A re-apply whose root now also holds a pool in ca-central-1 (made with boto3 here: what is
+    under test is what stack.json says afterwards, and Terraform's own applies are tested elsewhere)."""
+
+    def apply(self, env: dict[str, str], extra_vars: dict[str, str], fresh_state: bool = True) -> dict:
+        assert not fresh_state  # a re-apply keeps the state
+        idp = aws.client("cognito-idp", env["AWS_ENDPOINT_URL"], "ca-central-1")
+        pool_id = idp.create_user_pool(PoolName="late-pool")["UserPool"]["Id"]
+        idp.create_user_pool_client(UserPoolId=pool_id, ClientName="late-client")
+        return {"late_pool_id": pool_id}
+
+
+def test_a_reapply_lists_what_the_root_now_holds_in_a_new_region(world: World) -> None:
+    paths = stack.Paths(world.tmp / "late-state")
+    paths.base.mkdir()
+    before = world.describe()
+    paths.stack_json.write_text(json.dumps(before))
+    try:
+        after = _LateApply(paths=paths).reapply()
+        assert json.loads(paths.stack_json.read_text()) == after
+        late = next(pool for pool in after["user_pools"] if pool["name"] == "late-pool")
+        assert after["outputs"] == {"late_pool_id": late["id"]}
+        assert late["region"] == "ca-central-1" and late["issuer"] == aws.issuer("ca-central-1", late["id"])
+        assert after["regions"] == [AP, "ca-central-1", EU] and after["pid"] == before["pid"]
+        assert late["clients"]["late-client"]["id"] and late["domain"] is None and late["auth_url"] is None
+        with pytest.raises(stack.ClientLookupError, match=f"--client late-client: its user pool {late['id']} has no domain"):
+            stack.find_client(after, "late-client")  # found, but without a domain there is no token endpoint
+    finally:
+        idp = aws.client("cognito-idp", world.aws.url, "ca-central-1")
+        for pool in idp.list_user_pools(MaxResults=10)["UserPools"]:
+            idp.delete_user_pool(UserPoolId=pool["Id"])
