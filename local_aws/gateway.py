@@ -42,6 +42,8 @@ Choices where AWS's behaviour is not pinned down (UNCONFIRMED, see the report / 
 - A reload keeps the state whose settings did not change: a token bucket with the same limits, the
   account bucket, cached Lambda authorizer results (keyed by the function's code and settings too).
   The data plane reloads after every write to the configuration it reads (APIs, functions, pools, IAM).
+- WebSocket APIs are not served (nothing answers at their host) and are named at startup, as REST
+  APIs are (stack.py's `not_served`): an absent API opens no route.
 - Not emulated, and refused at load: see `_Loader`. Custom domains are not served (an API with
   DisableExecuteApiEndpoint is refused); access logging settings are ignored.
 """
@@ -528,6 +530,10 @@ class _Loader:
             self.region, self.apigw = region, self.gw._client("apigatewayv2", region)
             for item in _pages(self.apigw.get_apis):
                 api_id, name = item["ApiId"], item.get("Name", "")
+                if item.get("ProtocolType") == "WEBSOCKET":  # not served, and named (stack.json's not_served)
+                    log.warning("gateway: WebSocket API %r (%s) in %s is not served: only HTTP APIs are emulated",
+                                name, api_id, region)
+                    continue
                 found = _Problems(api_id, name)
                 if api_id in apis:
                     found.add("API", f"ApiId in {region}", "another region has an API of this id, and both would "

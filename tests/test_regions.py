@@ -56,6 +56,7 @@ class World:
     api: ApiHandle
     functions: dict[str, str]
     rest_api_id: str
+    websocket_id: str
     url_function: str
     iam_key: dict
     cognito: LocalCognito
@@ -130,8 +131,11 @@ def world(tmp_path_factory: pytest.TempPathFactory):
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": f"{api.execution_arn}/*/GET/iam"}]}))
 
-        # What the stack does not serve: a REST API (eu-west-1) and a function URL (ap-southeast-2).
+        # What the stack does not serve: a REST API (eu-west-1), a WebSocket API and a function URL
+        # (ap-southeast-2).
         rest_api_id = aws.client("apigateway", url, EU).create_rest_api(name="legacy-rest")["id"]
+        websocket_id = aws.client("apigatewayv2", url, AP).create_api(
+            Name="chat", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action")["ApiId"]
         ap_lambda = aws.client("lambda", url, AP)
         ap_lambda.create_function(FunctionName="rg-url", Runtime="python3.12", Role=builder.role, Handler="app.echo",
                                   Code={"ZipFile": builder.code})
@@ -143,8 +147,8 @@ def world(tmp_path_factory: pytest.TempPathFactory):
         gateway.reload()
         api_server, auth_server = Served(gateway), Served(cognito)
         try:
-            yield World(embedded, tmp, eu_pool, ap_pool, api, functions, rest_api_id, "rg-url", iam_key, cognito,
-                        gateway, api_server, auth_server, count_file)
+            yield World(embedded, tmp, eu_pool, ap_pool, api, functions, rest_api_id, websocket_id, "rg-url", iam_key,
+                        cognito, gateway, api_server, auth_server, count_file)
         finally:
             api_server.stop()
             auth_server.stop()
@@ -160,7 +164,7 @@ def claims(token: str) -> dict:
 def test_the_embedded_aws_lists_the_regions_it_holds_resources_in(world: World) -> None:
     services = {service: aws.regions(world.aws.url, service)
                 for service in ("cognito-idp", "apigatewayv2", "apigateway", "lambda", "logs")}
-    assert services == {"cognito-idp": [AP, EU], "apigatewayv2": [EU], "apigateway": [EU], "lambda": [AP, EU],
+    assert services == {"cognito-idp": [AP, EU], "apigatewayv2": [AP, EU], "apigateway": [EU], "lambda": [AP, EU],
                         "logs": [EU]}
     assert aws.regions(world.aws.url) == [AP, EU]
 
@@ -292,6 +296,8 @@ def test_stack_json_lists_everything_with_its_region_and_names_what_is_not_serve
     assert functions[(EU, "rg-region")]["log_group"] == "/aws/lambda/rg-region"
     assert functions[(EU, "rg-region")]["arn"] == world.functions["region"]
     assert d["not_served"] == [
+        {"region": AP, "kind": "WebSocket API", "id": world.websocket_id, "name": "chat",
+         "why": stack.NOT_SERVED_WHY["WebSocket API"]},
         {"region": EU, "kind": "REST API", "id": world.rest_api_id, "name": "legacy-rest",
          "why": stack.NOT_SERVED_WHY["REST API"]},
         {"region": AP, "kind": "Lambda function URL", "id": "rg-url", "name": "rg-url",
@@ -300,6 +306,7 @@ def test_stack_json_lists_everything_with_its_region_and_names_what_is_not_serve
     printed = stack.walkthrough(d, 1.0, stack.Paths(world.tmp / "state"))
     assert f"REST API {world.rest_api_id} (legacy-rest) in eu-west-1: REST APIs (API Gateway v1) are not emulated" in printed
     assert "Lambda function URL rg-url in ap-southeast-2: function URLs are not served" in printed
+    assert f"WebSocket API {world.websocket_id} (chat) in ap-southeast-2: WebSocket APIs are not emulated" in printed
     assert "(regions ap-southeast-2, eu-west-1;" in printed
     assert f"Cognito       http://orders-eu.auth.localhost:{auth_port}   (orders-eu: issuer {world.eu_pool.issuer})" in printed
 
