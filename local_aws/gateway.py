@@ -1,10 +1,10 @@
 """HTTP API data plane: config from the control plane, routing, CORS, throttling, events.
 
 Serves every HTTP API of the embedded AWS, in every region it holds one in, as a WSGI app, the way
-API Gateway serves it (spec B and C in /work/shared/spec/http-api-and-cognito.md). Everything comes
-from the control plane: `reload()` reads the APIs, routes, integrations, authorizers and stages with
-boto3 (each API in its own region: its execute-api ARN, the SourceArn its functions' permissions see
-and the region SigV4 signatures must name are that region's), checks that each can be
+API Gateway serves it (spec B and C in docs/aws-behaviour.md). Everything comes from the control
+plane: `reload()` reads the APIs, routes, integrations, authorizers and stages with boto3 (each API
+in its own region: its execute-api ARN, the SourceArn its functions' permissions see and the region
+SigV4 signatures must name are that region's), checks that each can be
 emulated, compiles the route matchers and swaps the whole configuration at once. The request path
 makes no AWS call (the one exception: the secret of an access key on an AWS_IAM route, cached until
 the next reload).

@@ -1,6 +1,6 @@
 """The local HTTP API data plane (local_aws/gateway.py) against a real embedded AWS.
 
-Each test names the rule of /work/shared/spec/http-api-and-cognito.md it checks. HTTP APIs are
+Each test names the rule of docs/aws-behaviour.md it checks. HTTP APIs are
 built with boto3 in an embedded AWS (its own process: moto's state is per process and other test
 modules build APIs of their own), functions run in the real Runtime, tokens are RS256 tokens signed
 with PyJWT, IAM requests are signed by botocore, and every request is real HTTP on loopback to the
