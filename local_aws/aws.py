@@ -55,7 +55,7 @@ def private(endpoint_url: str, path: str, payload: dict | None = None) -> tuple[
 
 
 def issuer(region: str, pool_id: str) -> str:
-    """A user pool's issuer, as AWS names it (the one place that builds it)."""
+    """A user pool's issuer, as AWS names it (spec D1; the one place that builds it)."""
     return f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
 
 

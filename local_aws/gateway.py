@@ -562,7 +562,7 @@ class _Loader:
         integrations = {i["IntegrationId"]: i for i in _pages(self.apigw.get_integrations, ApiId=api_id)}
         routes_raw = _pages(self.apigw.get_routes, ApiId=api_id)
         stages_raw = _pages(self.apigw.get_stages, ApiId=api_id)
-        execution_arn = f"arn:aws:execute-api:{self.region}:{self.gw.account_id}:{api_id}"
+        execution_arn = f"arn:aws:execute-api:{self.region}:{self.gw.account_id}:{api_id}"  # its own region (E1)
         if len(routes_raw) > MAX_ROUTES:
             problems.add("API", f"{len(routes_raw)} routes", f"more than the {MAX_ROUTES} AWS allows")
         if len(authorizers) > MAX_AUTHORIZERS:
