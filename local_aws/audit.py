@@ -461,7 +461,12 @@ def read_apis(description: Mapping[str, Any]) -> list[ApiView]:
     urls = _api_urls(description)
     only_url = description.get("api_url") if isinstance(description.get("api_url"), str) else None
     views = []
-    for region in stack_regions(description):
+    regions = stack_regions(description)
+    try:  # the embedded AWS's own list, when it keeps one: stack.json may predate a re-apply
+        regions += [r for r in aws.regions(endpoint, "apigatewayv2") if r not in regions]
+    except (AttributeError, RuntimeError, OSError, ValueError, KeyError):
+        pass
+    for region in regions:
         apigw = aws.client("apigatewayv2", endpoint, region)
         for item in _pages(apigw.get_apis):
             if item.get("ProtocolType") != "HTTP":
