@@ -2,7 +2,11 @@
 
 The provider is installed from an unpacked filesystem mirror when one is named by
 TF_PROVIDER_MIRROR (or found at a conventional path), else from the registry as usual. Either
-way the committed .terraform.lock.hcl is honoured, so every root uses the same provider build.
+way a root's committed .terraform.lock.hcl is honoured, so every root uses the same provider
+build; a root without one gets one in its working copy (see stack.py), never in its own folder.
+
+`declared_variables` reads which input variables a root declares (python-hcl2 for *.tf, json for
+*.tf.json), so that only those are passed to it.
 """
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ import os
 import subprocess
 from pathlib import Path
 from typing import IO, Any
+
+import hcl2
 
 MIRROR_ENV = "TF_PROVIDER_MIRROR"
 PROVIDER = "registry.terraform.io/hashicorp/aws"
@@ -92,6 +98,50 @@ def outputs(cwd: Path, env: dict[str, str]) -> dict[str, Any]:
     """The root's outputs as plain values (sensitive ones included: the caller decides what to show)."""
     result = run(["output", "-json"], cwd, env, quiet=True)
     return {name: output["value"] for name, output in json.loads(result.stdout).items()}
+
+
+LOCK_FILE = ".terraform.lock.hcl"
+
+
+def init_args(has_own_lock: bool) -> list[str]:
+    """`terraform init` for a working copy: a root's own lock file is the law (readonly); without
+    one, init writes a lock into the working copy and keeps to it on later inits."""
+    return ["init", "-input=false", *(["-lockfile=readonly"] if has_own_lock else [])]
+
+
+def configuration_files(root: Path) -> list[Path]:
+    """The files Terraform reads as the root module's configuration (test files aside)."""
+    return sorted([*root.glob("*.tf"), *root.glob("*.tf.json")])
+
+
+def _block_labels(blocks: Any) -> list[str]:
+    """Labels of `variable` blocks as python-hcl2 or the JSON syntax gives them: a list of
+    {label: body} objects, or one object of them."""
+    found = []
+    for block in blocks if isinstance(blocks, list) else [blocks]:
+        if isinstance(block, dict):
+            found += [label.strip('"') for label in block]
+    return found
+
+
+def declared_variables(root: Path) -> set[str]:
+    """Names of the input variables the root module declares. A file that cannot be parsed is a
+    TerraformError naming it and the line: its variables would be unknown, so none are guessed."""
+    names: set[str] = set()
+    for path in configuration_files(root):
+        try:
+            if path.name.endswith(".tf.json"):
+                document = json.loads(path.read_text())
+            else:
+                document = hcl2.loads(path.read_text())
+        except Exception as error:  # lark's parse errors, JSONDecodeError, a bad encoding: all "unreadable"
+            line = getattr(error, "line", None) or getattr(error, "lineno", None)
+            where = f"{path} line {line}" if line else str(path)
+            raise TerraformError(f"{where}: cannot be parsed, so the root's variables are unknown "
+                                 "(`terraform validate` in the root says what is wrong)") from None
+        if isinstance(document, dict) and "variable" in document:
+            names.update(_block_labels(document["variable"]))
+    return names
 
 
 class TerraformError(RuntimeError):
