@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from local_aws import aws, stack, terraform
+from local_aws import aws, embedded, stack, terraform
 from tests.embedded_aws import free_port
 
 pytestmark = pytest.mark.xdist_group("any-root")
@@ -79,6 +79,24 @@ def test_the_stack_own_variable_is_checked_like_the_user_ones(tmp_path) -> None:
     assert stack.check_root(root, {"greeting": "hi"}, []) == {"service", "greeting", "log_retention_days"}
     with pytest.raises(stack.StackError, match='--var demo_user_email: the root declares no variable "demo_user_email"'):
         stack.check_root(root, {"demo_user_email": "x@example.com"}, [])
+
+
+# -- AWS managed policies in the embedded AWS ---------------------------------------------------
+
+def test_aws_managed_policies_are_attachable_and_loaded_in_the_aws_partition_only() -> None:
+    from moto.iam.models import iam_backends
+
+    server, url = embedded.start()
+    try:
+        iam = aws.client("iam", url)
+        iam.create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+        iam.attach_role_policy(RoleName="fn", PolicyArn=BASIC_EXECUTION)
+        assert iam.get_policy(PolicyArn=BASIC_EXECUTION)["Policy"]["IsAttachable"]
+        account = iam_backends[aws.ACCOUNT_ID]
+        assert BASIC_EXECUTION in account["aws"].managed_policies
+        assert not account["aws-cn"].managed_policies, "each further partition would cost ~0.1 s of CPU"
+    finally:
+        server.stop()
 
 
 # -- the command line refuses bad input before anything starts ---------------------------------
