@@ -83,6 +83,10 @@ class Paths:
 
     base: Path
 
+    def __post_init__(self) -> None:
+        # Absolute: the services run with the state dir as working directory.
+        self.base = Path(self.base).resolve()
+
     @property
     def lock(self) -> Path:
         return self.base / "stack.lock"

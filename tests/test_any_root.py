@@ -178,9 +178,11 @@ def running(tmp_path_factory) -> Running:
     elsewhere = base / "elsewhere"  # neither this repository nor their root
     elsewhere.mkdir()
     state_dir = base / "state"
+    names = base / "names.tfvars.json"  # a var file of the JSON kind, outside their root
+    names.write_text(json.dumps({"service": "their-greeter"}))
     process = subprocess.Popen(
         [sys.executable, "-m", "local_aws", "up", "--root", "../their-infra", "--state-dir", str(state_dir),
-         "--var-file", "../their-infra/dev.tfvars", "--var", "log_retention_days=14",
+         "--var-file", "../their-infra/dev.tfvars", "--var-file", str(names), "--var", "log_retention_days=14",
          "--aws-port", str(free_port()), "--api-port", str(free_port()), "--auth-port", str(free_port())],
         cwd=elsewhere, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
@@ -206,6 +208,7 @@ def running(tmp_path_factory) -> Running:
 def test_their_root_serves_with_the_var_file_value(running) -> None:
     assert running.greet("ada") == (200, {"message": "Hello from a var file, ada!"})
     assert running.d["outputs"]["greeting"] == "Hello from a var file"
+    assert running.d["outputs"]["function_name"] == "their-greeter"
 
 
 def test_the_managed_policy_attachment_applied(running) -> None:
@@ -217,7 +220,7 @@ def test_the_managed_policy_attachment_applied(running) -> None:
 
 def test_the_var_value_reached_terraform(running) -> None:
     logs = aws.client("logs", running.d["aws_endpoint_url"])
-    (group,) = logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/greeter")["logGroups"]
+    (group,) = logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/their-greeter")["logGroups"]
     assert group["retentionInDays"] == 14
 
 
@@ -241,7 +244,7 @@ def test_apply_from_elsewhere_reapplies_the_running_root_with_its_variables(runn
         time.sleep(0.2)
     assert running.greet("ada") == (200, {"message": "Re-applied, ada!"})
     logs = aws.client("logs", running.d["aws_endpoint_url"])
-    (group,) = logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/greeter")["logGroups"]
+    (group,) = logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/their-greeter")["logGroups"]
     assert group["retentionInDays"] == 14, "the --var of `up` holds on re-apply"
 
 
