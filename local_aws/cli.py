@@ -32,7 +32,8 @@ def parse_var(text: str) -> tuple[str, str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m local_aws", description="Run the project's stack on this machine, with no AWS account.")
+    prog = "local-aws" if Path(sys.argv[0]).name == "local-aws" else "python -m local_aws"
+    parser = argparse.ArgumentParser(prog=prog, description="Run the project's stack on this machine, with no AWS account.")
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start the embedded AWS, apply the root, serve the API and Cognito until Ctrl-C (make local)")
     up.add_argument("--aws-port", type=parse_port, default=stack.DEFAULT_AWS_PORT, help=f"port of the embedded AWS (default {stack.DEFAULT_AWS_PORT})")
