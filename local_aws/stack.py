@@ -12,7 +12,8 @@ Any root, from any directory: the services run with the state dir as working dir
 the installed package (`make` installs it into .venv, editable). Nothing is written into the
 root's own folder: a root without a .terraform.lock.hcl gets one in its working copy, kept there
 across applies (a root's own lock file is always used as it is, `-lockfile=readonly`). The working
-copy belongs to one root (root.json says which): `up` on another root starts from an empty one,
+copy belongs to one root (root.json says which), and holds the local modules it calls, even from
+folders above it (`source = "../modules/x"`): `up` on another root starts from an empty one,
 and `apply` re-applies the running root with the variables `up` was given (plus any new ones).
 Variables: the stack's own (demo_user_email) only where the root declares them, then the user's
 var files, then the user's --var values (Terraform lets a later one win); a --var the root does not
@@ -105,7 +106,8 @@ class Paths:
 
     @property
     def root_record(self) -> Path:
-        """Which root the working copy holds, and the variables `up` applied it with."""
+        """Which root the working copy holds (and the folder copied with it), and the variables `up`
+        applied it with."""
         return self.base / "root.json"
 
 
@@ -226,31 +228,54 @@ class Stack:
         self.children.clear()
 
     # -- terraform ---------------------------------------------------------------------------
+    def source_tree(self) -> Path:
+        """The folder copied into the working copy: the root, or the closest folder above it that
+        also holds every local module it calls (`source = "../modules/x"`)."""
+        try:
+            modules = terraform.local_module_dirs(self.repo)
+        except terraform.TerraformError as error:
+            raise StackError(str(error)) from None
+        return Path(os.path.commonpath([self.repo.resolve(), *modules]))
+
     def sync_root(self, fresh_state: bool) -> Path:
-        """Copy the root's sources into .local/root, keeping its installed providers (and its state,
-        unless a new embedded AWS makes it meaningless)."""
-        root = self.paths.root
+        """Copy the root's sources (with the local modules it calls) into .local/root, keeping its
+        installed providers (and its state, unless a new embedded AWS makes it meaningless).
+        Returns the root's folder in the copy, where Terraform runs."""
+        tree, top = self.paths.root, self.source_tree()
+        workdir = tree / self.repo.resolve().relative_to(top)
         record = applied_root(self.paths)
-        if fresh_state and root.exists() and (record is None or record.get("root") != str(self.repo)):
-            shutil.rmtree(root)  # another root's providers, lock file and state: none of them apply here
-        root.mkdir(parents=True, exist_ok=True)
+        same = record is not None and record.get("root") == str(self.repo) and record.get("tree", record["root"]) == str(top)
+        if fresh_state and tree.exists() and not same:
+            shutil.rmtree(tree)  # another root's providers, lock file and state: none of them apply here
+        elif not fresh_state and record is not None and not same:
+            raise StackError(f"{self.repo} now calls modules from {top}, so its working copy would move and lose "
+                             "the running stack's state: stop the stack and start it again.")
+        workdir.mkdir(parents=True, exist_ok=True)
         kept = {".terraform"} | (set() if fresh_state else {"terraform.tfstate", "terraform.tfstate.backup"})
         if not (self.repo / terraform.LOCK_FILE).is_file():
             kept.add(terraform.LOCK_FILE)  # the one init wrote here for a root without its own
-        for entry in root.iterdir():
-            if entry.name not in kept:
-                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+
+        def clear(directory: Path) -> None:
+            for entry in directory.iterdir():
+                if directory == workdir and entry.name in kept:
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    clear(entry) if workdir.is_relative_to(entry) else shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+
+        clear(tree)
         state_dir = self.paths.base.resolve()
 
         def not_copied(directory: str, names: list[str]) -> set[str]:
             # Never the state folder itself, wherever --state-dir put it (it holds this very copy).
             return set(NOT_COPIED(directory, names)) | {n for n in names if (Path(directory) / n).resolve() == state_dir}
 
-        shutil.copytree(self.repo, root, ignore=not_copied, dirs_exist_ok=True)
+        shutil.copytree(top, tree, ignore=not_copied, dirs_exist_ok=True)
         # A root that declares a backend would send this state there: keep it here instead.
-        if any(re.search(r'^\s*backend\s+"', p.read_text(), re.M) for p in root.glob("*.tf")):
-            (root / "local_stack_backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
-        return root
+        if any(re.search(r'^\s*backend\s+"', p.read_text(), re.M) for p in workdir.glob("*.tf")):
+            (workdir / "local_stack_backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
+        return workdir
 
     def apply(self, env: dict[str, str], extra_vars: dict[str, str], fresh_state: bool = True,
               var_files: list[Path] | None = None) -> dict:
@@ -261,7 +286,8 @@ class Stack:
         root = self.sync_root(fresh_state)
         if fresh_state:
             self.paths.root_record.write_text(json.dumps(
-                {"root": str(self.repo), "vars": extra_vars, "var_files": [str(p) for p in var_files]}, indent=2) + "\n")
+                {"root": str(self.repo), "tree": str(self.source_tree()), "vars": extra_vars,
+                 "var_files": [str(p) for p in var_files]}, indent=2) + "\n")
         tf_env = terraform.terraform_env(self.paths.base / "terraform-cli", env)
         self.paths.logs.mkdir(parents=True, exist_ok=True)
         log = self.paths.logs / "terraform.log"

@@ -5,8 +5,9 @@ TF_PROVIDER_MIRROR (or found at a conventional path), else from the registry as 
 way a root's committed .terraform.lock.hcl is honoured, so every root uses the same provider
 build; a root without one gets one in its working copy (see stack.py), never in its own folder.
 
-`declared_variables` reads which input variables a root declares (python-hcl2 for *.tf, json for
-*.tf.json), so that only those are passed to it.
+`declared_variables` reads which input variables a root declares, `local_module_dirs` which local
+modules it calls (python-hcl2 for *.tf, json for *.tf.json), so that only those variables are
+passed to it and its working copy holds the modules it needs.
 """
 from __future__ import annotations
 
@@ -114,34 +115,56 @@ def configuration_files(root: Path) -> list[Path]:
     return sorted([*root.glob("*.tf"), *root.glob("*.tf.json")])
 
 
-def _block_labels(blocks: Any) -> list[str]:
-    """Labels of `variable` blocks as python-hcl2 or the JSON syntax gives them: a list of
-    {label: body} objects, or one object of them."""
-    found = []
+def _blocks(document: Any, block_type: str) -> dict[str, Any]:
+    """{label: body} of one block type, from python-hcl2's or the JSON syntax's shape: a list of
+    {label: body} objects, or one object of them (python-hcl2 keeps a quoted label's quotes)."""
+    blocks = document.get(block_type, []) if isinstance(document, dict) else []
+    found = {}
     for block in blocks if isinstance(blocks, list) else [blocks]:
         if isinstance(block, dict):
-            found += [label.strip('"') for label in block]
+            found.update({label.strip('"'): body for label, body in block.items()})
     return found
 
 
-def declared_variables(root: Path) -> set[str]:
-    """Names of the input variables the root module declares. A file that cannot be parsed is a
-    TerraformError naming it and the line: its variables would be unknown, so none are guessed."""
-    names: set[str] = set()
-    for path in configuration_files(root):
+def _documents(directory: Path) -> list[Any]:
+    """Each configuration file of a module, parsed. A file that cannot be parsed is a TerraformError
+    naming it and the line: what it declares would be unknown, so nothing is guessed."""
+    documents = []
+    for path in configuration_files(directory):
         try:
             if path.name.endswith(".tf.json"):
-                document = json.loads(path.read_text())
+                documents.append(json.loads(path.read_text()))
             else:
-                document = hcl2.loads(path.read_text())
+                documents.append(hcl2.loads(path.read_text()))
         except Exception as error:  # lark's parse errors, JSONDecodeError, a bad encoding: all "unreadable"
             line = getattr(error, "line", None) or getattr(error, "lineno", None)
             where = f"{path} line {line}" if line else str(path)
-            raise TerraformError(f"{where}: cannot be parsed, so the root's variables are unknown "
+            raise TerraformError(f"{where}: cannot be parsed, so what it declares is unknown "
                                  "(`terraform validate` in the root says what is wrong)") from None
-        if isinstance(document, dict) and "variable" in document:
-            names.update(_block_labels(document["variable"]))
-    return names
+    return documents
+
+
+def declared_variables(root: Path) -> set[str]:
+    """Names of the input variables the root module declares."""
+    return {name for document in _documents(root) for name in _blocks(document, "variable")}
+
+
+def local_module_dirs(root: Path) -> set[Path]:
+    """Directories of the local modules (a source starting with ./ or ../) the root calls, and
+    those they call in turn, resolved."""
+    found: set[Path] = set()
+    pending = [root.resolve()]
+    while pending:
+        directory = pending.pop()
+        for document in _documents(directory):
+            for body in _blocks(document, "module").values():
+                source = body.get("source") if isinstance(body, dict) else None
+                if isinstance(source, str) and source.strip('"').startswith(("./", "../")):
+                    called = (directory / source.strip('"')).resolve()
+                    if called not in found and called.is_dir():
+                        found.add(called)
+                        pending.append(called)
+    return found
 
 
 class TerraformError(RuntimeError):

@@ -150,6 +150,40 @@ def test_another_root_starts_from_an_empty_working_copy(tmp_path) -> None:
     assert not {terraform.LOCK_FILE, "terraform.tfstate", ".terraform"} & {p.name for p in copy.iterdir()}
 
 
+def test_local_modules_above_the_root_come_along_into_the_working_copy(tmp_path) -> None:
+    team = tmp_path / "team"  # envs/dev calls ../../modules/naming, which calls ./words and ../shared
+    for folder, text in {
+        "envs/dev": 'module "naming" {\n  source = "../../modules/naming"\n  prefix = "dev"\n}\n\n'
+                    'output "name" {\n  value = module.naming.name\n}\n',
+        "modules/naming": 'variable "prefix" {\n  type = string\n}\n\nmodule "words" {\n  source = "./words"\n}\n\n'
+                          'module "shared" {\n  source = "../shared"\n}\n\n'
+                          'output "name" {\n  value = "${var.prefix}-${module.words.word}-${module.shared.suffix}"\n}\n',
+        "modules/naming/words": 'output "word" {\n  value = "greeter"\n}\n',
+        "modules/shared": 'output "suffix" {\n  value = "api"\n}\n',
+        "other-team-stuff": "",
+    }.items():
+        (team / folder).mkdir(parents=True)
+        if text:
+            (team / folder / "main.tf").write_text(text)
+    paths = stack.Paths(tmp_path / "state")
+    working = stack.Stack(repo=team / "envs" / "dev", paths=paths)
+    assert working.source_tree() == team
+    copy = working.sync_root(fresh_state=True)
+    assert copy == paths.root / "envs" / "dev"
+    env = terraform.terraform_env(tmp_path / "cli")
+    terraform.run(["init", "-input=false", "-backend=false"], copy, env, quiet=True)
+    assert terraform.run(["validate", "-json"], copy, env, quiet=True).stdout.count('"valid": true') == 1
+    assert not (team / "envs" / "dev" / ".terraform").exists()
+
+    # A re-apply keeps what Terraform installed beside the root; another source tree is refused then.
+    (copy / ".terraform" / "kept").write_text("")
+    paths.root_record.write_text(json.dumps({"root": str(working.repo), "tree": str(team), "vars": {}, "var_files": []}))
+    assert (working.sync_root(fresh_state=False) / ".terraform" / "kept").exists()
+    (team / "envs" / "dev" / "main.tf").write_text('output "name" {\n  value = "dev"\n}\n')  # no module any more
+    with pytest.raises(stack.StackError, match="working copy would move"):
+        working.sync_root(fresh_state=False)
+
+
 # -- end to end: one stack on their root, started from elsewhere --------------------------------
 
 @dataclass
