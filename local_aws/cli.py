@@ -1,4 +1,9 @@
-"""Command line of the local stack: argument parsing only (stack.py, tokens.py and audit.py do the work)."""
+"""Command line of the local stack: argument parsing only (stack.py, tokens.py and audit.py do the work).
+
+`python -m local_aws` or, installed, `local-aws`. Defaults work from any directory: `--root` is the
+current directory (`apply`: the root the running stack runs), `--state-dir` is ./.local; under
+`make` both are this repository, and `make local ROOT=path` runs another root.
+"""
 from __future__ import annotations
 
 import argparse
@@ -27,17 +32,21 @@ def parse_var(text: str) -> tuple[str, str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m local_aws", description="Run the project's stack on this machine, with no AWS account.")
+    prog = "local-aws" if Path(sys.argv[0]).name == "local-aws" else "python -m local_aws"
+    parser = argparse.ArgumentParser(prog=prog, description="Run the project's stack on this machine, with no AWS account.")
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start the embedded AWS, apply the root, serve the API and Cognito until Ctrl-C (make local)")
     up.add_argument("--aws-port", type=parse_port, default=stack.DEFAULT_AWS_PORT, help=f"port of the embedded AWS (default {stack.DEFAULT_AWS_PORT})")
     up.add_argument("--api-port", type=parse_port, default=stack.DEFAULT_API_PORT, help=f"port of the local HTTP API (default {stack.DEFAULT_API_PORT})")
     up.add_argument("--auth-port", type=parse_port, default=stack.DEFAULT_AUTH_PORT, help=f"port of the local Cognito (default {stack.DEFAULT_AUTH_PORT})")
     apply = commands.add_parser("apply", help="apply the root again to the running stack (after editing a handler or the Terraform)")
+    up.add_argument("--root", type=Path, default=Path("."), help="the Terraform root to run (default: the current directory)")
+    apply.add_argument("--root", type=Path, help="the root to re-apply (default and only choice: the one the running stack runs)")
     for command in (up, apply):
-        command.add_argument("--root", type=Path, default=stack.REPO, help="the Terraform root to run (default: this repository)")
         command.add_argument("--var", type=parse_var, action="append", default=[], metavar="NAME=VALUE",
-                             help="a root variable for terraform apply (repeatable), e.g. --var throttling_rate_limit=1000")
+                             help="a variable the root declares, for terraform apply (repeatable), e.g. --var throttling_rate_limit=1000")
+        command.add_argument("--var-file", type=Path, action="append", default=[], metavar="PATH",
+                             help="a .tfvars or .tfvars.json file for terraform apply (repeatable; --var values win over it)")
     down = commands.add_parser("down", help="stop a running `make local` from another shell (make local-down)")
     token = commands.add_parser("token", help="get a token from the local Cognito and print the access token")
     token.add_argument("--client", required=True, help="app client name, in whichever user pool holds it (see user_pools in .local/stack.json)")
@@ -61,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "sources (repeatable), e.g. --custom-value 'GET /admin=not-a-key'")
     attack.add_argument("--json", action="store_true", help="print the report as JSON (for CI)")
     for command in (up, apply, down, token, attack):
-        command.add_argument("--state-dir", type=Path, default=stack.REPO / ".local", help="where make local keeps its state, logs and stack.json (default .local)")
+        command.add_argument("--state-dir", type=Path, default=Path(".local"),
+                             help="where make local keeps its state, logs and stack.json (default: .local in the current directory)")
     return parser
 
 
@@ -147,6 +157,12 @@ def get_token(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
+def running_root(paths: stack.Paths) -> Path | None:
+    """The root the stack in this state dir was started on (`apply` re-applies that one)."""
+    record = stack.applied_root(paths)
+    return Path(record["root"]) if record else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -157,14 +173,20 @@ def main(argv: list[str] | None = None) -> int:
         return get_token(args, parser)
     if args.command == "audit":
         return run_audit(args, parser)
+    root_vars, var_files = dict(args.var), [path.resolve() for path in args.var_file]
+    root = args.root.resolve() if args.root is not None else running_root(paths)
+    if root is not None:  # (apply with no stack running says so below)
+        try:
+            stack.check_root(root, root_vars, var_files)
+        except stack.StackError as error:
+            parser.error(str(error))
     try:
-        root_vars = stack.ROOT_VARS | dict(args.var)
         if args.command == "apply":
-            stack.Stack(repo=args.root.resolve(), paths=paths, root_vars=root_vars).reapply()
+            stack.Stack(repo=root or Path.cwd(), paths=paths, root_vars=root_vars, var_files=var_files).reapply()
             print("Applied; the local API serves the change now.")
         else:
-            stack.Stack(repo=args.root.resolve(), aws_port=args.aws_port, api_port=args.api_port,
-                        auth_port=args.auth_port, paths=paths, root_vars=root_vars).up()
+            stack.Stack(repo=root, aws_port=args.aws_port, api_port=args.api_port, auth_port=args.auth_port,
+                        paths=paths, root_vars=root_vars, var_files=var_files).up()
     except stack.StackError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
