@@ -11,9 +11,12 @@ PIP    := --quiet --disable-pip-version-check
 
 venv: $(VENV)/.installed $(VENV)/checkov/.installed
 
-$(VENV)/.installed: requirements.txt
+# The pins first, then this project itself (editable, --no-deps so the pins stay what is installed):
+# its pytest plugin is then loaded by every pytest run of .venv.
+$(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP) -r requirements.txt
+	$(PY) -m pip install $(PIP) --no-deps -e .
 	touch $@
 
 # checkov pins an old boto3, so it gets a venv of its own (see requirements-checkov.in).
