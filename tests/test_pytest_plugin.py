@@ -1,0 +1,110 @@
+"""The pytest plugin (local_aws/pytest_plugin.py), used as a user would: `pytest` runs of their
+own, with --local-aws-root on roots that are not this repository, checked from the outside.
+
+Each inner run starts one stack; they run on xdist workers like any test (their own group each).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from local_aws import stack
+
+INNER_TIMEOUT_S = 420
+
+
+def processes_below(pid: int) -> dict[int, str]:
+    """Every process below pid (Linux /proc), with its command line."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            parents.setdefault(int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    found: dict[int, str] = {}
+    todo = [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            try:
+                found[child] = (Path("/proc") / str(child) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            todo.append(child)
+    return found
+
+
+def alive(pids) -> list[int]:
+    return [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+
+
+def inner_pytest(tmp_path: Path, *args: str, **popen) -> subprocess.Popen:
+    """`python -m pytest ARGS` from the repository, as a user runs it (the plugin comes from its
+    entry point), with its own basetemp and no cache."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--basetemp", str(tmp_path / "basetemp"), *args],
+        cwd=stack.REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PLUGIN_CHECK_DIR": str(tmp_path)}, **popen,
+    )
+
+
+@pytest.mark.xdist_group("plugin-interrupt")
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_ctrl_c_after_a_failing_test_leaves_nothing_running(tmp_path, workers: str) -> None:
+    # Its own session, like a job in a terminal: Ctrl-C signals the whole group.
+    inner = inner_pytest(tmp_path, "-n", workers, "--noconftest", "--local-aws-root", "tests/fixtures/plugin_root",
+                         "tests/plugin_checks/interrupt_checks.py", start_new_session=True)
+    try:
+        deadline = time.monotonic() + INNER_TIMEOUT_S
+        while not (tmp_path / "ready").exists() and inner.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert (tmp_path / "ready").exists(), inner.communicate(timeout=60)[0] if inner.poll() is not None else "not ready"
+        started = processes_below(inner.pid)
+        ups = [pid for pid, command in started.items() if "-m local_aws up" in command]
+        assert len(ups) == 1, started  # one stack for both tests, on one or two workers
+        assert int((tmp_path / "ready").read_text()) == ups[0]
+        assert any("local_aws.embedded" in c for c in started.values()) and any("local_aws.dataplane" in c for c in started.values())
+        assert len(started) >= 4 + int(workers)  # with the ping function's Lambda environment
+        state_dir = Path(started[ups[0]].split("--state-dir ", 1)[1].split(" ", 1)[0])
+        assert (state_dir / "stack.json").exists()
+
+        os.killpg(inner.pid, signal.SIGINT)
+        output = inner.communicate(timeout=120)[0]
+    finally:
+        if inner.poll() is None:
+            os.killpg(inner.pid, signal.SIGKILL)
+            inner.wait()
+    assert inner.returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "failing on purpose" in output and "KeyboardInterrupt" in output
+    time.sleep(0.5)
+    assert alive(started) == []
+    assert not state_dir.parent.parent.exists()  # the run's temporary directory of stacks is gone
+
+
+def test_a_root_that_does_not_exist_is_a_usage_error_naming_the_option(tmp_path) -> None:
+    inner = inner_pytest(tmp_path, "-n", "0", "--local-aws-root", "no/such/root", "examples/own_root/tests")
+    output = inner.communicate(timeout=120)[0]
+    assert inner.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "ERROR: --local-aws-root no/such/root: no such directory" in output
+
+
+def test_a_folder_without_terraform_is_a_usage_error_too(tmp_path) -> None:
+    inner = subprocess.run([sys.executable, "-m", "pytest", "-n", "0", "-p", "no:cacheprovider", "examples/own_root/tests"],
+                           cwd=stack.REPO, capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "LOCAL_AWS_ROOT": "functions"})
+    assert inner.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "ERROR: LOCAL_AWS_ROOT=functions: not a Terraform root (no *.tf files in it)" in inner.stderr
+
+
+def test_the_plugin_is_registered_and_imports_no_aws_library() -> None:
+    # Loaded by every pytest run of the venv: it must cost nothing until a test needs the stack.
+    probe = ("import importlib.metadata, sys, local_aws.pytest_plugin\n"
+             "print(sorted(e.value for e in importlib.metadata.entry_points(group='pytest11') if e.name == 'local_aws'))\n"
+             "print(sorted(m for m in ('boto3', 'botocore', 'moto', 'werkzeug', 'jwt', 'cryptography') if m in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", probe], cwd="/", capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines() == ["['local_aws.pytest_plugin']", "[]"]
