@@ -30,7 +30,8 @@ def _count(label):
         out.write(label + "\n")
 
 def echo(event, context):
-    _count(event.get("routeKey", "?"))
+    # payload 1.0 events have no routeKey: "1.0 <METHOD> <resource>"
+    _count(event.get("routeKey") or "1.0 %s %s" % (event.get("httpMethod"), event.get("resource")))
     return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": json.dumps(event)}
 
 SHAPES = {
@@ -71,6 +72,38 @@ def policy_authorizer(event, context):
     effect = "Allow" if event["headers"].get("x-token") == "allow" else "Deny"
     return {"principalId": "alice", "context": {"via": "policy"}, "policyDocument": {"Version": "2012-10-17",
             "Statement": [{"Effect": effect, "Action": "execute-api:Invoke", "Resource": event["routeArn"]}]}}
+
+SHAPES_V1 = {
+    "multi": {"statusCode": 202, "headers": {"content-type": "text/plain", "x-single": "s", "x-both": "h", "x-same": "m1"},
+              "multiValueHeaders": {"set-cookie": ["a=1; Path=/", "b=2"], "x-both": ["m1", "m2"], "X-Same": ["m1"],
+                                    "x-number": [7, True]},
+              "body": "multi"},
+    "base64": {"statusCode": 200, "headers": {"content-type": "application/octet-stream"},
+               "isBase64Encoded": True, "body": base64.b64encode(bytes(range(256))).decode()},
+    "empty": {"statusCode": 204},
+    "object": {"message": "hi", "n": 1},
+    "string": "just text",
+    "list": [1, 2],
+    "cookies-v2": {"statusCode": 200, "cookies": ["a=1"], "body": "x"},
+    "bad-status": {"statusCode": "200", "body": "x"},
+    "bad-multi": {"statusCode": 200, "multiValueHeaders": {"x-a": "not a list"}, "body": "x"},
+    "bad-multi-value": {"statusCode": 200, "multiValueHeaders": {"x-a": [{"no": "object"}]}, "body": "x"},
+    "bad-body": {"statusCode": 200, "body": {"not": "a string"}},
+}
+
+def shapes_v1(event, context):
+    name = event["pathParameters"]["name"]
+    _count("shape-v1:" + name)
+    return SHAPES_V1[name]
+
+def policy_authorizer_v1(event, context):
+    # payload 1.0 (REST-style) event; its own event travels to the integration in the context
+    _count("authorizer-v1:" + event["identitySource"])
+    effect = "Allow" if event["headers"].get("x-token", "").startswith("allow") else "Deny"
+    return {"principalId": "bob", "context": {"user": "bob", "event": json.dumps(event)},
+            "policyDocument": {"Version": "2012-10-17",
+                               "Statement": [{"Effect": effect, "Action": "execute-api:Invoke",
+                                              "Resource": event["methodArn"]}]}}
 
 def authorizer(event, context):
     _count("authorizer:" + ",".join(event.get("identitySource", [])))
@@ -145,16 +178,17 @@ class ApiHandle:
     def host_name(self) -> str:
         return f"{self.id}.execute-api.localhost"
 
-    def integration(self, function_arn: str, *, timeout_ms: int = 30000, **extra: Any) -> str:
+    def integration(self, function_arn: str, *, timeout_ms: int = 30000, payload: str = "2.0", **extra: Any) -> str:
         return self.builder.apigw.create_integration(
             ApiId=self.id, IntegrationType="AWS_PROXY", IntegrationMethod="POST",
-            IntegrationUri=Builder.invoke_arn(function_arn), PayloadFormatVersion="2.0",
+            IntegrationUri=Builder.invoke_arn(function_arn), PayloadFormatVersion=payload,
             TimeoutInMillis=timeout_ms, **extra)["IntegrationId"]
 
     def route(self, key: str, function_arn: str, *, permit: bool = True, timeout_ms: int = 30000,
-              authorization: str = "NONE", authorizer_id: str | None = None, scopes: Iterable[str] = ()) -> str:
+              authorization: str = "NONE", authorizer_id: str | None = None, scopes: Iterable[str] = (),
+              payload: str = "2.0") -> str:
         """A route to its own integration, and (permit) the lambda permission lambda_route gives it."""
-        integration_id = self.integration(function_arn, timeout_ms=timeout_ms)
+        integration_id = self.integration(function_arn, timeout_ms=timeout_ms, payload=payload)
         kwargs: dict[str, Any] = {"AuthorizationType": authorization}
         if authorizer_id:
             kwargs["AuthorizerId"] = authorizer_id

@@ -1,6 +1,6 @@
 """The local HTTP API data plane (local_aws/gateway.py) against a real embedded AWS.
 
-Each test names the rule of /work/shared/spec/http-api-and-cognito.md it checks. HTTP APIs are
+Each test names the rule of docs/aws-behaviour.md it checks. HTTP APIs are
 built with boto3 in an embedded AWS (its own process: moto's state is per process and other test
 modules build APIs of their own), functions run in the real Runtime, tokens are RS256 tokens signed
 with PyJWT, IAM requests are signed by botocore, and every request is real HTTP on loopback to the
@@ -640,13 +640,6 @@ def _http_proxy(world: World, api: ApiHandle) -> None:
     world.builder.apigw.create_route(ApiId=api.id, RouteKey="GET /proxy", Target=f"integrations/{integration}")
 
 
-def _payload_1_0(world: World, api: ApiHandle) -> None:
-    integration = world.builder.apigw.create_integration(
-        ApiId=api.id, IntegrationType="AWS_PROXY", IntegrationUri=Builder.invoke_arn(world.functions["echo"]),
-        PayloadFormatVersion="1.0")["IntegrationId"]
-    world.builder.apigw.create_route(ApiId=api.id, RouteKey="GET /old-payload", Target=f"integrations/{integration}")
-
-
 def _parameter_mapping(world: World, api: ApiHandle) -> None:
     integration = api.integration(world.functions["echo"], RequestParameters={"overwrite:header.x-a": "static"})
     world.builder.apigw.create_route(ApiId=api.id, RouteKey="GET /mapped", Target=f"integrations/{integration}")
@@ -682,7 +675,6 @@ def _manual_deploy_stage(world: World, api: ApiHandle) -> None:
 
 @pytest.mark.parametrize("build, named", [
     (_http_proxy, ["'GET /proxy'", "IntegrationType HTTP_PROXY"]),
-    (_payload_1_0, ["'GET /old-payload'", "PayloadFormatVersion 1.0"]),
     (_parameter_mapping, ["'GET /mapped'", "RequestParameters"]),
     (_foreign_issuer, ["'GET /foreign'", "JwtConfiguration.Issuer https://login.example.com/"]),
     (_scopes_on_public_route, ["'GET /public-scoped'", "AuthorizationScopes"]),
@@ -700,7 +692,7 @@ def test_config_error_names_api_route_and_setting_and_the_api_fails_closed(world
         assert f"API 'gw-broken-{build.__name__.strip('_')}' ({api.id})" in message
         for text in named:
             assert text in message
-        for target in ("/proxy", "/old-payload", "/mapped", "/foreign", "/public-scoped", "/staged", "/node", "/by-ip"):
+        for target in ("/proxy", "/mapped", "/foreign", "/public-scoped", "/staged", "/node", "/by-ip"):
             reply = world.call(api, "GET", target)
             assert (reply.status, reply.json()) == (500, {"message": "Internal Server Error"}), target
             assert reply.header("apigw-requestid")
