@@ -5,7 +5,9 @@ Each inner run starts one stack; they run on xdist workers like any test (their 
 """
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -108,3 +110,43 @@ def test_the_plugin_is_registered_and_imports_no_aws_library() -> None:
              "print(sorted(m for m in ('boto3', 'botocore', 'moto', 'werkzeug', 'jwt', 'cryptography') if m in sys.modules))\n")
     result = subprocess.run([sys.executable, "-c", probe], cwd="/", capture_output=True, text=True, check=True)
     assert result.stdout.splitlines() == ["['local_aws.pytest_plugin']", "[]"]
+
+
+def run_to_the_end(inner: subprocess.Popen) -> tuple[str, dict[int, str]]:
+    """The inner run's output, and every process it had below it (sampled while it ran)."""
+    seen: dict[int, str] = {}
+    deadline = time.monotonic() + INNER_TIMEOUT_S
+    while inner.poll() is None and time.monotonic() < deadline:
+        seen.update(processes_below(inner.pid))
+        time.sleep(0.5)
+    if inner.poll() is None:
+        inner.kill()
+    return inner.communicate(timeout=60)[0], seen
+
+
+@pytest.mark.xdist_group("plugin-own-root")
+def test_the_own_root_example_passes_as_the_readme_runs_it(tmp_path) -> None:
+    # The README's command, with the repository's own pytest settings (xdist on every core).
+    inner = inner_pytest(tmp_path, "--local-aws-root", "examples/own_root", "examples/own_root/tests")
+    output, seen = run_to_the_end(inner)
+    assert inner.returncode == 0, output
+    assert "7 passed" in output
+    ups = [pid for pid, command in seen.items() if "-m local_aws up" in command]
+    assert len(ups) == 1, seen  # one stack for every worker
+    assert alive(seen) == []
+
+
+@pytest.mark.xdist_group("plugin-multi-region")
+def test_several_apis_and_pools_in_two_regions_through_the_plugin(tmp_path) -> None:
+    # A copy, since one check edits a handler and re-applies.
+    root = tmp_path / "root"
+    shutil.copytree(stack.REPO / "tests" / "fixtures" / "multi_region_root", root)
+    inner = inner_pytest(tmp_path, "-n", "2", "--noconftest", "--local-aws-root", str(root),
+                         "tests/plugin_checks/multi_region_checks.py")
+    output, seen = run_to_the_end(inner)
+    assert inner.returncode == 0, output
+    assert "7 passed" in output
+    used = [json.loads(line) for line in (tmp_path / "stacks").read_text().splitlines()]
+    assert len({pid for _, pid in used}) == 1 and len({worker for worker, _ in used}) == 2  # one stack, both workers
+    assert alive(seen) == []
+    assert not (root / ".build").exists() and not (root / ".terraform.lock.hcl").exists()  # the user's folder untouched
