@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -34,7 +35,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -131,6 +134,22 @@ def local_stack(pytestconfig: pytest.Config, local_aws_root: Path) -> "LocalStac
         pytest.fail(str(error), pytrace=False)
 
 
+@dataclass
+class Response:
+    """What local_stack.request() got back."""
+
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
+    body: bytes = b""
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
 # -- the running stack, as a test sees it -----------------------------------------------------------
 
 class LocalStack:
@@ -203,6 +222,30 @@ class LocalStack:
         if stage not in stages:
             raise LocalStackError(f"stage={stage!r}: API {api_id} ({found['name']}) has stages {', '.join(sorted(stages)) or '(none)'}")
         return base if stage == "$default" else f"{base}/{stage}"
+
+    def request(self, method: str, url: str, *, token: str | None = None, headers: dict[str, str] | None = None,
+                json_body: Any = None, body: bytes | str | None = None, timeout: float = 30) -> Response:
+        """One HTTP request (no redirects followed). With several APIs each answers on its own host
+        name, http://<api id>.execute-api.localhost:<port>; names under .localhost are reached on
+        loopback here whatever the machine's resolver says (browsers and curl do the same)."""
+        parts = urllib.parse.urlsplit(url)
+        headers = dict(headers or {})
+        if token is not None:
+            headers["authorization"] = f"Bearer {token}"
+        if json_body is not None:
+            body = json.dumps(json_body)
+            headers.setdefault("content-type", "application/json")
+        host = parts.hostname or "127.0.0.1"
+        connect_to = "127.0.0.1" if host == "localhost" or host.endswith(".localhost") else host
+        connection = http.client.HTTPConnection(connect_to, parts.port or 80, timeout=timeout)
+        try:
+            headers.setdefault("host", parts.netloc)
+            connection.request(method, (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+                               body=body.encode() if isinstance(body, str) else body, headers=headers)
+            answer = connection.getresponse()
+            return Response(answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read())
+        finally:
+            connection.close()
 
     # -- Cognito -----------------------------------------------------------------------------------
     def pool(self, pool: str | None = None) -> dict:

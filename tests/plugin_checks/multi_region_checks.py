@@ -2,8 +2,6 @@
 tests/fixtures/multi_region_root: several APIs and user pools in two regions, through the plugin."""
 import json
 import os
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -13,20 +11,17 @@ from local_aws.pytest_plugin import LocalStackError
 EUROPE, APAC = "eu-central-1", "ap-southeast-2"
 
 
+def call(local_stack, url, token=None):
+    """(status, JSON body); with several APIs, each is at its own *.localhost name: request() reaches it."""
+    answer = local_stack.request("GET", url, token=token)
+    return answer.status, answer.json()
+
+
 @pytest.fixture(autouse=True)
 def record_the_stack(local_stack):
     """Which stack each worker used: the outer test checks there was one."""
     with open(Path(os.environ["PLUGIN_CHECK_DIR"]) / "stacks", "a") as record:
         record.write(json.dumps([os.environ.get("PYTEST_XDIST_WORKER"), local_stack.description["pid"]]) + "\n")
-
-
-def get(url, token=None):
-    request = urllib.request.Request(url, headers={"authorization": f"Bearer {token}"} if token else {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 def test_each_api_has_its_own_url_with_its_stage(local_stack):
@@ -50,11 +45,11 @@ def test_stack_json_lists_pools_and_apis_with_their_regions(local_stack):
 
 def test_each_pool_issues_tokens_its_own_api_accepts(local_stack):
     staff, customers = local_stack.pool("staff"), local_stack.pool("customers")
-    status, body = get(f"{local_stack.url('admin')}/reports", local_stack.token("ops", pool="staff"))
+    status, body = call(local_stack, f"{local_stack.url('admin')}/reports", local_stack.token("ops", pool="staff"))
     assert status == 200
     assert body == {"function": "admin-reports", "region": EUROPE, "route": "GET /reports",
                     "issuer": staff["issuer"], "client_id": staff["clients"]["ops"]["id"]}
-    status, body = get(f"{local_stack.url('shop')}/catalog", local_stack.token("ops", pool="customers", scopes=["shop/read"]))
+    status, body = call(local_stack, f"{local_stack.url('shop')}/catalog", local_stack.token("ops", pool="customers", scopes=["shop/read"]))
     assert status == 200
     assert body == {"function": "shop-catalog", "region": APAC, "route": "GET /catalog",
                     "issuer": customers["issuer"], "client_id": customers["clients"]["ops"]["id"]}
@@ -62,8 +57,8 @@ def test_each_pool_issues_tokens_its_own_api_accepts(local_stack):
 
 def test_a_token_of_one_pool_is_refused_by_the_other_pools_api(local_stack):
     before = local_stack.invocations("shop-catalog"), local_stack.invocations("admin-reports")
-    assert get(f"{local_stack.url('shop')}/catalog", local_stack.token("ops", pool="staff")) == (401, {"message": "Unauthorized"})
-    assert get(f"{local_stack.url('admin')}/reports", local_stack.token("ops", pool="customers")) == (401, {"message": "Unauthorized"})
+    assert call(local_stack, f"{local_stack.url('shop')}/catalog", local_stack.token("ops", pool="staff")) == (401, {"message": "Unauthorized"})
+    assert call(local_stack, f"{local_stack.url('admin')}/reports", local_stack.token("ops", pool="customers")) == (401, {"message": "Unauthorized"})
     assert (local_stack.invocations("shop-catalog"), local_stack.invocations("admin-reports")) == before
 
 
@@ -76,14 +71,14 @@ def test_a_customer_signs_in_on_the_apac_pool(local_stack):
     password = local_stack.create_user("kim@example.com", pool="customers")
     token = local_stack.token("web", username="kim@example.com", password=password)  # the only "web": no pool needed
     before = local_stack.invocations("shop-catalog")
-    status, body = get(f"{local_stack.url('shop')}/catalog", token)
+    status, body = call(local_stack, f"{local_stack.url('shop')}/catalog", token)
     assert status == 200 and body["client_id"] == local_stack.pool("customers")["clients"]["web"]["id"]
     assert local_stack.invocations("shop-catalog") == before + 1
 
 
 def test_an_edited_handler_is_served_when_apply_returns(local_stack):
-    assert get(f"{local_stack.url('status')}/status") == (200, {"region": EUROPE, "stage": "live", "release": "first"})
+    assert call(local_stack, f"{local_stack.url('status')}/status") == (200, {"region": EUROPE, "stage": "live", "release": "first"})
     handler = local_stack.root / "src" / "status.py"
     handler.write_text(handler.read_text().replace('RELEASE = "first"', 'RELEASE = "second"'))
     local_stack.apply()
-    assert get(f"{local_stack.url('status')}/status") == (200, {"region": EUROPE, "stage": "live", "release": "second"})
+    assert call(local_stack, f"{local_stack.url('status')}/status") == (200, {"region": EUROPE, "stage": "live", "release": "second"})
