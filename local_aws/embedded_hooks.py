@@ -9,6 +9,8 @@ under /_local/, on the loopback-only embedded server:
                                                        the configuration the data plane reads, so it
                                                        knows when to reload
   GET  /_local/lambda/<region>/<function>/code         the deployed zip (application/zip)
+  GET  /_local/lambda/<region>/layers/<layer>/<version>/code
+                                                       a layer version's zip (application/zip)
   POST /_local/cognito/<pool id>/authenticate          {"username", "password"} -> 200 {"username",
                                                        "sub", "attributes"} | 401 {"error"}
   GET  /_local/iam/access-keys/<access key id>         {"secret_access_key", "user_name", "user_arn",
@@ -82,6 +84,9 @@ class LocalHooks:
                 return _json("200 OK", {"generation": self.generation})
             if method == "GET" and len(parts) == 4 and parts[0] == "lambda" and parts[3] == "code":
                 return "200 OK", "application/zip", function_code(parts[1], parts[2])
+            if (method == "GET" and len(parts) == 6 and parts[0] == "lambda" and parts[2] == "layers"
+                    and parts[5] == "code" and parts[4].isdigit()):
+                return "200 OK", "application/zip", layer_code(parts[1], parts[3], parts[4])
             if method == "POST" and len(parts) == 3 and parts[0] == "cognito" and parts[2] == "authenticate":
                 credentials = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)) or b"{}")
                 user = authenticate(parts[1], str(credentials.get("username", "")), str(credentials.get("password", "")))
@@ -100,6 +105,10 @@ def _json(status: str, payload: Any) -> tuple[str, str, bytes]:
 
 def function_code(region: str, name: str) -> bytes:
     return lambda_backends[DEFAULT_ACCOUNT_ID][region].get_function(name).code_bytes
+
+
+def layer_code(region: str, layer: str, version: str) -> bytes:
+    return lambda_backends[DEFAULT_ACCOUNT_ID][region].get_layer_version(layer, version).code_bytes
 
 
 def authenticate(pool_id: str, username: str, password: str) -> dict | None:
