@@ -1,7 +1,7 @@
 """The pytest plugin (local_aws/pytest_plugin.py), used as a user would: `pytest` runs of their
 own, with --local-aws-root on roots that are not this repository, checked from the outside.
 
-Each inner run starts one stack; they run on xdist workers like any test (their own group each).
+Each inner run starts one stack of its own.
 """
 from __future__ import annotations
 
@@ -55,7 +55,6 @@ def inner_pytest(tmp_path: Path, *args: str, **popen) -> subprocess.Popen:
     )
 
 
-@pytest.mark.xdist_group("plugin-interrupt")
 @pytest.mark.parametrize("workers", ["0", "2"])
 def test_ctrl_c_after_a_failing_test_leaves_nothing_running(tmp_path, workers: str) -> None:
     # Its own session, like a job in a terminal: Ctrl-C signals the whole group.
@@ -124,7 +123,6 @@ def run_to_the_end(inner: subprocess.Popen) -> tuple[str, dict[int, str]]:
     return inner.communicate(timeout=60)[0], seen
 
 
-@pytest.mark.xdist_group("plugin-own-root")
 def test_the_own_root_example_passes_as_the_readme_runs_it(tmp_path) -> None:
     # The README's command, with the repository's own pytest settings (xdist on every core).
     inner = inner_pytest(tmp_path, "--local-aws-root", "examples/own_root", "examples/own_root/tests")
@@ -136,7 +134,6 @@ def test_the_own_root_example_passes_as_the_readme_runs_it(tmp_path) -> None:
     assert alive(seen) == []
 
 
-@pytest.mark.xdist_group("plugin-multi-region")
 def test_several_apis_and_pools_in_two_regions_through_the_plugin(tmp_path) -> None:
     # A copy, since one check edits a handler and re-applies.
     root = tmp_path / "root"
