@@ -40,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
                              help="a root variable for terraform apply (repeatable), e.g. --var throttling_rate_limit=1000")
     down = commands.add_parser("down", help="stop a running `make local` from another shell (make local-down)")
     token = commands.add_parser("token", help="get a token from the local Cognito and print the access token")
-    token.add_argument("--client", required=True, help="app client name (see clients in .local/stack.json: web, spa, machine)")
+    token.add_argument("--client", required=True, help="app client name, in whichever user pool holds it (see user_pools in .local/stack.json)")
+    token.add_argument("--pool", metavar="ID_OR_NAME", help="the user pool of the client (needed when several pools have a client of that name)")
     token.add_argument("--scope", action="append", default=[], help="scope to ask for (repeatable; default: all the client's)")
     token.add_argument("--username", help="sign in as this user (authorization code + PKCE through the sign-in form)")
     token.add_argument("--password", help="the user's password (make local prints the demo user's)")
@@ -57,25 +58,25 @@ def get_token(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if not paths.stack_json.exists():
         parser.error(f"--state-dir {args.state_dir}: no stack.json; is make local running?")
     description = json.loads(paths.stack_json.read_text())
-    clients = description["clients"]
-    if args.client not in clients:
-        parser.error(f"--client {args.client}: no such app client (there are: {', '.join(clients)})")
+    try:
+        found = stack.find_client(description, args.client, args.pool)
+    except stack.ClientLookupError as error:
+        parser.error(str(error))
     if (args.username is None) != (args.password is None):
         parser.error("--username and --password go together")
     if args.id_token and args.username is None:
         parser.error("--id-token needs --username and --password: only a signed-in user gets an ID token")
-    found = clients[args.client]
-    client = tokens.AppClient(found["id"], found.get("secret"), tuple(found.get("callback_urls", [])))
+    client = tokens.AppClient(found.id, found.secret, found.callback_urls)
     try:
         if args.username is None:
-            answer = tokens.client_credentials(description["auth_url"], client, args.scope)
+            answer = tokens.client_credentials(found.auth_url, client, args.scope)
         else:
-            answer = tokens.authorization_code(description["auth_url"], client, args.username, args.password, args.scope)
+            answer = tokens.authorization_code(found.auth_url, client, args.username, args.password, args.scope)
     except tokens.TokenError as error:
         print(f"error: --client {args.client}: {error}", file=sys.stderr)
         return 1
     except OSError as error:  # stack.json outlived its stack (a kill -9): nothing answers at auth_url
-        print(f"error: the local Cognito at {description['auth_url']} does not answer ({error}); "
+        print(f"error: the local Cognito at {found.auth_url} does not answer ({error}); "
               "is make local running?", file=sys.stderr)
         return 1
     if args.json:

@@ -25,11 +25,14 @@ import threading
 from typing import Any, Callable, Iterable
 from urllib.parse import unquote
 
+from moto.apigateway.models import apigateway_backends
+from moto.apigatewayv2.models import apigatewayv2_backends
 from moto.awslambda.models import lambda_backends
 from moto.cognitoidp.models import cognitoidp_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.exceptions import JsonRESTError
 from moto.iam.models import iam_backends
+from moto.logs.models import logs_backends
 
 # Reads by their action name (X-Amz-Target, Action=...): everything else may change state.
 _READ_ACTION = re.compile(r"^(Admin)?(Get|List|Describe|Head|Batch(Get|Describe))")
@@ -82,6 +85,8 @@ class LocalHooks:
         try:
             if method == "GET" and parts == ["state"]:
                 return _json("200 OK", {"generation": self.generation})
+            if method == "GET" and parts == ["regions"]:
+                return _json("200 OK", regions_in_use())
             if method == "GET" and len(parts) == 4 and parts[0] == "lambda" and parts[3] == "code":
                 return "200 OK", "application/zip", function_code(parts[1], parts[2])
             if (method == "GET" and len(parts) == 6 and parts[0] == "lambda" and parts[2] == "layers"
@@ -101,6 +106,27 @@ class LocalHooks:
 
 def _json(status: str, payload: Any) -> tuple[str, str, bytes]:
     return status, "application/json", json.dumps(payload).encode()
+
+
+# What makes a region "in use", per service: the moto backend's collection of what the data plane
+# serves or names (user pools, HTTP/WebSocket APIs, REST APIs, functions, log groups).
+_HOLDINGS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
+    "cognito-idp": (cognitoidp_backends, lambda backend: backend.user_pools),
+    "apigatewayv2": (apigatewayv2_backends, lambda backend: backend.apis),
+    "apigateway": (apigateway_backends, lambda backend: backend.apis),
+    "lambda": (lambda_backends, lambda backend: backend._lambdas._functions),
+    "logs": (logs_backends, lambda backend: backend.groups),
+}
+
+
+def regions_in_use() -> dict[str, Any]:
+    """The regions whose backends hold anything, per service. Only backends moto has already made
+    are looked at (indexing a region would make one): a region nobody wrote to holds nothing."""
+    services: dict[str, list[str]] = {}
+    for service, (backends, holding) in _HOLDINGS.items():
+        made = list(backends[DEFAULT_ACCOUNT_ID].items())  # a copy: moto may add a region meanwhile
+        services[service] = sorted(region for region, backend in made if region != "aws" and len(holding(backend)))
+    return {"regions": sorted({region for found in services.values() for region in found}), "services": services}
 
 
 def function_code(region: str, name: str) -> bytes:

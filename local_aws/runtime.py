@@ -8,7 +8,9 @@
 What is emulated, and how:
 
 - Configuration and code come from the embedded AWS: GetFunction, and the deployed zip from its
-  private endpoint. The zip is checked against CodeSha256 and extracted once per hash under
+  private endpoint, each in the function's own region (its ARN's; a bare name is looked up in the
+  runtime's default region). A function sees its own region as AWS_REGION and AWS_DEFAULT_REGION,
+  and its logs go to its log group in that region. The zip is checked against CodeSha256 and extracted once per hash under
   work_dir/code/. `function()` re-reads the configuration only when the embedded AWS's write
   counter (/_local/state) moved; a caller that already knows the counter passes it as
   `generation=` and saves that round trip (about 1 ms; GetFunction is about 3 ms more). When the
@@ -157,6 +159,7 @@ class Function:
     code_sha256: str
     log_group: str
     layers: tuple[str, ...] = ()   # layer version ARNs, in the function's order
+    region: str = REGION
 
     def __hash__(self) -> int:  # usable as a key despite the dict (which nobody may change)
         return hash((self.arn, self.code_sha256, self.handler, self.runtime, self.timeout_s, self.memory_mb,
@@ -200,8 +203,8 @@ class Runtime:
         self.sdk_dir = _sdk_dir(self.work_dir / "sdk")
         self._layer_dirs: dict[str, Path] = {}              # unpacked layers, by version ARN
         self._opt_dirs: dict[tuple[str, ...], Path] = {}    # each function's /opt, by its layers
-        self._lambda = aws.client("lambda", aws_endpoint, region)
-        self._shipper = _LogShipper(_logs_client(aws_endpoint, region))
+        self._lambdas: dict[str, Any] = {}                  # lambda clients by region
+        self._shippers: dict[str, _LogShipper] = {}         # log shippers by region
         self._lock = threading.Lock()
         self._load_lock = threading.Lock()
         self._functions: dict[str, tuple[Function, int]] = {}   # by the name or ARN asked for
@@ -232,13 +235,13 @@ class Runtime:
                 function = self._load(name_or_arn)
             except FunctionNotFound:
                 if cached is not None:  # deleted: its environments have nothing left to serve
-                    self._pool(cached[0].name).use(None)
+                    self._pool(cached[0]).use(None)
                 self._functions.pop(name_or_arn, None)
                 raise
             if cached is not None and cached[0] == function:
                 function = cached[0]  # unchanged (the counter moved for something else): same object
             self._functions[name_or_arn] = (function, generation)
-        self._pool(function.name).use(function)
+        self._pool(function).use(function)
         return function
 
     def _generation(self) -> int:
@@ -249,16 +252,17 @@ class Runtime:
 
     def _load(self, name_or_arn: str) -> Function:
         name = self._function_name(name_or_arn)
+        region = name_or_arn.split(":")[3] if name_or_arn.startswith("arn:") else self.region
         for _ in range(3):
             try:
-                config = self._lambda.get_function(FunctionName=name)["Configuration"]
+                config = self._lambda(region).get_function(FunctionName=name)["Configuration"]
             except ClientError as error:
                 if error.response["Error"]["Code"] == "ResourceNotFoundException":
-                    raise FunctionNotFound(f"no Lambda function {name_or_arn} in the embedded AWS ({self.region})") from None
+                    raise FunctionNotFound(f"no Lambda function {name_or_arn} in the embedded AWS ({region})") from None
                 raise LambdaRuntimeError(f"GetFunction {name_or_arn}: {error}") from error
             function = _function_from(config)
             if not self._code_dir(function).is_dir():
-                status, code = aws.private(self.aws_endpoint, f"lambda/{self.region}/{function.name}/code")
+                status, code = aws.private(self.aws_endpoint, f"lambda/{function.region}/{function.name}/code")
                 if status != 200:
                     raise LambdaRuntimeError(
                         f"the embedded AWS did not give the code of {function.name}: {status} {code[:200]!r}")
@@ -275,10 +279,8 @@ class Runtime:
             name, _, qualifier = name_or_arn.partition(":")
         else:
             parts = name_or_arn.split(":")
-            if len(parts) not in (7, 8) or parts[2] != "lambda" or parts[5] != "function":
+            if len(parts) not in (7, 8) or parts[2] != "lambda" or parts[5] != "function" or not parts[3]:
                 raise FunctionNotFound(f"{name_or_arn} is not a Lambda function ARN")
-            if parts[3] != self.region:
-                raise FunctionNotFound(f"{name_or_arn} is in {parts[3]}; this runtime serves {self.region}")
             name, qualifier = parts[6], (parts[7] if len(parts) == 8 else "")
         if qualifier not in ("", "$LATEST"):
             raise UnsupportedFunction(f"{name_or_arn}: versions and aliases are not emulated, only $LATEST")
@@ -379,7 +381,7 @@ class Runtime:
         caller_deadline = None if wait_s is None else started + wait_s
         request_id = str(uuid.uuid4())
         request = json.dumps(event)
-        pool = self._pool(function.name)
+        pool = self._pool(function)
         while True:
             environment = pool.acquire(function, caller_deadline, wait_s)
             budget_s = float(function.timeout_s)
@@ -494,12 +496,27 @@ class Runtime:
             raise LambdaRuntimeError(f"the code of {function.name} is not loaded: get the function with Runtime.function()")
         return _Environment(self, function, code_dir)
 
-    def _pool(self, name: str) -> _Pool:
-        pool = self._pools.get(name)
+    def _pool(self, function: Function) -> _Pool:
+        key = f"{function.region}:{function.name}"  # one name may be used in two regions
+        pool = self._pools.get(key)
         if pool is None:
             with self._lock:
-                pool = self._pools.setdefault(name, _Pool(self.max_environments))
+                pool = self._pools.setdefault(key, _Pool(self.max_environments))
         return pool
+
+    def _lambda(self, region: str) -> Any:
+        """The lambda client of a region, made once."""
+        with self._lock:
+            if region not in self._lambdas:
+                self._lambdas[region] = aws.client("lambda", self.aws_endpoint, region)
+            return self._lambdas[region]
+
+    def _shipper(self, region: str) -> _LogShipper:
+        """The log shipper of a region (log groups live in their function's region)."""
+        with self._lock:
+            if region not in self._shippers:
+                self._shippers[region] = _LogShipper(_logs_client(self.aws_endpoint, region))
+            return self._shippers[region]
 
     def _check_open(self) -> None:
         if self._closed:
@@ -518,7 +535,8 @@ class Runtime:
             environment.begin_retirement()
         for environment in environments:
             environment.finish_retirement(deadline)
-        self._shipper.close()
+        for shipper in list(self._shippers.values()):
+            shipper.close()
         os.close(self._lifeline_w)
         os.close(self._lifeline_r)
 
@@ -576,6 +594,7 @@ def _function_from(config: dict[str, Any]) -> Function:
         code_sha256=config["CodeSha256"],
         log_group=logging_config.get("LogGroup") or f"/aws/lambda/{name}",
         layers=tuple(layer["Arn"] for layer in config.get("Layers") or ()),
+        region=aws.arn_region(config["FunctionArn"]),
     )
 
 
@@ -683,7 +702,7 @@ class _Environment:
         self.init_ms: float | None = None
         self.invocations = 0
         self.stream = f"{datetime.now(timezone.utc):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
-        self._shipper = runtime._shipper
+        self._shipper = runtime._shipper(function.region)
         self._tmp = runtime.work_dir / "tmp" / self.stream.rsplit("]", 1)[1]
         self._tmp.mkdir(parents=True)
         self._buffer = bytearray()
@@ -706,8 +725,8 @@ class _Environment:
             AWS_LAMBDA_LOG_STREAM_NAME=self.stream,
             AWS_LAMBDA_INITIALIZATION_TYPE="on-demand",
             AWS_EXECUTION_ENV=f"AWS_Lambda_{function.runtime}",
-            AWS_REGION=runtime.region,
-            AWS_DEFAULT_REGION=runtime.region,
+            AWS_REGION=function.region,
+            AWS_DEFAULT_REGION=function.region,
             LAMBDA_TASK_ROOT=str(code_dir),
             LAMBDA_RUNTIME_DIR=str(BOOTSTRAP.parent),
             _HANDLER=function.handler,

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from local_aws import aws, terraform
+from local_aws.cognito import domain_hosts
 
 REPO = Path(__file__).resolve().parents[1]
 REGION = aws.REGION
@@ -210,33 +211,33 @@ class Stack:
 
     # -- stack.json --------------------------------------------------------------------------
     def describe(self, aws_endpoint: str, outputs: dict, data_plane: dict, demo_user: dict | None) -> dict:
-        """What a client of the local stack needs, read from the embedded AWS itself."""
-        cognito = aws.client("cognito-idp", aws_endpoint)
-        pools = []
-        for pool in cognito.list_user_pools(MaxResults=60)["UserPools"]:
-            clients = {}
-            for summary in cognito.list_user_pool_clients(UserPoolId=pool["Id"], MaxResults=60)["UserPoolClients"]:
-                client = cognito.describe_user_pool_client(UserPoolId=pool["Id"], ClientId=summary["ClientId"])["UserPoolClient"]
-                clients[client["ClientName"]] = {"id": client["ClientId"]} | (
-                    {"secret": client["ClientSecret"]} if client.get("ClientSecret") else {}
-                ) | {"callback_urls": client.get("CallbackURLs", [])}
-            pools.append({
-                "id": pool["Id"], "name": pool["Name"],
-                "issuer": f"https://cognito-idp.{REGION}.amazonaws.com/{pool['Id']}", "clients": clients,
-            })
+        """What a client of the local stack needs, read from the embedded AWS itself, in every region
+        it holds anything in (see the README's stack.json section for the shape)."""
+        found = inventory(aws_endpoint)
         api_url, auth_url = data_plane["api_url"], data_plane["auth_url"]
-        for pool in pools:
-            pool["jwks_uri"] = f"{auth_url}/{pool['id']}/.well-known/jwks.json"
-        apis = {a["ApiId"]: a["Name"] for a in aws.client("apigatewayv2", aws_endpoint).get_apis()["Items"]}
-        host = api_url.split("://", 1)[1]
-        api_urls = {api_id: api_url if len(apis) == 1 else f"http://{api_id}.execute-api.localhost:{host.rsplit(':', 1)[1]}"
-                    for api_id in apis}
+        api_port, auth_port = api_url.rsplit(":", 1)[1], auth_url.rsplit(":", 1)[1]
+        with_domain = [pool for pool in found["user_pools"] if pool["domain"]]
+        hosts = domain_hosts((pool["region"], pool["domain"]) for pool in with_domain)
+        pools = []
+        for pool in found["user_pools"]:
+            if not pool["domain"]:
+                pool_auth_url = None
+            elif len(with_domain) == 1:  # the sole domain answers on any Host, as the sole API does
+                pool_auth_url = auth_url
+            else:
+                pool_auth_url = f"http://{hosts[(pool['region'], pool['domain'])]}:{auth_port}"
+            pools.append({**pool, "jwks_uri": f"{auth_url}/{pool['id']}/.well-known/jwks.json",
+                          "auth_url": pool_auth_url})
+        apis = found["apis"]
+        for api_id, api in apis.items():
+            api["url"] = api_url if len(apis) == 1 else f"http://{api_id}.execute-api.localhost:{api_port}"
         first = pools[0] if pools else {"id": None, "issuer": None, "clients": {}, "jwks_uri": None}
         return {
             "aws_endpoint_url": aws_endpoint,
             "region": REGION,
-            "api_url": next(iter(api_urls.values())) if len(api_urls) == 1 else None,
-            "apis": {api_id: {"name": apis[api_id], "url": url} for api_id, url in api_urls.items()},
+            "regions": found["regions"],
+            "api_url": next(iter(apis.values()))["url"] if len(apis) == 1 else None,
+            "apis": apis,
             "auth_url": auth_url,
             "user_pool_id": first["id"],
             "issuer": first["issuer"],
@@ -244,6 +245,9 @@ class Stack:
             "clients": first["clients"],
             "demo_user": demo_user,
             "user_pools": pools,
+            "functions": found["functions"],
+            "not_served": found["not_served"],
+            "data_plane": {"api_url": api_url, "auth_url": auth_url},
             "terraform_root": str(self.paths.root),
             "outputs": outputs,
             "pid": os.getpid(),
@@ -311,16 +315,17 @@ class Stack:
         self.stop_children()
 
     def set_demo_password(self, aws_endpoint: str) -> dict | None:
-        """Give the demo user (created by the root) a fresh permanent password, and say it."""
-        cognito = aws.client("cognito-idp", aws_endpoint)
-        for pool in cognito.list_user_pools(MaxResults=60)["UserPools"]:
-            try:
-                cognito.admin_get_user(UserPoolId=pool["Id"], Username=DEMO_USER)
-            except cognito.exceptions.UserNotFoundException:
-                continue
-            password = demo_password()
-            cognito.admin_set_user_password(UserPoolId=pool["Id"], Username=DEMO_USER, Password=password, Permanent=True)
-            return {"username": DEMO_USER, "password": password, "user_pool_id": pool["Id"]}
+        """Give the demo user (created by the root, in a pool of any region) a fresh permanent password, and say it."""
+        for region in _regions_first_default(aws.regions(aws_endpoint, "cognito-idp")):
+            cognito = aws.client("cognito-idp", aws_endpoint, region)
+            for pool in _paged(cognito.list_user_pools, "UserPools", "NextToken", MaxResults=60):
+                try:
+                    cognito.admin_get_user(UserPoolId=pool["Id"], Username=DEMO_USER)
+                except cognito.exceptions.UserNotFoundException:
+                    continue
+                password = demo_password()
+                cognito.admin_set_user_password(UserPoolId=pool["Id"], Username=DEMO_USER, Password=password, Permanent=True)
+                return {"username": DEMO_USER, "password": password, "user_pool_id": pool["Id"]}
         return None
 
     def reapply(self) -> dict:
@@ -330,24 +335,174 @@ class Stack:
         description = json.loads(self.paths.stack_json.read_text())
         outputs = self.apply(sandbox_env(description["aws_endpoint_url"]), self.root_vars, fresh_state=False)
         description["outputs"] = outputs
+        if "data_plane" in description:  # the root may now hold other pools, APIs, regions, unserved things
+            description = self.describe(description["aws_endpoint_url"], outputs, description["data_plane"],
+                                        description.get("demo_user")) | {"pid": description["pid"]}
         self.write_stack_json(description)
         return description
+
+
+# -- what the embedded AWS holds, in every region ----------------------------------------------
+
+# Why each kind of resource that a root may hold is not served (named at startup, never silently absent).
+NOT_SERVED_WHY = {
+    "REST API": "REST APIs (API Gateway v1) are not emulated; the local stack serves HTTP APIs (apigatewayv2)",
+    "WebSocket API": "WebSocket APIs are not emulated; the local stack serves HTTP APIs",
+    "Lambda function URL": "function URLs are not served; the function runs only behind an HTTP API route",
+}
+
+
+def _paged(call, key: str, token_key: str, token_arg: str | None = None, **kwargs) -> list[dict]:
+    """Every item of a paginated list call (`token_arg`: the request's name for the token, if not token_key)."""
+    items, token = [], None
+    while True:
+        page = call(**kwargs, **({token_arg or token_key: token} if token else {}))
+        items += page.get(key, [])
+        token = page.get(token_key)
+        if not token:
+            return items
+
+
+def _regions_first_default(regions: list[str]) -> list[str]:
+    """The default region first (where a root without a region setting puts everything), then the others."""
+    return sorted(regions, key=lambda region: (region != REGION, region))
+
+
+def inventory(aws_endpoint: str) -> dict:
+    """Pools (with clients), HTTP APIs, functions (with log groups) and what is not served, each with
+    its region, from every region the embedded AWS holds anything in."""
+    services = {service: _regions_first_default(aws.regions(aws_endpoint, service))
+                for service in ("cognito-idp", "apigatewayv2", "apigateway", "lambda")}
+    pools: list[dict] = []
+    for region in services["cognito-idp"]:
+        cognito = aws.client("cognito-idp", aws_endpoint, region)
+        for pool in _paged(cognito.list_user_pools, "UserPools", "NextToken", MaxResults=60):
+            described = cognito.describe_user_pool(UserPoolId=pool["Id"])["UserPool"]
+            clients = {}
+            for summary in _paged(cognito.list_user_pool_clients, "UserPoolClients", "NextToken",
+                                  UserPoolId=pool["Id"], MaxResults=60):
+                client = cognito.describe_user_pool_client(UserPoolId=pool["Id"], ClientId=summary["ClientId"])["UserPoolClient"]
+                clients[client["ClientName"]] = {"id": client["ClientId"]} | (
+                    {"secret": client["ClientSecret"]} if client.get("ClientSecret") else {}
+                ) | {"callback_urls": client.get("CallbackURLs", [])}
+            pools.append({"id": pool["Id"], "name": pool["Name"], "region": region,
+                          "issuer": aws.issuer(region, pool["Id"]), "domain": described.get("Domain") or None,
+                          "clients": clients})
+    apis: dict[str, dict] = {}
+    not_served: list[dict] = []
+
+    def unserved(region: str, kind: str, resource_id: str, name: str) -> None:
+        not_served.append({"region": region, "kind": kind, "id": resource_id, "name": name, "why": NOT_SERVED_WHY[kind]})
+
+    for region in services["apigatewayv2"]:
+        for api in _paged(aws.client("apigatewayv2", aws_endpoint, region).get_apis, "Items", "NextToken"):
+            if api.get("ProtocolType") == "WEBSOCKET":
+                unserved(region, "WebSocket API", api["ApiId"], api.get("Name", ""))
+            else:
+                apis[api["ApiId"]] = {"name": api.get("Name", ""), "region": region}
+    for region in services["apigateway"]:
+        for api in _paged(aws.client("apigateway", aws_endpoint, region).get_rest_apis, "items", "position"):
+            unserved(region, "REST API", api["id"], api.get("name", ""))
+    functions: list[dict] = []
+    for region in services["lambda"]:
+        lam = aws.client("lambda", aws_endpoint, region)
+        for function in _paged(lam.list_functions, "Functions", "NextMarker", "Marker"):
+            name = function["FunctionName"]
+            log_group = (function.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{name}"
+            functions.append({"name": name, "arn": function["FunctionArn"], "region": region, "log_group": log_group})
+            try:  # moto has no ListFunctionUrlConfigs: one GetFunctionUrlConfig per function
+                lam.get_function_url_config(FunctionName=name)
+            except lam.exceptions.ResourceNotFoundException:
+                continue
+            unserved(region, "Lambda function URL", name, name)
+    regions = _regions_first_default(sorted({r for found in services.values() for r in found}))
+    return {"regions": regions, "user_pools": pools, "apis": apis, "functions": functions, "not_served": not_served}
+
+
+# -- app clients, for `token` and the pytest plugin ---------------------------------------------
+
+class ClientLookupError(StackError):
+    """No such app client, or several of that name: `flag` is the option the user should change."""
+
+    def __init__(self, flag: str, message: str):
+        super().__init__(message)
+        self.flag = flag
+
+
+@dataclass(frozen=True)
+class FoundClient:
+    """An app client of stack.json, with what a token request needs: its pool's domain URL."""
+
+    name: str
+    id: str
+    secret: str | None
+    callback_urls: tuple[str, ...]
+    pool_id: str | None
+    region: str | None
+    auth_url: str
+
+
+def find_client(description: dict, name: str, pool: str | None = None) -> FoundClient:
+    """The app client `name` in whichever user pool of stack.json holds it; `pool` (an id or a name)
+    picks one when several do. Raises ClientLookupError naming the flag to change (--client, --pool)."""
+    pools = description.get("user_pools")
+    if pools is None:  # a stack.json of one pool, before user_pools existed
+        pools = [{"id": description.get("user_pool_id"), "name": None, "region": None,
+                  "clients": description.get("clients") or {}, "auth_url": description.get("auth_url")}]
+    if pool is not None:
+        chosen = [p for p in pools if pool in (p.get("id"), p.get("name"))]
+        if not chosen:
+            known = ", ".join(f"{p['id']} ({p['name']})" for p in pools) or "none"
+            raise ClientLookupError("--pool", f"--pool {pool}: no such user pool (there are: {known})")
+        if len(chosen) > 1:
+            raise ClientLookupError("--pool", f"--pool {pool}: {len(chosen)} user pools have this name "
+                                    f"({', '.join(p['id'] for p in chosen)}); give the pool id")
+        pools = chosen
+    holders = [p for p in pools if name in (p.get("clients") or {})]
+    if not holders:
+        known = sorted({client for p in pools for client in p.get("clients") or {}})
+        where = f" of user pool {pool}" if pool is not None else ""
+        raise ClientLookupError("--client", f"--client {name}: no such app client{where} "
+                                f"(there are: {', '.join(known) or 'none'})")
+    if len(holders) > 1:
+        raise ClientLookupError("--pool", f"--client {name}: {len(holders)} user pools have an app client of this name ("
+                                + ", ".join(f"{p['id']} ({p['name']})" for p in holders)
+                                + "): choose one with --pool ID_OR_NAME")
+    holder = holders[0]
+    auth_url = holder.get("auth_url", description.get("auth_url"))
+    if not auth_url:
+        raise ClientLookupError("--client", f"--client {name}: its user pool {holder['id']} has no domain, "
+                                "so it has no token endpoint")
+    client = holder["clients"][name]
+    return FoundClient(name, client["id"], client.get("secret"), tuple(client.get("callback_urls") or ()),
+                       holder.get("id"), holder.get("region"), auth_url)
 
 
 def walkthrough(d: dict, seconds: float, paths: Paths) -> str:
     """What make local prints when ready: where things are, and commands to paste, with live values."""
     api, cli = d["api_url"] or next(iter(d["apis"].values()), {}).get("url"), ".venv/bin/python -m local_aws"
     state = "" if paths.base == REPO / ".local" else f" --state-dir {paths.base}"
-    lines = [
-        f"Local stack ready in {seconds:.1f} s.",
-        f"  API           {api}",
-        f"  Cognito       {d['auth_url']}   (issuer {d['issuer']})",
-        f"  Embedded AWS  {d['aws_endpoint_url']}   (region {d['region']}; AWS_ENDPOINT_URL for the AWS CLI or boto3)",
-    ]
+    regions = d.get("regions") or [d["region"]]
+    lines = [f"Local stack ready in {seconds:.1f} s."]
+    apis, pools = d.get("apis") or {}, d.get("user_pools") or []
+    if len(apis) > 1:
+        lines += [f"  API           {a['url']}   ({a['name']}, {a['region']})" for a in apis.values()]
+    else:
+        lines.append(f"  API           {api}")
+    if len(pools) > 1:
+        lines += [f"  Cognito       {p['auth_url'] or '(no domain)'}   ({p['name']}: issuer {p['issuer']})" for p in pools]
+    else:
+        lines.append(f"  Cognito       {d['auth_url']}   (issuer {d['issuer']})")
+    lines.append(f"  Embedded AWS  {d['aws_endpoint_url']}   (region{'s' if len(regions) > 1 else ''} {', '.join(regions)}; "
+                 "AWS_ENDPOINT_URL for the AWS CLI or boto3)")
     demo = d.get("demo_user")
     if demo:
         lines.append(f"  Demo user     {demo['username']} / {demo['password']}")
     lines.append(f"  Everything, as JSON: {paths.stack_json}")
+    if d.get("not_served"):
+        lines += ["", "Not served by the local stack (the root has them; nothing answers for them here):"]
+        lines += [f"  {n['kind']} {n['id']}" + (f" ({n['name']})" if n["name"] and n["name"] != n["id"] else "")
+                  + f" in {n['region']}: {n['why']}" for n in d["not_served"]]
     if api:
         lines += ["", "Try it from another shell:",
                   f"  curl -s {api}/hello",

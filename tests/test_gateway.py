@@ -702,12 +702,15 @@ def test_config_error_names_api_route_and_setting_and_the_api_fails_closed(world
         world.gateway.reload()
 
 
-def test_config_error_for_a_websocket_api(world: World) -> None:
+def test_a_websocket_api_is_not_served_and_stops_nothing(world: World) -> None:
     api_id = world.builder.apigw.create_api(Name="gw-websocket", ProtocolType="WEBSOCKET",
                                             RouteSelectionExpression="$request.body.action")["ApiId"]
     try:
-        with pytest.raises(ConfigError, match=rf"API 'gw-websocket' \({api_id}\): API: ProtocolType WEBSOCKET"):
-            world.gateway.reload()
+        world.gateway.reload()  # no ConfigError: it is named as not served (stack.json), not refused
+        assert api_id not in world.gateway.apis()
+        reply = call(world.served.port, "GET", "/", host=f"{api_id}.execute-api.localhost:{world.served.port}")
+        assert (reply.status, reply.json()) == (404, {"message": "Not Found"})
+        assert echoed(world.call(world.plain, "GET", "/hello"))
     finally:
         world.builder.apigw.delete_api(ApiId=api_id)
         world.gateway.reload()
