@@ -262,32 +262,23 @@ class LocalStack:
             raise LocalStackError(f"pool={pool!r}: {'no such user pool' if not matches else 'several pools have that name'} (there are: {listed})")
         return matches[0]
 
-    def client(self, name: str, pool: str | None = None) -> tuple[dict, dict]:
-        """(pool, client) for the app client `name`, in whichever pool holds it."""
-        pools = [self.pool(pool)] if pool is not None else self.description.get("user_pools", [])
-        holders = [p for p in pools if name in p["clients"]]
-        if not holders:
-            known = sorted({c for p in pools for c in p["clients"]})
-            raise LocalStackError(f"client={name!r}: no such app client (there are: {', '.join(known) or 'none'})")
-        if len(holders) > 1:
-            raise LocalStackError(f"client={name!r}: in pools {', '.join(p['id'] for p in holders)}: pass pool=")
-        return holders[0], holders[0]["clients"][name]
-
     def token(self, client: str, scopes: Iterable[str] | None = None, username: str | None = None,
               password: str | None = None, id_token: bool = False, pool: str | None = None) -> str:
         """A real token from the local Cognito: client credentials, or, with username and password,
         the authorization code flow with PKCE through the sign-in form. The access token, or the ID
         token with id_token. scopes: None asks for all the client's."""
-        from local_aws import tokens
+        from local_aws import stack, tokens
         if (username is None) != (password is None):
             raise LocalStackError("token(): username and password go together")
         if id_token and username is None:
             raise LocalStackError("token(id_token=True) needs username and password: only a signed-in user gets an ID token")
-        found_pool, found = self.client(client, pool)
-        auth_url = found_pool.get("auth_url", self.description.get("auth_url"))
-        if not auth_url:
-            raise LocalStackError(f"client={client!r}: its pool {found_pool['id']} has no Cognito domain, so no token endpoint")
-        app = tokens.AppClient(found["id"], found.get("secret"), tuple(found.get("callback_urls", [])))
+        try:
+            found = stack.find_client(self.description, client, pool)
+        except stack.ClientLookupError as error:  # its message names the CLI's flags: say the arguments
+            raise LocalStackError(str(error).replace("--pool ID_OR_NAME", "pool=").replace("--pool ", "pool=")
+                                  .replace("--client ", "client=")) from None
+        app = tokens.AppClient(found.id, found.secret, found.callback_urls)
+        auth_url = found.auth_url
         scopes = list(scopes) if scopes is not None else None
         try:
             if username is None:

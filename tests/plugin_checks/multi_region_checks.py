@@ -9,6 +9,9 @@ import pytest
 from local_aws.pytest_plugin import LocalStackError
 
 EUROPE, APAC = "eu-central-1", "ap-southeast-2"
+# Tests that call the JWT routes, some counting invocations: on one worker, one after the other
+# (the repository's settings give --dist loadgroup), while the others run on the second worker.
+counted = pytest.mark.xdist_group("counted")
 
 
 def call(local_stack, url, token=None):
@@ -43,6 +46,7 @@ def test_stack_json_lists_pools_and_apis_with_their_regions(local_stack):
     assert {a["name"]: a["region"] for a in d["apis"].values()} == {"admin": EUROPE, "status": EUROPE, "shop": APAC}
 
 
+@counted
 def test_each_pool_issues_tokens_its_own_api_accepts(local_stack):
     staff, customers = local_stack.pool("staff"), local_stack.pool("customers")
     status, body = call(local_stack, f"{local_stack.url('admin')}/reports", local_stack.token("ops", pool="staff"))
@@ -55,6 +59,7 @@ def test_each_pool_issues_tokens_its_own_api_accepts(local_stack):
                     "issuer": customers["issuer"], "client_id": customers["clients"]["ops"]["id"]}
 
 
+@counted
 def test_a_token_of_one_pool_is_refused_by_the_other_pools_api(local_stack):
     before = local_stack.invocations("shop-catalog"), local_stack.invocations("admin-reports")
     assert call(local_stack, f"{local_stack.url('shop')}/catalog", local_stack.token("ops", pool="staff")) == (401, {"message": "Unauthorized"})
@@ -63,10 +68,11 @@ def test_a_token_of_one_pool_is_refused_by_the_other_pools_api(local_stack):
 
 
 def test_a_client_name_two_pools_share_needs_the_pool(local_stack):
-    with pytest.raises(LocalStackError, match="pass pool="):
+    with pytest.raises(LocalStackError, match="choose one with pool="):
         local_stack.token("ops")
 
 
+@counted
 def test_a_customer_signs_in_on_the_apac_pool(local_stack):
     password = local_stack.create_user("kim@example.com", pool="customers")
     token = local_stack.token("web", username="kim@example.com", password=password)  # the only "web": no pool needed
