@@ -3,7 +3,8 @@
     pytest --local-aws-root examples/own_root examples/own_root/tests
 
 `local_stack` (from the local_aws pytest plugin) applied this root to a local AWS once for the
-whole run; the tests call the API over HTTP with real tokens from the local Cognito.
+whole run, shared by every xdist worker; the tests call the API over HTTP with real tokens from
+the local Cognito.
 """
 import json
 import urllib.error
@@ -26,6 +27,11 @@ def call(url, method="GET", token=None, body=None):
         return error.code, json.loads(error.read())
 
 
+# invocations() counts every run of the function, whoever caused it: the tests that call shop-orders
+# run on one worker, one after the other (with xdist's --dist loadgroup, as this repository sets).
+calls_orders = pytest.mark.xdist_group("shop-orders")
+
+
 @pytest.fixture(scope="module")
 def api(local_stack):
     return local_stack.url()  # the stage is in it: http://127.0.0.1:<port>/v1
@@ -40,6 +46,7 @@ def test_orders_without_a_token_are_refused(api):
     assert call(f"{api}/orders/42") == (401, {"message": "Unauthorized"})
 
 
+@calls_orders
 def test_the_backend_reads_an_order_with_client_credentials(local_stack, api):
     token = local_stack.token("backend", scopes=["orders/read"])
     status, order = call(f"{api}/orders/42", token=token)
@@ -48,6 +55,7 @@ def test_the_backend_reads_an_order_with_client_credentials(local_stack, api):
     assert order == {"id": "42", "status": "shipped", "caller": {"sub": backend_id, "client_id": backend_id, "groups": ""}}
 
 
+@calls_orders
 def test_a_read_only_token_cannot_place_an_order_and_the_function_never_runs(local_stack, api):
     before = local_stack.invocations("shop-orders")
     token = local_stack.token("backend", scopes=["orders/read"])
@@ -55,6 +63,7 @@ def test_a_read_only_token_cannot_place_an_order_and_the_function_never_runs(loc
     assert local_stack.invocations("shop-orders") == before
 
 
+@calls_orders
 def test_a_signed_in_user_places_an_order(local_stack, api):
     password = local_stack.create_user("ana@example.com", groups=["support"])
     token = local_stack.token("app", username="ana@example.com", password=password)
@@ -66,12 +75,14 @@ def test_a_signed_in_user_places_an_order(local_stack, api):
     assert local_stack.invocations("shop-orders") == before + 1
 
 
+@calls_orders
 def test_an_id_token_carries_no_scope_and_is_refused(local_stack, api):
     password = local_stack.create_user("bo@example.com")
     id_token = local_stack.token("app", username="bo@example.com", password=password, id_token=True)
     assert call(f"{api}/orders/42", token=id_token) == (403, {"message": "Forbidden"})
 
 
+@calls_orders
 def test_a_bad_body_is_the_handlers_400(local_stack, api):
     token = local_stack.token("backend", scopes=["orders/write"])
     assert call(f"{api}/orders", "POST", token, {"item": ""}) == (400, {"message": "item: a non-empty string is required"})
