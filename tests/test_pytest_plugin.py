@@ -81,7 +81,9 @@ def test_ctrl_c_after_a_failing_test_leaves_nothing_running(tmp_path, workers: s
             os.killpg(inner.pid, signal.SIGKILL)
             inner.wait()
     assert inner.returncode == pytest.ExitCode.INTERRUPTED, output
-    assert "failing on purpose" in output and "KeyboardInterrupt" in output
+    assert "KeyboardInterrupt" in output
+    if workers == "0":  # xdist may not have passed the failure on before the interrupt
+        assert "failing on purpose" in output
     time.sleep(0.5)
     assert alive(started) == []
     assert not state_dir.parent.parent.exists()  # the run's temporary directory of stacks is gone
