@@ -9,7 +9,8 @@ test asks for the `local_stack` fixture. `-p no:local_aws` switches it off.
 - `--local-aws-root PATH`: the Terraform root to run. Default: $LOCAL_AWS_ROOT, else pytest's
   rootdir. A root named by the option or the variable that is not a directory of *.tf files is a
   usage error at once; the rootdir default is only checked when a test needs the stack.
-- `--local-aws-var NAME=VALUE` (repeatable): a variable of the root, as `local-aws up --var`.
+- `--local-aws-var NAME=VALUE`, `--local-aws-var-file PATH` (repeatable): the root's variables,
+  as `local-aws up --var` and `--var-file` take them.
 - `local_stack` (session scope): the stack of that root, started once on free ports in a
   temporary state dir and stopped at the end of the run, after failing tests and on Ctrl-C too.
   Under pytest-xdist the workers share one stack per root: the first worker that needs it starts
@@ -69,6 +70,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"Terraform root the local_stack fixture runs (default: ${ROOT_ENV}, else the rootdir)")
     group.addoption("--local-aws-var", metavar="NAME=VALUE", action="append", default=[],
                     help="a variable of the root for terraform apply (repeatable)")
+    group.addoption("--local-aws-var-file", metavar="PATH", action="append", default=[],
+                    help="a .tfvars or .tfvars.json file for terraform apply (repeatable)")
 
 
 def root_problem(root: Path) -> str | None:
@@ -101,7 +104,16 @@ def pytest_configure(config: pytest.Config) -> None:
         name, equals, _ = var.partition("=")
         if not equals or not name.isidentifier():
             raise pytest.UsageError(f"--local-aws-var {var}: expected NAME=VALUE")
+    for var_file in config.getoption("local_aws_var_file"):
+        if not (config.invocation_params.dir / var_file).is_file():
+            raise pytest.UsageError(f"--local-aws-var-file {var_file}: no such file")
     config.stash[_STACKS] = _Stacks(config)
+
+
+def _up_arguments(config: pytest.Config) -> list[str]:
+    """The root's variables as `local-aws up` takes them (a var file by its absolute path)."""
+    return ([f"--var={var}" for var in config.getoption("local_aws_var")]
+            + [f"--var-file={(config.invocation_params.dir / f).resolve()}" for f in config.getoption("local_aws_var_file")])
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -129,7 +141,7 @@ def local_aws_root(pytestconfig: pytest.Config) -> Path:
 def local_stack(pytestconfig: pytest.Config, local_aws_root: Path) -> "LocalStack":
     """The local stack of the root, started once for the run (see the module docstring)."""
     try:
-        return pytestconfig.stash[_STACKS].get(Path(local_aws_root).resolve(), pytestconfig.getoption("local_aws_var"))
+        return pytestconfig.stash[_STACKS].get(Path(local_aws_root).resolve(), _up_arguments(pytestconfig))
     except LocalStackError as error:
         pytest.fail(str(error), pytrace=False)
 
@@ -155,12 +167,11 @@ class Response:
 class LocalStack:
     """One running stack: where it is, and what a test does with it. Methods talk to it over HTTP."""
 
-    def __init__(self, root: Path, stack_dir: Path, variables: list[str], process: subprocess.Popen | None):
+    def __init__(self, root: Path, stack_dir: Path, process: subprocess.Popen | None):
         self.root = root
         self.stack_dir = stack_dir
         self.state_dir = stack_dir / "state"
         self.log = stack_dir / "up.log"
-        self.variables = variables
         self.process = process  # only in the process that started it (under xdist: one worker)
         self._description: dict | None = None
 
@@ -334,10 +345,9 @@ class LocalStack:
 
     # -- Terraform -----------------------------------------------------------------------------------
     def apply(self) -> dict:
-        """Apply the root again (after an edit) and return once the data plane serves the change;
-        returns the new description."""
-        command = [sys.executable, "-m", "local_aws", "apply", "--root", str(self.root), "--state-dir", str(self.state_dir),
-                   *(f"--var={v}" for v in self.variables)]
+        """Apply the root again (after an edit), with the variables it was started with, and return
+        the new description once the data plane serves the change."""
+        command = [sys.executable, "-m", "local_aws", "apply", "--state-dir", str(self.state_dir)]
         result = subprocess.run(command, cwd=self.stack_dir, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                                 timeout=START_TIMEOUT_S)
         if result.returncode != 0:
@@ -379,8 +389,8 @@ class _Stacks:
             self._base = Path(tempfile.mkdtemp(prefix="pytest-local-aws-"))
         return self._base
 
-    def get(self, root: Path, variables: list[str]) -> LocalStack:
-        key = hashlib.sha256(json.dumps([str(root), sorted(variables)]).encode()).hexdigest()[:12]
+    def get(self, root: Path, up_arguments: list[str]) -> LocalStack:
+        key = hashlib.sha256(json.dumps([str(root), up_arguments]).encode()).hexdigest()[:12]
         stack_dir = self.base() / f"{root.name}-{key}"
         if stack_dir in self.started:
             return self.started[stack_dir]
@@ -391,24 +401,24 @@ class _Stacks:
             if failed.exists():
                 raise LocalStackError(failed.read_text())
             if (stack_dir / "pid").exists():  # started by another worker
-                running = LocalStack(root, stack_dir, variables, None)
+                running = LocalStack(root, stack_dir, None)
                 running.description  # noqa: B018 - raises when that stack has stopped since
             else:
-                running = self._start(root, stack_dir, variables)
+                running = self._start(root, stack_dir, up_arguments)
         self.started[stack_dir] = running
         return running
 
-    def _start(self, root: Path, stack_dir: Path, variables: list[str]) -> LocalStack:
+    def _start(self, root: Path, stack_dir: Path, up_arguments: list[str]) -> LocalStack:
         problem = root_problem(root)
         if problem:
             raise LocalStackError(f"local_aws_root {root}: {problem} (set --local-aws-root or ${ROOT_ENV})")
         command = [sys.executable, "-m", "local_aws", "up", "--root", str(root), "--state-dir", str(stack_dir / "state"),
-                   "--aws-port", "0", "--api-port", "0", "--auth-port", "0", *(f"--var={v}" for v in variables)]
+                   "--aws-port", "0", "--api-port", "0", "--auth-port", "0", *up_arguments]
         with open(stack_dir / "up.log", "w") as log:
             # Not a pipe: the stack outlives the xdist worker that started it, and keeps writing.
             process = subprocess.Popen(command, cwd=stack_dir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         (stack_dir / "pid").write_text(str(process.pid))
-        running = LocalStack(root, stack_dir, variables, process)
+        running = LocalStack(root, stack_dir, process)
         self.started[stack_dir] = running  # stopped by close() even if the start fails or is interrupted
         deadline = time.monotonic() + START_TIMEOUT_S
         while not (running.state_dir / "stack.json").exists():

@@ -89,11 +89,16 @@ def test_ctrl_c_after_a_failing_test_leaves_nothing_running(tmp_path, workers: s
     assert not state_dir.parent.parent.exists()  # the run's temporary directory of stacks is gone
 
 
-def test_a_root_that_does_not_exist_is_a_usage_error_naming_the_option(tmp_path) -> None:
-    inner = inner_pytest(tmp_path, "-n", "0", "--local-aws-root", "no/such/root", "examples/own_root/tests")
+@pytest.mark.parametrize("arguments, message", [
+    (["--local-aws-root", "no/such/root"], "--local-aws-root no/such/root: no such directory"),
+    (["--local-aws-root", "examples/own_root", "--local-aws-var", "region"], "--local-aws-var region: expected NAME=VALUE"),
+    (["--local-aws-root", "examples/own_root", "--local-aws-var-file", "no.tfvars"], "--local-aws-var-file no.tfvars: no such file"),
+])
+def test_bad_options_are_usage_errors_naming_the_option(tmp_path, arguments: list[str], message: str) -> None:
+    inner = inner_pytest(tmp_path, "-n", "0", *arguments, "examples/own_root/tests")
     output = inner.communicate(timeout=120)[0]
-    assert inner.returncode == pytest.ExitCode.USAGE_ERROR
-    assert "ERROR: --local-aws-root no/such/root: no such directory" in output
+    assert inner.returncode == pytest.ExitCode.USAGE_ERROR, output
+    assert f"ERROR: {message}" in output
 
 
 def test_a_folder_without_terraform_is_a_usage_error_too(tmp_path) -> None:
@@ -140,7 +145,9 @@ def test_several_apis_and_pools_in_two_regions_through_the_plugin(tmp_path) -> N
     # A copy, since one check edits a handler and re-applies.
     root = tmp_path / "root"
     shutil.copytree(stack.REPO / "tests" / "fixtures" / "multi_region_root", root)
+    (tmp_path / "europe.tfvars.json").write_text(json.dumps({"europe": "eu-central-1"}))
     inner = inner_pytest(tmp_path, "-n", "2", "--noconftest", "--local-aws-root", str(root),
+                         "--local-aws-var-file", str(tmp_path / "europe.tfvars.json"), "--local-aws-var", "status_stage=live",
                          "tests/plugin_checks/multi_region_checks.py")
     output, seen = run_to_the_end(inner)
     assert inner.returncode == 0, output

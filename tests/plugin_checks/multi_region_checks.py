@@ -1,5 +1,6 @@
 """Run by tests/test_pytest_plugin.py in a pytest of its own (-n 2), on a copy of
-tests/fixtures/multi_region_root: several APIs and user pools in two regions, through the plugin."""
+tests/fixtures/multi_region_root: several APIs and user pools in two regions, through the plugin.
+The outer test sets europe=eu-central-1 in a var file and status_stage=live as a var."""
 import json
 import os
 from pathlib import Path
