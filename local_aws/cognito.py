@@ -784,13 +784,14 @@ class LocalCognito:
         refresh_token = secrets.token_urlsafe(96)
         grant = RefreshGrant(pool.id, client.id, user.username, granted.scopes, granted.auth_time, origin_jti,
                              now + client.refresh_ttl)
+        # Tokens first: a pre token generation trigger that fails leaves no refresh token behind.
+        tokens = self._user_tokens(pool, client, user, grant, now, nonce=granted.nonce,
+                                   source="TokenGeneration_HostedAuth")
         with self._lock:
             self._forget_expired(now)
             self._refresh[refresh_token] = grant
             self._by_origin[origin_jti] = grant
             spent.origin_jti = origin_jti
-        tokens = self._user_tokens(pool, client, user, grant, now, nonce=granted.nonce,
-                                   source="TokenGeneration_HostedAuth")
         return {**tokens, "refresh_token": refresh_token}
 
     def _refresh_tokens(self, pool: Pool, client: Client, form: MultiDict) -> dict[str, Any]:

@@ -44,7 +44,8 @@ Local choices (UNCONFIRMED):
     (`cognito:groups`, `cognito:roles`, `cognito:preferred_role` only through
     groupOverrideDetails, or suppressed); `aud` may be added to an access token only with the
     client's id. A scope with a space, or a claim value of the wrong type, is refused too.
-  * Groups of equal precedence are ordered by name.
+  * `cognito:groups` in precedence order (AWS documents precedence for the preferred role only),
+    groups of equal precedence by name.
   * A V3_0 machine event has the client id as userName, no user attributes and no groups.
   * The event's callerContext.awsSdkVersion is "aws-sdk-unknown-unknown"; clientMetadata is empty.
 
