@@ -1191,18 +1191,21 @@ class Gateway:
     def _serve(self, environ: dict, config: Config, api: Api, method: str, raw_path: str, raw_query: str,
                headers: dict[str, str], host: str, protocol: str, request_id: str,
                cors_allowed: str | None) -> _Response:
-        # C3: preflight, answered by the gateway without a route or an authorizer.
-        if (api.cors is not None and method == "OPTIONS" and "origin" in headers
-                and "access-control-request-method" in headers):
-            return _Response(204, [], b"", preflight=True)
-
         # Stage, then route (C1-C2), on the decoded segments of the path.
         path = unquote(raw_path)
         stage, stage_path = self._stage(api, raw_path)
+        segments = [unquote(part) for part in stage_path[1:].split("/")] if stage is not None else []
+        selected = None if stage is None else api.router.select(method, segments)
+
+        # C3: a preflight is answered by the gateway, except where an authorized route takes OPTIONS
+        # for that path (an OPTIONS, ANY or $default route): then it meets that route's authorizer
+        # and fails, as on AWS, which is why an authorized catch-all breaks browsers' preflights.
+        if (api.cors is not None and method == "OPTIONS" and "origin" in headers
+                and "access-control-request-method" in headers
+                and (selected is None or selected[0].auth_type == "NONE")):
+            return _Response(204, [], b"", preflight=True)
         if stage is None:
             return not_found()
-        segments = [unquote(part) for part in stage_path[1:].split("/")]
-        selected = api.router.select(method, segments)
         if selected is None:
             return not_found()
         route, path_params = selected

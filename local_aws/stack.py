@@ -7,6 +7,17 @@ Safety: every AWS call made here or by Terraform goes to the embedded AWS with f
 environment is rebuilt from scratch (no AWS_* variable of the user's survives, no profile or
 shared config file is read), and Terraform runs on a copy of the root under .local/root with its
 own data dir and state, so the user's real state and backend are never opened.
+
+Any root, from any directory: the services run with the state dir as working directory and import
+the installed package (`make` installs it into .venv, editable). Nothing is written into the
+root's own folder: a root without a .terraform.lock.hcl gets one in its working copy, kept there
+across applies (a root's own lock file is always used as it is, `-lockfile=readonly`). The working
+copy belongs to one root (root.json says which), and holds the local modules it calls, even from
+folders above it (`source = "../modules/x"`): `up` on another root starts from an empty one,
+and `apply` re-applies the running root with the variables `up` was given (plus any new ones).
+Variables: the stack's own (demo_user_email) only where the root declares them, then the user's
+var files, then the user's --var values (Terraform lets a later one win); a --var the root does not
+declare is refused before anything starts.
 """
 from __future__ import annotations
 
@@ -75,6 +86,10 @@ class Paths:
 
     base: Path
 
+    def __post_init__(self) -> None:
+        # Absolute: the services run with the state dir as working directory.
+        self.base = Path(self.base).resolve()
+
     @property
     def lock(self) -> Path:
         return self.base / "stack.lock"
@@ -90,6 +105,39 @@ class Paths:
     @property
     def stack_json(self) -> Path:
         return self.base / "stack.json"
+
+    @property
+    def root_record(self) -> Path:
+        """Which root the working copy holds (and the folder copied with it), and the variables `up`
+        applied it with."""
+        return self.base / "root.json"
+
+
+def check_root(root: Path, user_vars: dict[str, str], var_files: list[Path]) -> set[str]:
+    """The root's declared variables, once what the user gives it is checked; a StackError names the flag."""
+    if not root.is_dir():
+        raise StackError(f"--root {root}: no such directory")
+    if not terraform.configuration_files(root):
+        raise StackError(f"--root {root}: no Terraform files (*.tf, *.tf.json) in it")
+    for path in var_files:
+        if not path.is_file():
+            raise StackError(f"--var-file {path}: no such file")
+    try:
+        declared = terraform.declared_variables(root)
+    except terraform.TerraformError as error:
+        raise StackError(f"--root {root}: {error}") from None
+    for name in user_vars:
+        if name not in declared:
+            raise StackError(f'--var {name}: the root declares no variable "{name}"')
+    return declared
+
+
+def applied_root(paths: Paths) -> dict | None:
+    """What root.json says: {"root", "vars", "var_files"} of the last `up`, or None."""
+    try:
+        return json.loads(paths.root_record.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def demo_password() -> str:
@@ -107,7 +155,9 @@ class Stack:
     api_port: int = DEFAULT_API_PORT
     auth_port: int = DEFAULT_AUTH_PORT
     paths: Paths = field(default_factory=lambda: Paths(REPO / ".local"))
-    root_vars: dict[str, str] = field(default_factory=lambda: dict(ROOT_VARS))
+    # The user's variables (--var); the stack's own ROOT_VARS are added where the root declares them.
+    root_vars: dict[str, str] = field(default_factory=dict)
+    var_files: list[Path] = field(default_factory=list)  # --var-file, in order
     out: IO[str] = sys.stdout
     children: list[subprocess.Popen] = field(default_factory=list)
 
@@ -118,6 +168,10 @@ class Stack:
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         self.paths.base.mkdir(parents=True, exist_ok=True)
+        # The default state dir is ./.local, maybe inside the user's repository: keep it out of git.
+        ignore = self.paths.base / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("# local_aws state: nothing here is source\n*\n")
         with open(self.paths.lock, "a+") as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -145,7 +199,9 @@ class Stack:
         log_path = self.paths.logs / f"{name}.log"
         with open(log_path, "w") as log:
             child = subprocess.Popen(
-                [sys.executable, "-m", *args], cwd=self.repo, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
+                # The state dir is a valid working directory wherever the root is; the package comes
+                # from the installed local_aws (make installs it into .venv), not from the cwd.
+                [sys.executable, "-m", *args], cwd=self.paths.base, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
             )
         self.children.append(child)
         selector = selectors.DefaultSelector()
@@ -174,36 +230,75 @@ class Stack:
         self.children.clear()
 
     # -- terraform ---------------------------------------------------------------------------
+    def source_tree(self) -> Path:
+        """The folder copied into the working copy: the root, or the closest folder above it that
+        also holds every local module it calls (`source = "../modules/x"`)."""
+        try:
+            modules = terraform.local_module_dirs(self.repo)
+        except terraform.TerraformError as error:
+            raise StackError(str(error)) from None
+        return Path(os.path.commonpath([self.repo.resolve(), *modules]))
+
     def sync_root(self, fresh_state: bool) -> Path:
-        """Copy the root's sources into .local/root, keeping its installed providers (and its state,
-        unless a new embedded AWS makes it meaningless)."""
-        root = self.paths.root
-        root.mkdir(parents=True, exist_ok=True)
+        """Copy the root's sources (with the local modules it calls) into .local/root, keeping its
+        installed providers (and its state, unless a new embedded AWS makes it meaningless).
+        Returns the root's folder in the copy, where Terraform runs."""
+        tree, top = self.paths.root, self.source_tree()
+        workdir = tree / self.repo.resolve().relative_to(top)
+        record = applied_root(self.paths)
+        same = record is not None and record.get("root") == str(self.repo) and record.get("tree", record["root"]) == str(top)
+        if fresh_state and tree.exists() and not same:
+            shutil.rmtree(tree)  # another root's providers, lock file and state: none of them apply here
+        elif not fresh_state and record is not None and not same:
+            raise StackError(f"{self.repo} now calls modules from {top}, so its working copy would move and lose "
+                             "the running stack's state: stop the stack and start it again.")
+        workdir.mkdir(parents=True, exist_ok=True)
         kept = {".terraform"} | (set() if fresh_state else {"terraform.tfstate", "terraform.tfstate.backup"})
-        for entry in root.iterdir():
-            if entry.name not in kept:
-                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        if not (self.repo / terraform.LOCK_FILE).is_file():
+            kept.add(terraform.LOCK_FILE)  # the one init wrote here for a root without its own
+
+        def clear(directory: Path) -> None:
+            for entry in directory.iterdir():
+                if directory == workdir and entry.name in kept:
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    clear(entry) if workdir.is_relative_to(entry) else shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+
+        clear(tree)
         state_dir = self.paths.base.resolve()
 
         def not_copied(directory: str, names: list[str]) -> set[str]:
             # Never the state folder itself, wherever --state-dir put it (it holds this very copy).
             return set(NOT_COPIED(directory, names)) | {n for n in names if (Path(directory) / n).resolve() == state_dir}
 
-        shutil.copytree(self.repo, root, ignore=not_copied, dirs_exist_ok=True)
+        shutil.copytree(top, tree, ignore=not_copied, dirs_exist_ok=True)
         # A root that declares a backend would send this state there: keep it here instead.
-        if any(re.search(r'^\s*backend\s+"', p.read_text(), re.M) for p in root.glob("*.tf")):
-            (root / "local_stack_backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
-        return root
+        if any(re.search(r'^\s*backend\s+"', p.read_text(), re.M) for p in workdir.glob("*.tf")):
+            (workdir / "local_stack_backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
+        return workdir
 
-    def apply(self, env: dict[str, str], extra_vars: dict[str, str], fresh_state: bool = True) -> dict:
+    def apply(self, env: dict[str, str], extra_vars: dict[str, str], fresh_state: bool = True,
+              var_files: list[Path] | None = None) -> dict:
+        """Apply the root with the stack's own variables it declares, then the var files (default
+        self.var_files), then extra_vars (the user's --var values: Terraform lets the last one win)."""
+        var_files = list(dict.fromkeys(path.resolve() for path in (self.var_files if var_files is None else var_files)))
+        declared = check_root(self.repo, extra_vars, var_files)
         root = self.sync_root(fresh_state)
+        if fresh_state:
+            self.paths.root_record.write_text(json.dumps(
+                {"root": str(self.repo), "tree": str(self.source_tree()), "vars": extra_vars,
+                 "var_files": [str(p) for p in var_files]}, indent=2) + "\n")
         tf_env = terraform.terraform_env(self.paths.base / "terraform-cli", env)
         self.paths.logs.mkdir(parents=True, exist_ok=True)
         log = self.paths.logs / "terraform.log"
-        var_args = [f"-var={k}={v}" for k, v in extra_vars.items()]
+        own_vars = {name: value for name, value in ROOT_VARS.items() if name in declared}
+        var_args = ([f"-var={k}={v}" for k, v in own_vars.items()] + [f"-var-file={p}" for p in var_files]
+                    + [f"-var={k}={v}" for k, v in extra_vars.items()])
         try:
             with open(log, "w") as out:
-                terraform.run(["init", "-input=false", "-lockfile=readonly"], root, tf_env, log=out)
+                terraform.run(terraform.init_args((self.repo / terraform.LOCK_FILE).is_file()), root, tf_env, log=out)
                 terraform.run(["apply", "-auto-approve", "-input=false", *var_args], root, tf_env, log=out)
             return terraform.outputs(root, tf_env)
         except terraform.TerraformError as error:
@@ -312,7 +407,13 @@ class Stack:
         if not self.paths.stack_json.exists():
             raise StackError("make local is not running: start it with `make local` first.")
         description = json.loads(self.paths.stack_json.read_text())
-        outputs = self.apply(sandbox_env(description["aws_endpoint_url"]), self.root_vars, fresh_state=False)
+        record = applied_root(self.paths) or {"root": str(self.repo), "vars": {}, "var_files": []}
+        if record["root"] != str(self.repo):
+            raise StackError(f"--root {self.repo}: the running stack runs {record['root']}; re-apply that root, "
+                             "or stop the stack and start it on this one.")
+        # What `up` was given still holds; what is given now comes after it, so it wins.
+        outputs = self.apply(sandbox_env(description["aws_endpoint_url"]), record["vars"] | self.root_vars, fresh_state=False,
+                             var_files=[Path(p) for p in record["var_files"]] + self.var_files)
         description["outputs"] = outputs
         if "data_plane" in description:  # the root may now hold other pools, APIs, regions, unserved things
             description = self.describe(description["aws_endpoint_url"], outputs, description["data_plane"],

@@ -139,6 +139,7 @@ def world(tmp_path_factory: pytest.TempPathFactory):
             main.route(key, fn["echo"])
         main.route("GET /jwt", fn["echo"], authorization="JWT", authorizer_id=jwt_authorizer, scopes=["gw/read"])
         main.route("GET /jwt-open", fn["echo"], authorization="JWT", authorizer_id=jwt_authorizer)
+        main.route("ANY /guarded/{proxy+}", fn["echo"], authorization="JWT", authorizer_id=jwt_authorizer, scopes=["gw/read"])
         main.route("GET /iam", fn["echo"], authorization="AWS_IAM")
         main.route("GET /custom", fn["echo"], authorization="CUSTOM", authorizer_id=lambda_authorizer)
         main.route("GET /custom-unpermitted", fn["echo"], authorization="CUSTOM", authorizer_id=unpermitted_authorizer)
@@ -529,6 +530,15 @@ def test_c3_gateway_errors_carry_the_cors_headers_too_local_choice(world: World)
         assert reply.header("access-control-allow-origin") == ORIGIN
         other = world.call(world.main, "GET", target, headers=[("Origin", OTHER_ORIGIN)])
         assert other.header("access-control-allow-origin") is None
+
+
+def test_c3_a_preflight_that_an_authorized_catch_all_takes_meets_its_authorizer(world: World) -> None:
+    # The catch-all takes OPTIONS too, so the browser's preflight carries no token and is refused
+    # before any function runs (docs/aws-behaviour.md C3, AWS's http-api-cors page).
+    reply = world.call(world.main, "OPTIONS", "/guarded/x", headers=[
+        ("Origin", ORIGIN), ("Access-Control-Request-Method", "GET")])
+    assert reply.status == 401
+    assert world.count("ANY /guarded/{proxy+}") == 0
 
 
 def test_c3_without_cors_configuration_options_is_routed(world: World) -> None:
