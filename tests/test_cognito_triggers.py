@@ -9,7 +9,6 @@ triggers run by the real Lambda runtime. "local choice" marks what docs/local-ch
 from __future__ import annotations
 
 import io
-import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
