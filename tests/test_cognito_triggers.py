@@ -411,3 +411,13 @@ def test_settings_that_change_nothing_locally_are_named_at_startup(world: World,
         idp.delete_identity_provider(UserPoolId=world.pool_id, ProviderName="Google")
         lam.delete_function_concurrency(FunctionName=world.functions["echo"])
         world.cognito.reload()
+
+
+def test_D9_without_a_runtime_a_pool_with_a_trigger_issues_no_token(world: World, trigger, tmp_path: Path) -> None:
+    trigger("v2_add")
+    bare = LocalCognito(world.aws.url, tmp_path / "keys")  # no Lambda runtime: fail closed, never skip the trigger
+    with WsgiServer(bare, "127.0.0.1", 0) as server:
+        url = f"http://127.0.0.1:{server.port}"
+        assert tokens.client_credentials(url, world.machine)["access_token"]  # a V2_0 trigger never runs for machines
+        with pytest.raises(tokens.TokenError, match="has no Lambda runtime"):
+            tokens.authorization_code(url, world.web, ADA, ADA_PASSWORD, ["openid"])
