@@ -156,3 +156,20 @@ def test_several_apis_and_pools_in_two_regions_through_the_plugin(tmp_path) -> N
     assert len({pid for _, pid in used}) == 1 and len({worker for worker, _ in used}) == 2  # one stack, both workers
     assert alive(seen) == []
     assert not (root / ".build").exists() and not (root / ".terraform.lock.hcl").exists()  # the user's folder untouched
+
+
+def test_a_stack_that_cannot_start_fails_each_test_with_its_log_once(tmp_path) -> None:
+    inner = inner_pytest(tmp_path, "-n", "2", "--noconftest", "--local-aws-root", "tests/fixtures/failing_root",
+                         "tests/plugin_checks/start_failure_checks.py")
+    output, seen = run_to_the_end(inner)
+    assert inner.returncode == pytest.ExitCode.TESTS_FAILED, output
+    assert "2 errors" in output and "never reached" not in output
+    assert "ERROR at setup of test_one" in output and "ERROR at setup of test_two" in output
+    assert output.count("failing_root exited with status 1 (log: ") >= 2  # the same failure, told to each test
+    assert "this root cannot be applied" in output and "terraform apply failed" in output
+    assert "Traceback" not in output
+    assert len([pid for pid, command in seen.items() if "-m local_aws up" in command]) <= 1  # started once, if seen at all
+    assert alive(seen) == []
+    log = Path(output.split("failing_root exited with status 1 (log: ", 1)[1].split(")", 1)[0])
+    assert "terraform apply failed" in log.read_text()  # kept for the reader
+    shutil.rmtree(log.parent.parent)
