@@ -1,5 +1,5 @@
 """Run by tests/test_pytest_plugin.py in a pytest of its own, on tests/fixtures/plugin_root: one
-test fails after using the stack, the other waits to be interrupted (with -n 2, on another worker)."""
+test fails after using the stack, the next one waits to be interrupted."""
 import os
 import time
 import urllib.request
