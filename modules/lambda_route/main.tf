@@ -286,6 +286,10 @@ resource "aws_lambda_function" "this" {
       condition     = var.package_s3_bucket != null || var.package_s3_prefix == ""
       error_message = "package_s3_prefix needs package_s3_bucket."
     }
+    precondition {
+      condition     = try(local.alarms.duration_p99.threshold < var.timeout * 1000, true)
+      error_message = "alarms.duration_p99_threshold_ms (${try(local.alarms.duration_p99.threshold, "none")}) must be below the timeout (${var.timeout * 1000} ms): a duration never reaches it."
+    }
   }
 
   # The log group exists (with its retention) before the function can write a line, and the
@@ -331,13 +335,6 @@ resource "aws_cloudwatch_metric_alarm" "this" {
   alarm_actions      = [var.alarms.sns_topic_arn]
   ok_actions         = [var.alarms.sns_topic_arn]
   tags               = var.tags
-
-  lifecycle {
-    precondition {
-      condition     = each.key != "duration_p99" || each.value.threshold < var.timeout * 1000
-      error_message = "alarms.duration_p99_threshold_ms (${each.value.threshold}) must be below the timeout (${var.timeout * 1000} ms): a duration never reaches it."
-    }
-  }
 }
 
 resource "aws_apigatewayv2_integration" "this" {
