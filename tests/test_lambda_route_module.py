@@ -338,7 +338,8 @@ def test_readme_tables_match_variables_and_outputs(tf) -> None:
         if type_cell.startswith("`"):
             assert type_cell == f"`{declared_types[name]}`", name
         else:  # an object type, spelled out under "Object inputs"
-            assert declared_types[name] == f"{type_cell.split()[0]}(object({{", name
+            kind = type_cell.split()[0].rstrip(",")
+            assert declared_types[name] == ("object({" if kind == "object" else f"{kind}(object({{"), name
     assert readme_table("Outputs") == {name: [output["description"]] for name, output in config["outputs"].items()}
 
 

@@ -49,7 +49,7 @@ variable "python_executable" {
 }
 
 variable "package_s3_bucket" {
-  description = "S3 bucket the package is uploaded to, as <package_s3_prefix><hash>.zip; the function is deployed from it. Null: uploaded directly (filename)."
+  description = "S3 bucket the package is uploaded to (key: package_s3_prefix, the package hash, .zip) and deployed from. Null: uploaded directly (filename)."
   type        = string
   default     = null
 
