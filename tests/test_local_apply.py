@@ -240,7 +240,8 @@ def test_editing_one_handler_uploads_a_new_object_and_changes_only_its_key(deplo
         'module.route["hello"].aws_lambda_function.this': ["update"],
         # The new object is uploaded before the function points at it, and the old one deleted after.
         'module.route["hello"].aws_s3_object.package[0]': ["create", "delete"],
-        'module.route["hello"].terraform_data.package[0]': ["delete", "create"],
+        # Replaced before its old instance goes, as the object that depends on it.
+        'module.route["hello"].terraform_data.package[0]': ["create", "delete"],
     }
     source = package_lambda.source_hash(package_lambda.collect([handler.parent, deployed.dir / "functions" / "shared"]))
     updates = deployed.planned_updates('module.route["hello"].aws_lambda_function.this')
