@@ -350,23 +350,20 @@ def test_a_plan_saved_in_one_checkout_applies_in_another(aws, tmp_path) -> None:
 @packaging
 def test_an_apply_that_failed_after_the_build_converges_when_rerun_in_a_fresh_clone(aws, tmp_path) -> None:
     name = "rerun"
-    lambda_, iam = aws.client("lambda"), aws.client("iam")
-    # Functions of the same names exist already: the creates fail, after the packages were built
-    # (and, for the S3 function, uploaded) and recorded in the state.
-    role = iam.create_role(RoleName="squatter", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))["Role"]["Arn"]
-    squatters = [f"{name}-direct", f"{name}-stored"]
-    for function in squatters:
-        lambda_.create_function(FunctionName=function, Runtime="python3.13", Role=role, Handler="app.handler",
-                                Code={"ZipFile": (stack.REPO / "tests" / "fixtures" / "lambda_route_prebuilt" / "function.zip").read_bytes()})
+    logs = aws.client("logs")
+    # The functions' log groups exist already: their creates fail while the packages (no
+    # dependencies, started first) are built and recorded in the state; no function is created.
+    squatters = [f"/aws/lambda/{name}-direct", f"/aws/lambda/{name}-stored"]
+    for group in squatters:
+        logs.create_log_group(logGroupName=group)
     first = packaging_checkout(tmp_path / "first", aws)
     failed = first.tf("apply", "-auto-approve", "-input=false", f"-var=name={name}", check=False)
-    assert failed.returncode != 0
+    assert failed.returncode != 0 and "ResourceAlreadyExistsException" in failed.stderr, failed.stderr
     state = first.tf("state", "list").stdout.split()
     assert {"module.direct.terraform_data.package[0]", "module.stored.terraform_data.package[0]"} <= set(state)
-    assert "module.direct.aws_lambda_function.this" not in state
-    for function in squatters:
-        lambda_.delete_function(FunctionName=function)
-    iam.delete_role(RoleName="squatter")
+    assert not [address for address in state if address.endswith("aws_lambda_function.this")]
+    for group in squatters:
+        logs.delete_log_group(logGroupName=group)
 
     # The rerun: a fresh clone with the state (a remote backend would give it), no .build.
     fresh = packaging_checkout(tmp_path / "fresh", aws)
