@@ -27,3 +27,16 @@ def notes_table(tmp_path_factory: pytest.TempPathFactory):
                                   {"AttributeName": "noteId", "AttributeType": "S"}],
         )
         yield stack.sandbox_env(embedded.url, base={}) | {"NOTES_TABLE": "notes"}
+
+
+@pytest.fixture(scope="session")
+def local_aws_root(tmp_path_factory: pytest.TempPathFactory):
+    """The plugin's `local_stack` of this repository's tests runs a copy of it, so that a test may
+    edit a handler (tests/test_local_stack.py, tests/test_local_notes.py: one stack, one worker)."""
+    import shutil
+
+    from local_aws import stack
+
+    root = tmp_path_factory.mktemp("local-stack") / "root"
+    shutil.copytree(stack.REPO, root, ignore=stack.NOT_COPIED)
+    return root
