@@ -382,6 +382,12 @@ def _verified_claims(token: str, public_key: Any, alg: str) -> dict:
     return claims
 
 
+def verified_claims(token: str, public_key: Any, alg: str) -> dict:
+    """The JWT signature check for the local stack's other verifiers (the local Cognito's userInfo):
+    one check, one cache. Only the signature is verified; the caller checks every claim."""
+    return _verified_claims(token, public_key, alg)
+
+
 def authorize_jwt(request: HttpRequest, *, issuer: str, audience: Sequence[str], identity_source: str,
                   route_scopes: Sequence[str], keys: JwksCache, now: float | None = None,
                   clock_skew_s: float = 0) -> Decision:
