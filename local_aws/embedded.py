@@ -51,6 +51,7 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import iso_8601_datetime_without_milliseconds
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+from local_aws import embedded_rest
 from local_aws.embedded_hooks import LocalHooks
 from local_aws.serving import MotoServer, PortInUseError, is_loopback
 
@@ -490,6 +491,7 @@ def apply_patches() -> None:
         for path in _APIGATEWAYV2_PATHS:
             apigatewayv2_urls.url_paths.setdefault(path, ApiGatewayV2Response.dispatch)
 
+        embedded_rest.apply_patches()
         setattr(CognitoIdpBackend, _PATCHED_MARK, True)
 
 
