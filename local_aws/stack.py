@@ -236,6 +236,8 @@ class Stack:
             "region": REGION,
             "api_url": next(iter(api_urls.values())) if len(api_urls) == 1 else None,
             "apis": {api_id: {"name": apis[api_id], "url": url} for api_id, url in api_urls.items()},
+            # REST APIs (spec H): {api id: {name, private, urls: {VPC endpoint id | "internet": url with the stage}}}
+            "rest_apis": data_plane.get("rest_apis", {}),
             "auth_url": auth_url,
             "user_pool_id": first["id"],
             "issuer": first["issuer"],
