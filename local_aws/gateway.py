@@ -1,8 +1,10 @@
 """HTTP API data plane: config from the control plane, routing, CORS, throttling, events.
 
-Serves every HTTP API of the embedded AWS as a WSGI app, the way API Gateway serves it (spec B and
-C in docs/aws-behaviour.md). Everything comes from the control plane: `reload()`
-reads the APIs, routes, integrations, authorizers and stages with boto3, checks that each can be
+Serves every HTTP API of the embedded AWS, in every region it holds one in, as a WSGI app, the way
+API Gateway serves it (spec B and C in docs/aws-behaviour.md). Everything comes from the control
+plane: `reload()` reads the APIs, routes, integrations, authorizers and stages with boto3 (each API
+in its own region: its execute-api ARN, the SourceArn its functions' permissions see and the region
+SigV4 signatures must name are that region's), checks that each can be
 emulated, compiles the route matchers and swaps the whole configuration at once. The request path
 makes no AWS call (the one exception: the secret of an access key on an AWS_IAM route, cached until
 the next reload).
@@ -25,6 +27,8 @@ Choices where AWS's behaviour is not pinned down (UNCONFIRMED, see the report / 
   bucket is shared by all APIs. Preflights are not throttled. 429 {"message":"Too Many Requests"}.
 - Header limit (request line + headers over 10240 bytes): 431 {"message":"Request Header Fields Too
   Large"}; body over 10 MiB: 413 {"message":"Request Entity Too Large"}.
+- API ids are unique across regions (moto draws them at random, AWS per region): two APIs of one id
+  in two regions would share `<id>.execute-api.localhost`, so the second is refused at load.
 - Lambda invoke permission: the SourceArn presented is `<execution arn>/<stage>/<METHOD>/<route
   path>` (the route key's path, `{id}` as written; `<execution arn>/<stage>/$default` for the
   $default route; the request's method for ANY routes), as the lambda_route module's permissions
@@ -38,6 +42,8 @@ Choices where AWS's behaviour is not pinned down (UNCONFIRMED, see the report / 
 - A reload keeps the state whose settings did not change: a token bucket with the same limits, the
   account bucket, cached Lambda authorizer results (keyed by the function's code and settings too).
   The data plane reloads after every write to the configuration it reads (APIs, functions, pools, IAM).
+- WebSocket APIs are not served (nothing answers at their host) and are named at startup, as REST
+  APIs are (stack.py's `not_served`): an absent API opens no route.
 - Not emulated, and refused at load: see `_Loader`. Custom domains are not served (an API with
   DisableExecuteApiEndpoint is refused); access logging settings are ignored.
 
@@ -367,6 +373,7 @@ class Api:
     stages: dict[str, Stage]
     router: Router
     buckets: dict[tuple[str, str], TokenBucket]  # (stage, route key) -> bucket
+    region: str = REGION
     # Lambda authorizer results: (authorizer id, its function and settings, identity values) -> (expires at, result)
     authorizer_cache: OrderedDict = field(default_factory=OrderedDict)
     authorizer_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -558,29 +565,43 @@ class _Loader:
 
     def __init__(self, gateway: "Gateway"):
         self.gw = gateway
-        self.apigw, self.lam, self.idp = gateway._clients()
+        self.region = gateway.region or REGION  # of the API being loaded; set per region by load()
+        self.apigw = gateway._client("apigatewayv2", self.region)
         self.targets: dict[str, Target] = {}
         self.pools_checked: dict[str, str | None] = {}
         status, body = aws.private(gateway.aws_endpoint, "state")
         self.generation = json.loads(body)["generation"] if status == 200 else None
 
     def target(self, arn: str) -> Target:
-        if arn not in self.targets:
-            self.targets[arn] = lambda_target(self.gw.runtime, self.lam, arn, self.generation)
+        if arn not in self.targets:  # the function's policy is read in its own region
+            self.targets[arn] = lambda_target(self.gw.runtime, self.gw._client("lambda", aws.arn_region(arn)), arn,
+                                              self.generation)
         return self.targets[arn]
 
     def load(self) -> tuple[Config, list[str]]:
         apis: dict[str, Api | FailedApi] = {}
         problems: list[str] = []
-        for item in _pages(self.apigw.get_apis):
-            api_id, name = item["ApiId"], item.get("Name", "")
-            found = _Problems(api_id, name)
-            api = self.load_api(item, found)
-            if found.lines:
-                problems.extend(found.lines)
-                apis[api_id] = FailedApi(api_id, name, "; ".join(found.lines))
-            else:
-                apis[api_id] = api
+        regions = [self.gw.region] if self.gw.region else aws.regions(self.gw.aws_endpoint, "apigatewayv2")
+        for region in regions:
+            self.region, self.apigw = region, self.gw._client("apigatewayv2", region)
+            for item in _pages(self.apigw.get_apis):
+                api_id, name = item["ApiId"], item.get("Name", "")
+                if item.get("ProtocolType") == "WEBSOCKET":  # not served, and named (stack.json's not_served)
+                    log.warning("gateway: WebSocket API %r (%s) in %s is not served: only HTTP APIs are emulated",
+                                name, api_id, region)
+                    continue
+                found = _Problems(api_id, name)
+                if api_id in apis:
+                    found.add("API", f"ApiId in {region}", "another region has an API of this id, and both would "
+                              f"answer at {api_id}{LOCAL_HOST_SUFFIX}")
+                    api = None
+                else:
+                    api = self.load_api(item, found)
+                if found.lines:
+                    problems.extend(found.lines)
+                    apis[api_id] = FailedApi(api_id, name, "; ".join(found.lines))
+                else:
+                    apis[api_id] = api
         account_bucket = self.gw._config.account_bucket or TokenBucket(ACCOUNT_RATE, ACCOUNT_BURST, self.gw.clock())
         return Config(apis, account_bucket=account_bucket), problems
 
@@ -597,7 +618,7 @@ class _Loader:
         integrations = {i["IntegrationId"]: i for i in _pages(self.apigw.get_integrations, ApiId=api_id)}
         routes_raw = _pages(self.apigw.get_routes, ApiId=api_id)
         stages_raw = _pages(self.apigw.get_stages, ApiId=api_id)
-        execution_arn = f"arn:aws:execute-api:{self.gw.region}:{self.gw.account_id}:{api_id}"
+        execution_arn = f"arn:aws:execute-api:{self.region}:{self.gw.account_id}:{api_id}"  # its own region (E1)
         if len(routes_raw) > MAX_ROUTES:
             problems.add("API", f"{len(routes_raw)} routes", f"more than the {MAX_ROUTES} AWS allows")
         if len(authorizers) > MAX_AUTHORIZERS:
@@ -633,7 +654,7 @@ class _Loader:
                     buckets[(stage.name, route.key)] = kept
                 else:
                     buckets[(stage.name, route.key)] = TokenBucket(rate, burst, now)
-        api = Api(api_id, item.get("Name", ""), execution_arn, cors, stages, Router(routes), buckets)
+        api = Api(api_id, item.get("Name", ""), execution_arn, cors, stages, Router(routes), buckets, region=self.region)
         if previous is not None:
             api.authorizer_cache, api.authorizer_lock = previous.authorizer_cache, previous.authorizer_lock
         return api
@@ -827,15 +848,13 @@ class _Loader:
             return ("not a Cognito user pool issuer (https://cognito-idp.<region>.amazonaws.com/<pool id>); the local "
                     "gateway can only verify tokens of the local Cognito")
         region, pool_id = match.groups()
-        if region != self.gw.region:
-            return f"a user pool of {region}; the local stack serves {self.gw.region} only"
-        if pool_id not in self.pools_checked:
+        if issuer not in self.pools_checked:  # a pool of any region, looked up in the issuer's region
             try:
-                self.idp.describe_user_pool(UserPoolId=pool_id)
-                self.pools_checked[pool_id] = None
+                self.gw._client("cognito-idp", region).describe_user_pool(UserPoolId=pool_id)
+                self.pools_checked[issuer] = None
             except ClientError as error:  # ResourceNotFoundException
-                self.pools_checked[pool_id] = f"no user pool {pool_id} in the embedded AWS ({type(error).__name__})"
-        return self.pools_checked[pool_id]
+                self.pools_checked[issuer] = f"no user pool {pool_id} in {region} in the embedded AWS ({type(error).__name__})"
+        return self.pools_checked[issuer]
 
     def load_stage(self, raw: dict, problems: _Problems) -> Stage | None:
         name = raw.get("StageName", "")
@@ -1047,8 +1066,9 @@ def integration_response_v1(payload: Any) -> _Response:
 class Gateway:
     """WSGI app serving every HTTP API of the embedded AWS. Call reload() before serving."""
 
-    def __init__(self, aws_endpoint: str, runtime: Runtime, jwks: JwksCache, *, region: str = REGION,
+    def __init__(self, aws_endpoint: str, runtime: Runtime, jwks: JwksCache, *, region: str | None = None,
                  account_id: str = ACCOUNT_ID, clock: Callable[[], float] = time.time) -> None:
+        """`region`: serve the APIs of that region only; None (the data plane's way): of every region."""
         self.aws_endpoint = aws_endpoint.rstrip("/")
         self.runtime = runtime
         self.jwks = jwks
@@ -1058,14 +1078,15 @@ class Gateway:
         self._config = Config({}, loaded=False)
         self._reload_lock = threading.Lock()
         self._lookup_caller = caller_lookup(self.aws_endpoint)
-        self._control_plane: tuple[Any, Any, Any] | None = None
+        self._control_plane: dict[tuple[str, str], Any] = {}
 
-    def _clients(self) -> tuple[Any, Any, Any]:
-        """apigatewayv2, lambda and cognito-idp clients, made once (a boto3 client costs ~10 ms to make)."""
-        if self._control_plane is None:
-            self._control_plane = tuple(aws.client(service, self.aws_endpoint, self.region)
-                                        for service in ("apigatewayv2", "lambda", "cognito-idp"))
-        return self._control_plane
+    def _client(self, service: str, region: str) -> Any:
+        """A control plane client (apigatewayv2, lambda, cognito-idp) of a region, made once (a boto3
+        client costs ~10 ms to make)."""
+        key = (service, region)
+        if key not in self._control_plane:
+            self._control_plane[key] = aws.client(service, self.aws_endpoint, region)
+        return self._control_plane[key]
 
     # -- configuration --
 
@@ -1172,18 +1193,21 @@ class Gateway:
     def _serve(self, environ: dict, config: Config, api: Api, method: str, raw_path: str, raw_query: str,
                headers: dict[str, str], host: str, protocol: str, request_id: str,
                cors_allowed: str | None) -> _Response:
-        # C3: preflight, answered by the gateway without a route or an authorizer.
-        if (api.cors is not None and method == "OPTIONS" and "origin" in headers
-                and "access-control-request-method" in headers):
-            return _Response(204, [], b"", preflight=True)
-
         # Stage, then route (C1-C2), on the decoded segments of the path.
         path = unquote(raw_path)
         stage, stage_path = self._stage(api, raw_path)
+        segments = [unquote(part) for part in stage_path[1:].split("/")] if stage is not None else []
+        selected = None if stage is None else api.router.select(method, segments)
+
+        # C3: a preflight is answered by the gateway, except where an authorized route takes OPTIONS
+        # for that path (an OPTIONS, ANY or $default route): then it meets that route's authorizer
+        # and fails, as on AWS, which is why an authorized catch-all breaks browsers' preflights.
+        if (api.cors is not None and method == "OPTIONS" and "origin" in headers
+                and "access-control-request-method" in headers
+                and (selected is None or selected[0].auth_type == "NONE")):
+            return _Response(204, [], b"", preflight=True)
         if stage is None:
             return not_found()
-        segments = [unquote(part) for part in stage_path[1:].split("/")]
-        selected = api.router.select(method, segments)
         if selected is None:
             return not_found()
         route, path_params = selected
@@ -1279,7 +1303,7 @@ class Gateway:
                                  identity_source=authorizer.identity_sources[0], route_scopes=list(route.scopes),
                                  keys=self.jwks, now=now)
         if route.auth_type == "AWS_IAM":
-            return authorize_iam(request, host=host, region=self.region, route_arn=request_arn,
+            return authorize_iam(request, host=host, region=api.region, route_arn=request_arn,
                                  find_caller=lambda key_id: self._find_caller(config, key_id), now=now)
         if route.auth_type == "CUSTOM":
             return self._lambda_authorizer(api, route, stage, request, request_arn, context, path_params, request_v1)

@@ -135,6 +135,7 @@ class RestApi:
     private: bool
     execution_arn: str
     stages: dict[str, RestStage]
+    region: str = REGION
     failed: str | None = None  # why it answers 500
 
 
@@ -199,8 +200,9 @@ def expanded_policy(policy: dict, execution_arn: str) -> dict:
 class RestGateway:
     """Every REST API of the embedded AWS; `app(source)` is the WSGI app of one listener."""
 
-    def __init__(self, aws_endpoint: str, runtime: Runtime, *, region: str = REGION, account_id: str = ACCOUNT_ID,
+    def __init__(self, aws_endpoint: str, runtime: Runtime, *, region: str | None = None, account_id: str = ACCOUNT_ID,
                  clock: Callable[[], float] = time.time) -> None:
+        """`region`: serve the REST APIs of that region only; None (the data plane's way): of every region."""
         self.aws_endpoint = aws_endpoint.rstrip("/")
         self.runtime = runtime
         self.region = region
@@ -209,38 +211,43 @@ class RestGateway:
         self.apis: dict[str, RestApi] = {}
         self.endpoints: dict[str, str] = {}  # execute-api VPC endpoint id -> its VPC id
         self._snapshots: dict[tuple[str, str], DeploymentSnapshot] = {}
-        self._clients: tuple[Any, Any, Any] | None = None
+        self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         self._lookup_caller = caller_lookup(self.aws_endpoint)
         self._callers: dict[str, Caller | None] = {}
 
     # -- configuration --
 
-    def _control_plane(self) -> tuple[Any, Any, Any]:
-        if self._clients is None:
-            self._clients = tuple(aws.client(s, self.aws_endpoint, self.region) for s in ("apigateway", "lambda", "ec2"))
-        return self._clients
+    def _client(self, service: str, region: str) -> Any:
+        """A control plane client (apigateway, lambda, ec2) of a region, made once."""
+        if (service, region) not in self._clients:
+            self._clients[(service, region)] = aws.client(service, self.aws_endpoint, region)
+        return self._clients[(service, region)]
 
     def reload(self) -> None:
         """Re-read every REST API and VPC endpoint; raises ConfigError (after the swap) naming what
         cannot be emulated: that API answers 500 until a reload succeeds."""
         with self._lock:
-            apigw, lam, ec2 = self._control_plane()
             status, body = aws.private(self.aws_endpoint, "state")
             generation = json.loads(body)["generation"] if status == 200 else None
-            endpoints = {}
-            for endpoint in ec2.describe_vpc_endpoints().get("VpcEndpoints", []):
-                if (endpoint.get("ServiceName") == f"com.amazonaws.{self.region}.execute-api"
-                        and endpoint.get("VpcEndpointType", "Interface") == "Interface"
-                        and endpoint.get("State", "available").lower() not in ("deleted", "deleting", "failed", "rejected")):
-                    endpoints[endpoint["VpcEndpointId"]] = endpoint.get("VpcId", "")
             targets: dict[str, Target] = {}
-            apis, problems = {}, []
-            for item in _pages(apigw.get_rest_apis):
-                api = self._load_api(apigw, lam, item, generation, targets)
-                apis[api.id] = api
-                if api.failed:
-                    problems.append(api.failed)
+            apis, problems, endpoints = {}, [], {}
+            # Each region's REST APIs, and the execute-api endpoints of those regions (an endpoint
+            # reaches the APIs of its own region only).
+            for region in [self.region] if self.region else aws.regions(self.aws_endpoint, "apigateway"):
+                apigw = self._client("apigateway", region)
+                for endpoint in self._client("ec2", region).describe_vpc_endpoints().get("VpcEndpoints", []):
+                    if (endpoint.get("ServiceName") == f"com.amazonaws.{region}.execute-api"
+                            and endpoint.get("VpcEndpointType", "Interface") == "Interface"
+                            and endpoint.get("State", "available").lower() not in ("deleted", "deleting", "failed", "rejected")):
+                        endpoints[endpoint["VpcEndpointId"]] = endpoint.get("VpcId", "")
+                for item in _pages(apigw.get_rest_apis):
+                    api = self._load_api(apigw, region, item, generation, targets)
+                    if api.id in apis:  # moto draws ids at random: two regions' APIs would share a Host
+                        api.failed = f"REST API {api.name} ({api.id}): another region has a REST API of this id"
+                    apis[api.id] = api
+                    if api.failed:
+                        problems.append(api.failed)
             self.apis, self.endpoints = apis, endpoints
             self._callers = {}
         for problem in problems:
@@ -280,11 +287,12 @@ class RestGateway:
                                               int(integration.get("timeoutInMillis") or DEFAULT_TIMEOUT_MS)))
         return DeploymentSnapshot(tuple(methods), policy, tuple(problems))
 
-    def _load_api(self, apigw: Any, lam: Any, item: dict, generation: int | None, targets: dict[str, Target]) -> RestApi:
+    def _load_api(self, apigw: Any, region: str, item: dict, generation: int | None,
+                  targets: dict[str, Target]) -> RestApi:
         api_id, name = item["id"], item.get("name", "")
-        execution_arn = f"arn:aws:execute-api:{self.region}:{self.account_id}:{api_id}"
+        execution_arn = f"arn:aws:execute-api:{region}:{self.account_id}:{api_id}"  # its own region (E1)
         private = "PRIVATE" in (item.get("endpointConfiguration") or {}).get("types", [])
-        api = RestApi(api_id, name, private, execution_arn, {})
+        api = RestApi(api_id, name, private, execution_arn, {}, region)
         problems = []
         for raw_stage in apigw.get_stages(restApiId=api_id).get("item", []):
             deployment_id = raw_stage.get("deploymentId")
@@ -300,6 +308,7 @@ class RestGateway:
                     problems.append(f"{method.method} {method.path}: {problem}")
                     continue
                 if method.function_arn not in targets:
+                    lam = self._client("lambda", aws.arn_region(method.function_arn))  # the function's own region
                     targets[method.function_arn] = lambda_target(self.runtime, lam, method.function_arn, generation)
                 target = targets[method.function_arn]
                 if target.unsupported:
@@ -406,7 +415,7 @@ class RestGateway:
             if request.header("authorization") is None:
                 return missing_token()
             decision = authorize_iam(
-                request, host=host, region=self.region, route_arn=request_arn, find_caller=self._find_caller, now=now,
+                request, host=host, region=api.region, route_arn=request_arn, find_caller=self._find_caller, now=now,
                 resource_policy=None if stage.policy is None else (lambda c: resource_policy((c.user_arn, c.account_id))))
             if not decision.allowed:
                 log.info("rest gateway: request %s, %s refused: %s", request_id, route.key, decision.reason)

@@ -67,6 +67,12 @@ def slow(event, context):
     time.sleep(float(os.environ.get("SLEEP_S", "1.5")))
     return {"statusCode": 200, "body": "late"}
 
+def region(event, context):
+    _count("region")
+    print("region handler ran")
+    seen = {name: os.environ.get(name) for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_LAMBDA_LOG_GROUP_NAME")}
+    return {"statusCode": 200, "body": json.dumps({**seen, "arn": context.invoked_function_arn})}
+
 def policy_authorizer(event, context):
     _count("policy-authorizer")
     effect = "Allow" if event["headers"].get("x-token") == "allow" else "Deny"
@@ -130,9 +136,10 @@ def count(count_file: Path, label: str) -> int:
 class Builder:
     """Creates functions and HTTP APIs in the embedded AWS with boto3 (as the modules would)."""
 
-    def __init__(self, clients: dict[str, Any], count_file: Path):
+    def __init__(self, clients: dict[str, Any], count_file: Path, region: str = REGION):
         self.lam, self.apigw, self.iam = clients["lambda"], clients["apigatewayv2"], clients["iam"]
         self.count_file = count_file
+        self.region = region  # of the clients: the APIs' and functions' region
         self.role = self.iam.create_role(RoleName="gateway-test-fn", AssumeRolePolicyDocument=json.dumps({
             "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                     "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
@@ -172,7 +179,7 @@ class ApiHandle:
 
     @property
     def execution_arn(self) -> str:
-        return f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{self.id}"
+        return f"arn:aws:execute-api:{self.builder.region}:{ACCOUNT}:{self.id}"
 
     @property
     def host_name(self) -> str:
@@ -282,9 +289,10 @@ def token(private_key, kid: str, **claims: Any) -> str:
                       headers={"kid": kid})
 
 
-def sigv4_headers(access_key: dict, method: str, host: str, target: str, body: bytes = b"") -> list[tuple[str, str]]:
+def sigv4_headers(access_key: dict, method: str, host: str, target: str, body: bytes = b"",
+                  region: str = REGION) -> list[tuple[str, str]]:
     request = AWSRequest(method=method, url=f"http://{host}{target}", data=body)
-    SigV4Auth(Credentials(access_key["AccessKeyId"], access_key["SecretAccessKey"]), "execute-api", REGION).add_auth(request)
+    SigV4Auth(Credentials(access_key["AccessKeyId"], access_key["SecretAccessKey"]), "execute-api", region).add_auth(request)
     return [(name, value) for name, value in request.headers.items()]
 
 
