@@ -174,3 +174,35 @@ def test_a_policy_change_takes_effect_with_the_next_deployment(plane, applied, a
         time.sleep(0.2)
     assert reply.status == 403
     assert reply.json()["Message"].endswith("with an explicit deny")
+
+
+def test_a_policy_condition_it_cannot_evaluate_is_a_startup_error_naming_it(tmp_path) -> None:
+    """Fail closed: an aws:SourceIp condition (not a key the local endpoints carry) stops the start."""
+    from local_aws import embedded
+    from local_aws.aws import client
+    from local_aws.gateway import ConfigError
+    from local_aws.rest_gateway import RestGateway
+    from local_aws.runtime import Runtime
+
+    server, url = embedded.start()
+    runtime = Runtime(url, tmp_path / "runtime")
+    try:
+        apigw = client("apigateway", url)
+        api = apigw.create_rest_api(name="office-only", endpointConfiguration={"types": ["PRIVATE"]})["id"]
+        root = apigw.get_resources(restApiId=api)["items"][0]["id"]
+        apigw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+        apigw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="AWS_PROXY", integrationHttpMethod="POST",
+                              uri="arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+                                  "arn:aws:lambda:us-east-1:123456789012:function:nothing/invocations")
+        policy = {"Version": "2012-10-17", "Statement": [{
+            "Sid": "OfficeOnly", "Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke", "Resource": "execute-api:/*",
+            "Condition": {"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}}]}
+        apigw.update_rest_api(restApiId=api, patchOperations=[{"op": "replace", "path": "/policy", "value": json.dumps(policy)}])
+        apigw.create_deployment(restApiId=api, stageName="v1")
+
+        with pytest.raises(ConfigError) as refused:
+            RestGateway(url, runtime).reload()
+        assert f"REST API office-only ({api}): stage v1: resource policy statement OfficeOnly: the condition operator IpAddress" in str(refused.value)
+    finally:
+        runtime.close()
+        server.stop()
