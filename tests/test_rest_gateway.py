@@ -39,7 +39,7 @@ def applied(aws, tmp_path_factory) -> dict:
     env = terraform.terraform_env(base / "cli", stack.sandbox_env(aws.url))
     terraform.run(["init", "-input=false", "-lockfile=readonly"], root, env, quiet=True)
     terraform.run(["apply", "-auto-approve", "-input=false"], root, env, quiet=True)
-    return terraform.outputs(root, env)
+    return {**terraform.outputs(root, env), "root": root, "env": env}
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +59,41 @@ def host_of(api_id: str, port: int) -> str:
 
 def endpoint_port(plane, applied) -> int:
     return plane.rest_endpoints[applied["vpc_endpoint_id"]].port
+
+
+def test_the_applied_policy_allows_only_the_endpoint_and_denies_the_rest(aws, applied) -> None:
+    """H2: the module's policy, as the embedded AWS holds it after a real apply; the endpoint as H1 needs it."""
+    from local_aws.embedded_rest import unescaped_policy
+
+    api, vpce = applied["orders_api_id"], applied["vpc_endpoint_id"]
+    rest_api = aws.client("apigateway").get_rest_api(restApiId=api)
+    assert rest_api["endpointConfiguration"] == {"types": ["PRIVATE"], "vpcEndpointIds": [vpce]}
+    allow, deny = unescaped_policy(rest_api["policy"])["Statement"]
+    resource = f"arn:aws:execute-api:us-east-1:123456789012:{api}/*"
+    assert allow == {"Sid": "InvokeThroughTheVpcEndpoints", "Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke",
+                     "Resource": resource, "Condition": {"StringEquals": {"aws:SourceVpce": [vpce]}}}
+    assert deny == {"Sid": "DenyFromAnywhereElse", "Effect": "Deny", "Principal": "*", "Action": "execute-api:Invoke",
+                    "Resource": resource, "Condition": {"StringNotEquals": {"aws:SourceVpce": [vpce]}}}
+    (endpoint,) = aws.client("ec2").describe_vpc_endpoints(VpcEndpointIds=[vpce])["VpcEndpoints"]
+    assert endpoint["ServiceName"] == "com.amazonaws.us-east-1.execute-api" and endpoint["PrivateDnsEnabled"] is True
+    (group,) = aws.client("ec2").describe_security_groups(GroupIds=[g["GroupId"] for g in endpoint["Groups"]])["SecurityGroups"]
+    assert [(p["FromPort"], p["ToPort"], [r["CidrIp"] for r in p["IpRanges"]]) for p in group["IpPermissions"]] == [(443, 443, ["10.30.0.0/16"])]
+
+
+def test_a_changed_integration_replaces_the_deployment_and_nothing_else_changes(applied) -> None:
+    """The deployment's trigger: a route's integration changed, so a new deployment is planned (created
+    before the old one goes); unchanged inputs plan nothing."""
+    root, env = applied["root"], applied["env"]
+    replan = terraform.run(["plan", "-detailed-exitcode", "-input=false"], root, env, quiet=True, check=False)
+    assert replan.returncode == 0, replan.stdout[-4000:]
+    terraform.run(["plan", "-input=false", "-out=changed.tfplan", "-var=orders_timeout_ms=5000"], root, env, quiet=True)
+    shown = json.loads(terraform.run(["show", "-json", "changed.tfplan"], root, env, quiet=True).stdout)
+    changes = {c["address"]: c["change"]["actions"] for c in shown["resource_changes"] if c["change"]["actions"] != ["no-op"]}
+    assert changes == {
+        'module.orders.aws_api_gateway_integration.this["GET /orders/{id}"]': ["update"],
+        "module.orders.aws_api_gateway_deployment.this": ["create", "delete"],
+        "module.orders.aws_api_gateway_stage.this": ["update"],
+    }
 
 
 def test_stack_json_lists_each_rest_api_with_a_url_per_endpoint_and_the_internet(plane, applied) -> None:

@@ -4,14 +4,17 @@ resource "aws_api_gateway_deployment" "this" {
   rest_api_id = aws_api_gateway_rest_api.this.id
 
   triggers = {
+    # Inputs and ids only: attributes read back from AWS (an empty map read as null) would change
+    # the hash on refresh and redeploy on every plan.
     redeployment = sha256(jsonencode({
-      routes      = var.routes
-      resources   = local.resource_ids
-      validator   = aws_api_gateway_request_validator.this.id
-      timeout_ms  = var.integration_timeout_ms
-      policy      = local.policy
-      methods     = { for key, m in aws_api_gateway_method.this : key => [m.id, m.authorization, m.api_key_required, m.request_parameters] }
-      integration = { for key, i in aws_api_gateway_integration.this : key => [i.id, i.uri] }
+      routes          = var.routes
+      path_parameters = local.path_parameters
+      resources       = local.resource_ids
+      validator       = aws_api_gateway_request_validator.this.id
+      timeout_ms      = var.integration_timeout_ms
+      policy          = local.policy
+      methods         = { for key, m in aws_api_gateway_method.this : key => m.id }
+      integrations    = { for key, i in aws_api_gateway_integration.this : key => i.id }
     }))
   }
 
