@@ -15,6 +15,10 @@ its endpoints) refuses there as on AWS, with AWS's body for a resource-policy re
 with an explicit deny"} (apigateway-resource-policies-create-attach, and AWS's 403 troubleshooting
 page for the wording of implicit and explicit denials).
 
+A public (regional or edge) REST API answers on the internet listener only; through an endpoint's
+listener it is 403 {"message":"Forbidden"}, as a VPC whose execute-api endpoint has private DNS on
+cannot reach public APIs.
+
 Which API a request is for: the Host `{api-id}.execute-api.localhost` or `{api-id}-{vpce-id}.execute-api.localhost`,
 or an `x-apigw-api-id` header (the forms H1 lists), or the only REST API there is.
 
@@ -380,6 +384,10 @@ class RestGateway:
         if api.failed:
             log.error("rest gateway: request %s answered 500: %s", request_id, api.failed)
             return server_error()
+        if not api.private and source != INTERNET:
+            # A VPC endpoint with private DNS takes over execute-api names in its VPC: public (regional,
+            # edge) APIs are not reachable through it (apigateway-private-apis).
+            return _json(403, {"message": "Forbidden"})
         method = environ.get("REQUEST_METHOD", "GET").upper()
         raw_path, raw_query = _raw_target(environ)
         first, _, rest = raw_path[1:].partition("/")

@@ -211,6 +211,32 @@ def test_a_policy_change_takes_effect_with_the_next_deployment(plane, applied, a
     assert reply.json()["Message"].endswith("with an explicit deny")
 
 
+def test_a_public_rest_api_answers_on_the_internet_only(plane, applied, aws) -> None:
+    """A regional API without a policy: served on the ordinary listener; through an endpoint's listener
+    it is refused (the local choice, docs/local-choices.md H1). Made with boto3 after the others' checks."""
+    apigw, lam = aws.client("apigateway"), aws.client("lambda")
+    api = apigw.create_rest_api(name="public-echo", endpointConfiguration={"types": ["REGIONAL"]})["id"]
+    root = apigw.get_resources(restApiId=api)["items"][0]["id"]
+    function_arn = lam.get_function(FunctionName="local-rest-echo")["Configuration"]["FunctionArn"]
+    apigw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="AWS_PROXY", integrationHttpMethod="POST",
+                          uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{function_arn}/invocations")
+    lam.add_permission(FunctionName="local-rest-echo", StatementId="public-echo", Action="lambda:InvokeFunction",
+                       Principal="apigateway.amazonaws.com", SourceArn=f"arn:aws:execute-api:us-east-1:123456789012:{api}/*/GET/")
+    apigw.create_deployment(restApiId=api, stageName="live")
+    plane.reload_rest()
+
+    internet = plane.rest_internet.port
+    reply = call(internet, "GET", "/live/", host=host_of(api, internet))
+    assert reply.status == 200, reply.body
+    assert reply.json()["resource"] == "/" and reply.json()["requestContext"]["identity"].get("vpceId") is None
+    assert plane.urls()["rest_apis"][api] == {"name": "public-echo", "private": False, "urls": {
+        applied["vpc_endpoint_id"]: f"http://{api}.execute-api.localhost:{endpoint_port(plane, applied)}/live",
+        INTERNET: f"http://{api}.execute-api.localhost:{internet}/live"}}
+    port = endpoint_port(plane, applied)
+    assert (call(port, "GET", "/live/", host=host_of(api, port)).status) == 403
+
+
 def test_a_policy_condition_it_cannot_evaluate_is_a_startup_error_naming_it(tmp_path) -> None:
     """Fail closed: an aws:SourceIp condition (not a key the local endpoints carry) stops the start."""
     from local_aws import embedded
