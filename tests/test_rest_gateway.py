@@ -86,7 +86,7 @@ def test_a_changed_integration_replaces_the_deployment_and_nothing_else_changes(
     root, env = applied["root"], applied["env"]
     replan = terraform.run(["plan", "-detailed-exitcode", "-input=false"], root, env, quiet=True, check=False)
     assert replan.returncode == 0, replan.stdout[-4000:]
-    terraform.run(["plan", "-input=false", "-out=changed.tfplan", "-var=orders_timeout_ms=5000"], root, env, quiet=True)
+    terraform.run(["plan", "-input=false", "-refresh=false", "-out=changed.tfplan", "-var=orders_timeout_ms=5000"], root, env, quiet=True)
     shown = json.loads(terraform.run(["show", "-json", "changed.tfplan"], root, env, quiet=True).stdout)
     changes = {c["address"]: c["change"]["actions"] for c in shown["resource_changes"] if c["change"]["actions"] != ["no-op"]}
     assert changes == {
