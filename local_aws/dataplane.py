@@ -6,6 +6,8 @@ runtime.py and checks tokens with authorizer.py) and the Cognito domains and iss
 (cognito.py); and the REST APIs (rest_gateway.py) on a listener of their own (the internet) and
 one per execute-api VPC endpoint (free ports; `ready` lists them as `rest_apis`). It reads everything from the embedded AWS and reloads when the embedded AWS
 reports a write (a re-apply), so a changed route, scope or handler is served without a restart.
+The generation it serves is kept in <work dir>/generation, so a caller that re-applied can wait
+until its change is served (the pytest plugin's apply() does).
 
     python -m local_aws.dataplane --aws-endpoint URL --api-port N --auth-port N --work-dir DIR
 
@@ -36,6 +38,7 @@ class DataPlane:
     def __init__(self, aws_endpoint: str, work_dir: Path, api_port: int, auth_port: int, host: str = "127.0.0.1",
                  rest_port: int = 0):
         self.aws_endpoint = aws_endpoint
+        self.work_dir = work_dir
         self.generation = self._generation()  # read first: whatever changes after it is reloaded later
         self.runtime = Runtime(aws_endpoint, work_dir / "runtime")
         # loads the pools; the runtime runs their pre token generation triggers
@@ -59,6 +62,7 @@ class DataPlane:
             raise
         self.rest_endpoints: dict[str, WsgiServer] = {}
         self.sync_rest_listeners()
+        self.record_generation()
         threading.Thread(target=self.watch, name="reload", daemon=True).start()
 
     def urls(self) -> dict:
@@ -83,6 +87,12 @@ class DataPlane:
         status, body = aws.private(self.aws_endpoint, "state")
         return json.loads(body)["generation"] if status == 200 else -1
 
+    def record_generation(self) -> None:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        partial = self.work_dir / "generation.partial"
+        partial.write_text(str(self.generation))
+        partial.replace(self.work_dir / "generation")
+
     def watch(self) -> None:
         """Reload Cognito and the gateway after the embedded AWS changed (a re-apply)."""
         while not self._stop.wait(RELOAD_POLL_S):
@@ -97,8 +107,10 @@ class DataPlane:
                 finally:
                     self.reload_rest()
                 self.generation = generation
+                self.record_generation()
             except ConfigError as error:  # the gateway fails closed for that API until a good re-apply
                 self.generation = generation
+                self.record_generation()
                 print(f"reload refused: {error}", file=sys.stderr, flush=True)
             except Exception as error:  # the embedded AWS busy or gone: keep serving, try again next poll
                 print(f"reload failed, will retry: {error!r}", file=sys.stderr, flush=True)
