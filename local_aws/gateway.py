@@ -540,6 +540,27 @@ def _limits(settings: Mapping[str, Any] | None, fallback: tuple[float, float]) -
     return (float(rate) if rate is not None else fallback[0], float(burst) if burst is not None else fallback[1])
 
 
+def lambda_target(runtime: Runtime, lam: Any, arn: str, generation: int | None) -> Target:
+    """The function an integration or authorizer names, with its resource policy (also REST APIs')."""
+    function, missing, unsupported = None, None, None
+    try:
+        function = runtime.function(arn, generation=generation)
+    except UnsupportedFunction as error:
+        unsupported = str(error)
+        missing = f"function {arn} is not emulated: {error}"
+    except (FunctionNotFound, LambdaRuntimeError) as error:  # e.g. deleted: AWS answers 500 when invoked
+        missing = f"function {arn} cannot be invoked: {error}"
+    statements: tuple[dict, ...] = ()
+    name, _, qualifier = arn.split(":", 6)[6].partition(":")
+    try:
+        kwargs = {"FunctionName": name, **({"Qualifier": qualifier} if qualifier else {})}
+        policy = json.loads(lam.get_policy(**kwargs)["Policy"])
+        statements = tuple(_as_list(policy.get("Statement", [])))
+    except lam.exceptions.ResourceNotFoundException:
+        statements = ()  # no policy (or no function): nothing may invoke it
+    return Target(arn, function, missing, statements, unsupported)
+
+
 class _Loader:
     """One reload: reads the control plane and builds a Config (or per-API failures)."""
 
@@ -553,28 +574,10 @@ class _Loader:
         self.generation = json.loads(body)["generation"] if status == 200 else None
 
     def target(self, arn: str) -> Target:
-        if arn in self.targets:
-            return self.targets[arn]
-        function, missing, unsupported = None, None, None
-        try:
-            function = self.gw.runtime.function(arn, generation=self.generation)
-        except UnsupportedFunction as error:
-            unsupported = str(error)
-            missing = f"function {arn} is not emulated: {error}"
-        except (FunctionNotFound, LambdaRuntimeError) as error:  # e.g. deleted: AWS answers 500 when invoked
-            missing = f"function {arn} cannot be invoked: {error}"
-        statements: tuple[dict, ...] = ()
-        name, _, qualifier = arn.split(":", 6)[6].partition(":")
-        lam = self.gw._client("lambda", aws.arn_region(arn))  # the function's own region
-        try:
-            kwargs = {"FunctionName": name, **({"Qualifier": qualifier} if qualifier else {})}
-            policy = json.loads(lam.get_policy(**kwargs)["Policy"])
-            statements = tuple(_as_list(policy.get("Statement", [])))
-        except lam.exceptions.ResourceNotFoundException:
-            statements = ()  # no policy (or no function): nothing may invoke it
-        target = Target(arn, function, missing, statements, unsupported)
-        self.targets[arn] = target
-        return target
+        if arn not in self.targets:  # the function's policy is read in its own region
+            self.targets[arn] = lambda_target(self.gw.runtime, self.gw._client("lambda", aws.arn_region(arn)), arn,
+                                              self.generation)
+        return self.targets[arn]
 
     def load(self) -> tuple[Config, list[str]]:
         apis: dict[str, Api | FailedApi] = {}

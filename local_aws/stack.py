@@ -334,6 +334,8 @@ class Stack:
             "regions": found["regions"],
             "api_url": next(iter(apis.values()))["url"] if len(apis) == 1 else None,
             "apis": apis,
+            # REST APIs (spec H): {api id: {name, private, urls: {VPC endpoint id | "internet": url with the stage}}}
+            "rest_apis": data_plane.get("rest_apis", {}),
             "auth_url": auth_url,
             "user_pool_id": first["id"],
             "issuer": first["issuer"],
@@ -449,7 +451,6 @@ class Stack:
 
 # Why each kind of resource that a root may hold is not served (named at startup, never silently absent).
 NOT_SERVED_WHY = {
-    "REST API": "REST APIs (API Gateway v1) are not emulated; the local stack serves HTTP APIs (apigatewayv2)",
     "WebSocket API": "WebSocket APIs are not emulated; the local stack serves HTTP APIs",
     "Lambda function URL": "function URLs are not served; the function runs only behind an HTTP API route",
 }
@@ -538,7 +539,7 @@ def inventory(aws_endpoint: str) -> dict:
     """Pools (with clients), HTTP APIs, functions (with log groups) and what is not served, each with
     its region, from every region the embedded AWS holds anything in."""
     services = {service: _regions_first_default(aws.regions(aws_endpoint, service))
-                for service in ("cognito-idp", "apigatewayv2", "apigateway", "lambda")}
+                for service in ("cognito-idp", "apigatewayv2", "apigateway", "lambda")}  # REST APIs: rest_gateway.py
     pools: list[dict] = []
     not_emulated: list[dict] = []
     for region in services["cognito-idp"]:
@@ -568,9 +569,6 @@ def inventory(aws_endpoint: str) -> dict:
                 unserved(region, "WebSocket API", api["ApiId"], api.get("Name", ""))
             else:
                 apis[api["ApiId"]] = {"name": api.get("Name", ""), "region": region}
-    for region in services["apigateway"]:
-        for api in _paged(aws.client("apigateway", aws_endpoint, region).get_rest_apis, "items", "position"):
-            unserved(region, "REST API", api["id"], api.get("name", ""))
     functions: list[dict] = []
     for region in services["lambda"]:
         lam = aws.client("lambda", aws_endpoint, region)
@@ -670,6 +668,9 @@ def walkthrough(d: dict, seconds: float, paths: Paths) -> str:
         lines += [f"  Cognito       {p['auth_url'] or '(no domain)'}   ({p['name']}: issuer {p['issuer']})" for p in pools]
     else:
         lines.append(f"  Cognito       {d['auth_url']}   (issuer {d['issuer']})")
+    for api_id, rest in sorted((d.get("rest_apis") or {}).items()):  # spec H: one URL per VPC endpoint
+        lines += [f"  REST API      {url}   ({rest['name']}{', private' if rest['private'] else ''}; "
+                  f"{'the internet' if via == 'internet' else 'through ' + via})" for via, url in rest["urls"].items()]
     lines.append(f"  Embedded AWS  {d['aws_endpoint_url']}   (region{'s' if len(regions) > 1 else ''} {', '.join(regions)}; "
                  "AWS_ENDPOINT_URL for the AWS CLI or boto3)")
     demo = d.get("demo_user")
