@@ -143,9 +143,10 @@ def applied_root(paths: Paths) -> dict | None:
 def demo_password() -> str:
     """A fresh password that meets the pool's policy (12+ characters, all four kinds)."""
     kinds = ["ABCDEFGHJKLMNPQRSTUVWXYZ", "abcdefghijkmnopqrstuvwxyz", "23456789", "-_.!%"]
-    chars = [secrets.choice(kind) for kind in kinds] + [secrets.choice("".join(kinds)) for _ in range(14)]
+    chars = [secrets.choice(kind) for kind in kinds] + [secrets.choice("".join(kinds)) for _ in range(13)]
     secrets.SystemRandom().shuffle(chars)
-    return "".join(chars)
+    # A letter first: a password starting with "-" would read as a flag in `token --password ...`.
+    return secrets.choice(kinds[0] + kinds[1]) + "".join(chars)
 
 
 @dataclass

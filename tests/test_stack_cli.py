@@ -96,3 +96,11 @@ def test_the_walkthrough_of_another_root_names_its_clients_and_no_route_of_ours(
     text = stack.walkthrough(d, 1.0, stack.Paths(tmp_path / "state"))
     assert "token --state-dir" in text and "clients: backend, browser" in text and "audit --state-dir" in text
     assert "/hello" not in text and "notes-api" not in text and "--client machine" not in text
+
+
+def test_demo_passwords_meet_the_policy_and_never_read_as_a_flag() -> None:
+    for _ in range(300):
+        password = stack.demo_password()
+        assert len(password) >= 12 and password[0].isalpha()
+        assert any(c.isupper() for c in password) and any(c.islower() for c in password)
+        assert any(c.isdigit() for c in password) and any(c in "-_.!%" for c in password)
