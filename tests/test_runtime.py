@@ -722,9 +722,17 @@ def test_the_projects_handlers_run_from_their_packaged_zip(runtime: Runtime, aws
     packager.write_zip(packager.collect([REPOSITORY / "functions" / function_dir, REPOSITORY / "functions" / "shared"]), package)
     name = f"project-{function_dir}-{uuid.uuid4().hex[:8]}"
     aws.client("logs", aws_url).create_log_group(logGroupName=f"/aws/lambda/{name}")
+    environment = {}
+    if function_dir == "create_note":  # it stores the note: a table as main.tf declares it
+        aws.client("dynamodb", aws_url).create_table(
+            TableName=name, BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "ownerSub", "KeyType": "HASH"}, {"AttributeName": "noteId", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "ownerSub", "AttributeType": "S"},
+                                  {"AttributeName": "noteId", "AttributeType": "S"}])
+        environment = {"Environment": {"Variables": {"NOTES_TABLE": name}}}
     aws.client("lambda", aws_url).create_function(
         FunctionName=name, Runtime="python3.13", Role=role, Handler="app.handler", Timeout=10,
-        Code={"ZipFile": package.read_bytes()})
+        Code={"ZipFile": package.read_bytes()}, **environment)
     function = runtime.function(name)
     event_file = {"hello": "hello", "profile": "profile_user_access_token", "create_note": "create_note"}[function_dir]
     event = json.loads((EVENTS / f"{event_file}.json").read_text())
