@@ -146,6 +146,19 @@ def _setup_logging() -> None:
     logging.getLogger().addHandler(handler)
 
 
+def report_line(request_id: str, duration_ms: float, memory_mb: str | int, *, max_memory_mb: int | None = None,
+                init_ms: float | None = None, status: str = "") -> str:
+    """Lambda's REPORT line, the one place it is built: here after an invocation the environment
+    finished, by runtime.py for one it could not (a timeout, a crash: then a Status, no memory)."""
+    line = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\tMemory Size: {memory_mb} MB\t")
+    if max_memory_mb is not None:
+        line += f"Max Memory Used: {max_memory_mb} MB\t"
+    if init_ms is not None:
+        line += f"Init Duration: {init_ms:.2f} ms\t"
+    return line + status
+
+
 # --- errors, as the AWS runtime reports them ---------------------------------------------------
 
 class Fault(Exception):
@@ -371,12 +384,9 @@ def main(argv: list[str]) -> int:
             log_error(error)
             body = json.dumps({"type": "result", "ms": duration_ms, "error": error})
         _send(response_fd, body.encode())
-        report = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
-                  f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\tMemory Size: {memory_mb} MB\t"
-                  f"Max Memory Used: {_max_memory_used_mb()} MB\t")
-        if first:
-            report += f"Init Duration: {init_ms:.2f} ms\t"
-            first = False
+        report = report_line(request_id, duration_ms, memory_mb, max_memory_mb=_max_memory_used_mb(),
+                             init_ms=init_ms if first else None)
+        first = False
         _request_id = ""
         _write_all(LOG_FD, f"{RECORD}END RequestId: {request_id}\n{RECORD}{report}\n".encode())
     return 0
