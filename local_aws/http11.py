@@ -238,9 +238,8 @@ class _Connection:
         """Run the app on one request and send its response; False if the connection must close."""
         self.busy = True
         try:
-            environ = self._environ(message)
+            status, headers, chunks = self.server.call_app(self._environ(message))
             close = not message.keep_alive or message.oversized or self.server.stopping
-            status, headers, chunks = self.server.call_app(environ)
             return self._send(status, headers, chunks, close=close, head=message.method == "HEAD") and not close
         finally:
             self.busy = False
@@ -309,8 +308,6 @@ class _Connection:
         lines = [f"HTTP/1.1 {status}\r\n"]
         has_length = False
         for name, value in headers:
-            if "\r" in name or "\n" in name or "\r" in value or "\n" in value or ":" in name:
-                raise ValueError(f"response header {name!r} is not a header")
             lowered = name.lower()
             if lowered == "content-length":
                 has_length = True
@@ -365,6 +362,10 @@ class Http11Server:
         def start_response(status: str, headers: list, exc_info=None):
             if exc_info and answer:
                 raise exc_info[1].with_traceback(exc_info[2])
+            for name, value in headers:
+                if not isinstance(name, str) or not isinstance(value, str) or any(
+                        c in name or c in value for c in "\r\n") or ":" in name:
+                    raise ValueError(f"response header {name!r}: {value!r} is not a header")
             answer[:] = [status, list(headers)]
             return written.append
 
