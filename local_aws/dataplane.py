@@ -35,7 +35,8 @@ class DataPlane:
         self.aws_endpoint = aws_endpoint
         self.generation = self._generation()  # read first: whatever changes after it is reloaded later
         self.runtime = Runtime(aws_endpoint, work_dir / "runtime")
-        self.cognito = LocalCognito(aws_endpoint, work_dir / "cognito-keys")  # loads the pools
+        # loads the pools; the runtime runs their pre token generation triggers
+        self.cognito = LocalCognito(aws_endpoint, work_dir / "cognito-keys", runtime=self.runtime)
         self.jwks = JwksCache(fetch=self.cognito.jwks_for_issuer)
         self.gateway = Gateway(aws_endpoint, self.runtime, self.jwks)
         self.gateway.reload()  # ConfigError here: refuse to start rather than serve a half-understood API

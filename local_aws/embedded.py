@@ -12,7 +12,9 @@ operations on moto's own backends and response classes, so they share moto's sta
   apigatewayv2  GetAuthorizers, UpdateStage, DeleteRouteSettings, CreateDeployment, GetDeployment(s),
                 UpdateDeployment, DeleteDeployment, UpdateDomainName, UpdateApiMapping; tags of stages
                 and custom domains; a custom domain reports AVAILABLE and its target domain name
-  lambda        UpdateFunctionCode applies Architectures
+  lambda        UpdateFunctionCode applies Architectures; a function keeps its KMSKeyArn, and
+                UpdateFunctionConfiguration applies KMSKeyArn and TracingConfig (the local stack
+                names them at startup as not emulated)
   iam           AWS managed policies exist (arn:aws:iam::aws:policy/...), so attaching
                 AWSLambdaBasicExecutionRole works: moto ships them and loads them on request (its
                 iam.load_aws_managed_policies setting), here in the `aws` partition only, where
@@ -172,6 +174,35 @@ def _code_update_sets_architectures(update_function_code):
         return update_function_code(self, spec)
 
     return update_function_code_and_architectures
+
+
+def _keeps_kms_key(init):
+    def init_keeping_kms_key(self: LambdaFunction, account_id: str, spec: dict[str, Any], *args, **kwargs) -> None:
+        init(self, account_id, spec, *args, **kwargs)
+        self.local_kms_key_arn = spec.get("KMSKeyArn") or None  # moto dropped it
+
+    return init_keeping_kms_key
+
+
+def _configuration_updates_kms_and_tracing(update_configuration):
+    def update_configuration_with_kms_and_tracing(self: LambdaFunction, updates: dict[str, Any]) -> dict[str, Any]:
+        if "KMSKeyArn" in updates:
+            self.local_kms_key_arn = updates["KMSKeyArn"] or None
+        if updates.get("TracingConfig"):
+            self.tracing_config = updates["TracingConfig"]
+        return update_configuration(self, updates)
+
+    return update_configuration_with_kms_and_tracing
+
+
+def _configuration_shows_kms_key(get_configuration):
+    def get_configuration_with_kms_key(self: LambdaFunction, *args, **kwargs) -> dict[str, Any]:
+        config = get_configuration(self, *args, **kwargs)
+        if getattr(self, "local_kms_key_arn", None):
+            config["KMSKeyArn"] = self.local_kms_key_arn
+        return config
+
+    return get_configuration_with_kms_key
 
 
 # --- iam ---------------------------------------------------------------------------------------
@@ -478,6 +509,9 @@ def apply_patches() -> None:
         CognitoIdpResponse.list_tags_for_resource = _respond_list_tags_for_resource
 
         LambdaFunction.update_function_code = _code_update_sets_architectures(LambdaFunction.update_function_code)
+        LambdaFunction.__init__ = _keeps_kms_key(LambdaFunction.__init__)
+        LambdaFunction.update_configuration = _configuration_updates_kms_and_tracing(LambdaFunction.update_configuration)
+        LambdaFunction.get_configuration = _configuration_shows_kms_key(LambdaFunction.get_configuration)
 
         ApiGatewayV2Backend.get_authorizers = _get_authorizers
         ApiGatewayV2Backend.update_stage = _update_stage
