@@ -369,6 +369,20 @@ def _parse(token: str) -> tuple[dict | None, str]:
     return header, ""
 
 
+_claims_text: dict[str, dict[str, str]] = {}  # token -> stringify_claims of its verified claims
+
+
+def _claims_as_text(token: str, claims: dict) -> dict[str, str]:
+    """stringify_claims, once per token (its claims never change). Shared between requests: nobody
+    changes an event's claims after they are built (the event is serialised for the handler)."""
+    text = _claims_text.get(token)
+    if text is None:
+        if len(_claims_text) >= _TOKEN_CACHE_SIZE:
+            _claims_text.clear()
+        text = _claims_text[token] = stringify_claims(claims)
+    return text
+
+
 def _verified_claims(token: str, public_key: Any, alg: str) -> dict:
     """The claims of a token whose signature `public_key` verifies; raises jwt.PyJWTError if not.
     A rotated key is a new key object, so a cached answer for the old one is never reused."""
@@ -456,7 +470,7 @@ def authorize_jwt(request: HttpRequest, *, issuer: str, audience: Sequence[str],
         context_scopes: list[str] | None = scopes
     else:
         context_scopes = None
-    return _allow({"jwt": {"claims": stringify_claims(claims), "scopes": context_scopes}},
+    return _allow({"jwt": {"claims": _claims_as_text(token, claims), "scopes": context_scopes}},
                   f"JWT of {claims.get('sub')!r} accepted")
 
 

@@ -552,6 +552,20 @@ def _event_json(event: Any) -> bytes:
         return json.dumps(event).encode()
 
 
+_LONG_INTEGER = re.compile(rb"\d{19}")
+
+
+def _message_from_json(data: bytes) -> Any:
+    """An environment's message, by orjson; by json where orjson would read it otherwise: integers of
+    19 digits or more (orjson makes floats of those over 64 bits) and NaN or infinities (it refuses them)."""
+    if _LONG_INTEGER.search(data) is None:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data)
+
+
 def _earliest(deadline: float, other: float | None) -> float:
     return deadline if other is None else min(deadline, other)
 
@@ -779,7 +793,7 @@ class _Environment:
         self._fill(4, deadline)
         size = int.from_bytes(self._buffer[:4], "big")
         self._fill(4 + size, deadline)
-        message = json.loads(self._buffer[4:4 + size])
+        message = _message_from_json(bytes(self._buffer[4:4 + size]))
         del self._buffer[:4 + size]
         return message
 
