@@ -67,7 +67,8 @@ What is emulated, and how:
   needs logs:CreateLogGroup, and Terraform creates it): a stream per environment named
   `YYYY/MM/DD/[$LATEST]<32 hex>`, INIT_START, START, every line the handler prints (stdout,
   stderr, even from subprocesses), logging records and error reports as one event each, END,
-  REPORT (with Init Duration on a cold start). A background thread ships them with PutLogEvents
+  REPORT (with Init Duration on a cold start). The runtime's own records come on a framed channel
+  of their own (runtime_bootstrap.py), so a handler's output can neither fake nor cut one. A background thread ships them with PutLogEvents
   in batches; invocations never wait for CloudWatch, and a refusal is logged here, never raised.
 
 Not emulated: the Runtime API (AWS_LAMBDA_RUNTIME_API), extensions and wrapper scripts, X-Ray
@@ -112,7 +113,7 @@ from botocore.exceptions import ClientError
 from local_aws import aws
 from local_aws.aws import REGION
 from local_aws.log_shipping import MAX_EVENT_BYTES, LogsApi, LogShipper
-from local_aws.runtime_bootstrap import RECORD, RECORD_NEWLINE, report_line
+from local_aws.runtime_bootstrap import report_line
 
 log = logging.getLogger(__name__)
 
@@ -755,22 +756,23 @@ class _Environment:
         request_r, self._request_w = os.pipe()
         self._response_r, response_w = os.pipe()
         self._log_r, log_w = os.pipe()
+        self._record_r, record_w = os.pipe()
         try:
             self.process = subprocess.Popen(
                 # -I -S: no site-packages (the venv's, the user's), no .pth files, no PYTHON* variables;
                 # the bootstrap puts search_path before the standard library.
                 [sys.executable, "-I", "-S", str(BOOTSTRAP), str(request_r), str(response_w), str(runtime._lifeline_r),
-                 *search_path],
+                 str(record_w), *search_path],
                 cwd=code_dir, env=env, stdin=subprocess.DEVNULL, stdout=log_w, stderr=log_w,
-                pass_fds=(request_r, response_w, runtime._lifeline_r), start_new_session=True,
+                pass_fds=(request_r, response_w, runtime._lifeline_r, record_w), start_new_session=True,
             )
         except BaseException:
-            for fd in (self._request_w, self._response_r, self._log_r):
+            for fd in (self._request_w, self._response_r, self._log_r, self._record_r):
                 os.close(fd)
             shutil.rmtree(self._tmp, ignore_errors=True)
             raise
         finally:
-            for fd in (request_r, response_w, log_w):
+            for fd in (request_r, response_w, log_w, record_w):
                 os.close(fd)
         self._poller = select.poll()
         self._poller.register(self._response_r, select.POLLIN)
@@ -815,31 +817,54 @@ class _Environment:
     # --- logs ---
 
     def _read_logs(self) -> None:
-        """Everything the environment writes to stdout/stderr, one event per line or record."""
-        pending = b""
+        """Everything the environment writes: each line of its stdout/stderr, each runtime record
+        (a frame on the record channel), one event each, in the order written (see
+        runtime_bootstrap: a record is written only once the log bytes before it were read here,
+        so the records read are handled before the log bytes read with them)."""
+        pending, frames = b"", bytearray()
+        poller = select.poll()
+        for fd in (self._log_r, self._record_r):
+            poller.register(fd, select.POLLIN)
+        open_fds = {self._log_r, self._record_r}
         try:
-            while chunk := os.read(self._log_r, 1 << 16):
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    self._emit_line(line)
-                while len(pending) > MAX_EVENT_BYTES:
-                    self._emit_line(pending[:MAX_EVENT_BYTES])
-                    pending = pending[MAX_EVENT_BYTES:]
+            while open_fds:
+                ready = {fd for fd, _ in poller.poll()}
+                while self._record_r in ready:
+                    chunk = os.read(self._record_r, 1 << 16)
+                    if not chunk:
+                        poller.unregister(self._record_r)
+                        open_fds.discard(self._record_r)
+                        break
+                    frames += chunk
+                    while len(frames) >= 4 and len(frames) >= 4 + (size := int.from_bytes(frames[:4], "big")):
+                        if pending:  # the handler's partial line, cut by a runtime record
+                            self._emit_line(pending)
+                            pending = b""
+                        self.emit(frames[4:4 + size].decode("utf-8", "replace"))
+                        del frames[:4 + size]
+                    if not frames:
+                        break  # else the rest of a frame is on its way: it goes before any later log bytes
+                if self._log_r in ready:
+                    chunk = os.read(self._log_r, 1 << 16)
+                    if not chunk:
+                        poller.unregister(self._log_r)
+                        open_fds.discard(self._log_r)
+                        continue
+                    pending += chunk
+                    *lines, pending = pending.split(b"\n")
+                    for line in lines:
+                        self._emit_line(line)
+                    while len(pending) > MAX_EVENT_BYTES:
+                        self._emit_line(pending[:MAX_EVENT_BYTES])
+                        pending = pending[MAX_EVENT_BYTES:]
             if pending:
                 self._emit_line(pending)
         finally:
             os.close(self._log_r)
+            os.close(self._record_r)
 
     def _emit_line(self, line: bytes) -> None:
-        text = line.decode("utf-8", "replace")
-        mark = text.find(RECORD)
-        if mark < 0:
-            self.emit(text)
-            return
-        if mark:
-            self.emit(text[:mark])  # the handler's partial line, cut by a runtime record
-        self.emit(text[mark + 1:].replace(RECORD_NEWLINE, "\n"))
+        self.emit(line.decode("utf-8", "replace"))
 
     def emit(self, text: str) -> None:
         self._shipper.put(self.function.log_group, self.stream, int(time.time() * 1000), text + "\n")

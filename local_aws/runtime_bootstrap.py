@@ -1,7 +1,7 @@
 """One Lambda execution environment: the process that imports a Python handler and runs it.
 
 Started by local_aws/runtime.py as
-`python -I -S runtime_bootstrap.py REQUEST_FD RESPONSE_FD LIFELINE_FD PATH...` with the Lambda
+`python -I -S runtime_bootstrap.py REQUEST_FD RESPONSE_FD LIFELINE_FD RECORD_FD PATH...` with the Lambda
 environment variables already set (_HANDLER, LAMBDA_TASK_ROOT, AWS_LAMBDA_*, ...), the function's
 code directory as its working directory, and stdout and stderr both writing to the log pipe that the
 parent ships to CloudWatch Logs. Standard library only: a handler's imports must find only what they
@@ -21,13 +21,19 @@ the environment then kills its whole process group, so nothing outlives the data
 What the handler sees follows the AWS Python runtime (awslambdaric): the error documents and their
 types (Runtime.ImportModuleError, Runtime.HandlerNotFound, Runtime.MarshalError, ...), the context
 object, the logging handler on the root logger and its line format, unbuffered stdout/stderr.
-Lines the runtime itself writes (START, END, REPORT, logging records, error reports) may span
-several lines but must stay one CloudWatch event: they go to the log pipe as RECORD + text with
-newlines replaced by RECORD_NEWLINE, ended by a newline; the parent turns them back.
+Records the runtime itself writes (INIT_START, START, END, REPORT, logging records, error reports)
+may span several lines but must stay one CloudWatch event: they go on a channel of their own,
+RECORD_FD, as frames (a 4-byte big-endian length, then UTF-8 text), as AWS's runtime interface
+client sends them on its telemetry fd. Nothing a handler prints can fake one or cut one in two.
+What the handler writes to fd 1 and 2 (print, os.write, its subprocesses) stays on the log pipe,
+split into lines by the parent. To keep the two in the order written, a record waits (up to
+RECORD_WAIT_S) until the parent has read everything already in the log pipe (FIONREAD), and the
+parent handles the records it has before the log bytes it reads after them.
 """
 from __future__ import annotations
 
 import decimal
+import fcntl
 import importlib
 import io
 import json
@@ -38,13 +44,15 @@ import platform
 import resource
 import signal
 import sys
+import termios
 import threading
 import time
 import traceback
 
-RECORD = "\x1e"
-RECORD_NEWLINE = "\x1f"
 LOG_FD = 1
+RECORD_WAIT_S = 0.5
+_record_fd = -1  # set by main()
+_record_lock = threading.Lock()
 _THIS_FILE = os.path.abspath(__file__)
 _request_id = ""  # the invocation running now, for the logging filter
 
@@ -57,10 +65,36 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+def _log_pipe_drained() -> None:
+    """Wait until the parent has read what is in the log pipe, so a record lands after it."""
+    deadline = None
+    while True:
+        try:
+            pending = int.from_bytes(fcntl.ioctl(LOG_FD, termios.FIONREAD, b"\0\0\0\0"), sys.byteorder)
+        except OSError:
+            return  # not a pipe (or no FIONREAD here): nothing to wait for
+        if not pending:
+            return
+        now = time.monotonic()
+        deadline = deadline or now + RECORD_WAIT_S
+        if now >= deadline:
+            return
+        time.sleep(0.0002)
+
+
+def write_records(*texts: str) -> None:
+    """CloudWatch events written by the runtime (not the handler), one each, whatever their newlines."""
+    frames = []
+    for text in texts:
+        body = (text[:-1] if text.endswith("\n") else text).encode("utf-8", "backslashreplace")
+        frames.append(len(body).to_bytes(4, "big") + body)
+    with _record_lock:
+        _log_pipe_drained()
+        _write_all(_record_fd, b"".join(frames))
+
+
 def write_record(text: str) -> None:
-    """One CloudWatch event written by the runtime (not the handler), whatever its newlines."""
-    body = text[:-1] if text.endswith("\n") else text
-    _write_all(LOG_FD, (RECORD + body.replace("\n", RECORD_NEWLINE) + "\n").encode("utf-8", "backslashreplace"))
+    write_records(text)
 
 
 class _RawLogStream(io.RawIOBase):
@@ -321,9 +355,9 @@ def _add_site_builtins() -> None:
 
 
 def main(argv: list[str]) -> int:
-    global _request_id
-    request_fd, response_fd, lifeline_fd = (int(arg) for arg in argv[1:4])
-    for fd in (request_fd, response_fd, lifeline_fd):
+    global _request_id, _record_fd
+    request_fd, response_fd, lifeline_fd, _record_fd = (int(arg) for arg in argv[1:5])
+    for fd in (request_fd, response_fd, lifeline_fd, _record_fd):
         os.set_inheritable(fd, False)  # a handler's subprocesses must not hold the protocol open
     threading.Thread(target=_watch_lifeline, args=(lifeline_fd,), name="lifeline", daemon=True).start()
     sys.stdout = _LogStream(1, "<stdout>")
@@ -341,7 +375,7 @@ def main(argv: list[str]) -> int:
                      f"here: the standard library, the language and C extensions ({sys.implementation.cache_tag}) "
                      f"differ from {runtime_name} on AWS")
     _add_site_builtins()
-    sys.path[:0] = argv[4:]
+    sys.path[:0] = argv[5:]
 
     started = time.perf_counter()
     try:
@@ -388,7 +422,7 @@ def main(argv: list[str]) -> int:
                              init_ms=init_ms if first else None)
         first = False
         _request_id = ""
-        _write_all(LOG_FD, f"{RECORD}END RequestId: {request_id}\n{RECORD}{report}\n".encode())
+        write_records(f"END RequestId: {request_id}", report)
     return 0
 
 
