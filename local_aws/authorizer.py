@@ -74,6 +74,8 @@ from botocore.credentials import Credentials
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from jwt.algorithms import RSAAlgorithm
 
+from local_aws import payload_v2
+
 SUPPORTED_JWT_ALGORITHMS = frozenset({"RS256", "RS384", "RS512"})
 MAX_JWKS_BYTES = 150_000  # A5: a larger key set is treated as unavailable
 SIGV4_MAX_SKEW_S = 15 * 60  # E: a request dated further than this from now is refused
@@ -778,31 +780,22 @@ def request_cookies(request: HttpRequest) -> list[str]:
 
 
 def lambda_authorizer_event(request: HttpRequest, *, route_arn: str, route_key: str, identity_sources: Sequence[str],
-                            request_context: dict, path_parameters: dict, stage_variables: dict) -> dict | None:
-    """The payload 2.0 REQUEST authorizer event; None when an identity source is missing (401, no invoke)."""
+                            request_context: dict, path_parameters: dict, stage_variables: dict,
+                            raw_path: str | None = None) -> dict | None:
+    """The payload 2.0 REQUEST authorizer event (payload_v2.py builds it, as it builds the
+    integration's); None when an identity source is missing (401, no invoke). `raw_path`: the
+    event's rawPath, the request's raw path when None."""
     identity = []
     for source in identity_sources:
         value = identity_value(request, source, stage_variables=stage_variables)
         if value is None:
             return None
         identity.append(value)
-    event: dict[str, Any] = {"version": "2.0", "type": "REQUEST", "routeArn": route_arn}
-    if identity:
-        event["identitySource"] = identity
-    event.update(routeKey=route_key, rawPath=request.raw_path, rawQueryString=request.raw_query)
-    cookies = request_cookies(request)
-    if cookies:
-        event["cookies"] = cookies
-    event["headers"] = {name.lower(): value for name, value in request.headers.items() if name.lower() != "cookie"}
-    query = query_parameters(request.raw_query)
-    if query:
-        event["queryStringParameters"] = query
-    event["requestContext"] = request_context
-    if path_parameters:
-        event["pathParameters"] = dict(path_parameters)
-    if stage_variables:
-        event["stageVariables"] = dict(stage_variables)
-    return event
+    fields = payload_v2.request_fields(
+        route_key=route_key, raw_path=request.raw_path if raw_path is None else raw_path, raw_query=request.raw_query,
+        headers=request.headers, cookies=request_cookies(request), query=query_parameters(request.raw_query),
+        request_context=request_context, path_parameters=path_parameters, stage_variables=stage_variables)
+    return payload_v2.authorizer_event(fields, route_arn=route_arn, identity=identity)
 
 
 def lambda_identity_missing(identity_sources: Sequence[str]) -> Decision:

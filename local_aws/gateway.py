@@ -116,7 +116,7 @@ from urllib.parse import quote, unquote
 
 from botocore.exceptions import ClientError
 
-from local_aws import aws, payload_v1
+from local_aws import aws, payload_v1, payload_v2
 from local_aws.authorizer import (
     Caller,
     Decision,
@@ -156,12 +156,10 @@ CALLER_CACHE_ENTRIES = 1024
 LOCAL_HOST_SUFFIX = ".execute-api.localhost"
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-TEXT_TYPES = ("application/json", "application/xml", "application/javascript")
 # Not forwarded from a function's headers: the server frames the response itself.
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-authenticate",
                         "proxy-authorization", "te", "trailer", "content-length", "apigw-requestid"})
 _STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in http.HTTPStatus}
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _PARAM = re.compile(r"^\{([A-Za-z0-9._-]+)(\+?)\}$")
 _ROUTE_KEY = re.compile(r"^([A-Z]+) (/.*)$")
 _COGNITO_ISSUER = re.compile(r"^https://cognito-idp\.([a-z0-9-]+)\.amazonaws\.com/([a-z0-9-]+_[A-Za-z0-9]+)$")
@@ -905,11 +903,6 @@ def _request_id() -> str:
     return base64.b64encode(os.urandom(11)).decode()
 
 
-def _format_time(epoch: float) -> str:
-    t = time.gmtime(epoch)
-    return f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
-
-
 def _wsgi_str_to_bytes(value: str) -> bytes:
     return value.encode("latin-1", "replace")
 
@@ -932,21 +925,9 @@ def _raw_target(environ: Mapping[str, Any]) -> tuple[str, str]:
     return path, environ.get("QUERY_STRING", "")
 
 
-def _is_text(content_type: str | None) -> bool:
-    if not content_type:
-        return False
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media.startswith("text/") or media in TEXT_TYPES
-
-
 def _event_body(headers: Mapping[str, str], body: bytes) -> tuple[str | None, bool]:
-    """An event's (body, isBase64Encoded) (spec B4; the same for payload 1.0): text types as text,
-    anything else base64; no body is None."""
-    if not body:
-        return None, False
-    if _is_text(headers.get("content-type")):
-        return body.decode("utf-8", "replace"), False
-    return base64.b64encode(body).decode(), True
+    """An event's (body, isBase64Encoded) for the request's headers (payload_v2.event_body)."""
+    return payload_v2.event_body(headers.get("content-type"), body)
 
 
 def _header_value(value: Any) -> str | None:
@@ -1222,13 +1203,16 @@ class Gateway:
             return _json_response(413, "Request Entity Too Large")
 
         source_ip = environ.get("REMOTE_ADDR", "")
-        headers = self._forwarding_headers(headers, environ, source_ip, now)
+        headers = payload_v2.forwarding_headers(headers, source_ip=source_ip, port=str(environ.get("SERVER_PORT", "")),
+                                                scheme=environ.get("wsgi.url_scheme", "http"), now=now)
         request = HttpRequest(method=method, raw_path=raw_path, raw_query=raw_query, headers=headers,
                               body=body, source_ip=source_ip)
         route_key = route.key
         request_arn = f"{api.execution_arn}/{stage.name}/{method}{unquote(stage_path)}"
-        context = self._request_context(api, stage, route_key, method, path, protocol, source_ip, headers, host,
-                                        request_id, now)
+        context = payload_v2.request_context(account_id=self.account_id, api_id=api.id, host=host, method=method, path=path,
+                                             protocol=protocol, source_ip=source_ip,
+                                             user_agent=headers.get("user-agent", ""), request_id=request_id,
+                                             route_key=route_key, stage=stage.name, now=now)
         query = query_parameters(raw_query)
         request_v1 = None  # the same facts for the payload 1.0 events, when the route has one (spec G)
         if route.integration.payload_version == "1.0" or (route.authorizer and route.authorizer.payload_version == "1.0"):
@@ -1258,8 +1242,10 @@ class Gateway:
         if request_v1 is not None and route.integration.payload_version == "1.0":
             event = payload_v1.integration_event(request_v1, decision, *_event_body(headers, body))
             return self._invoke(api, stage, route, method, event, request_id)
-        event = self._event(route_key, raw_query, path, headers, request_cookies(request), query, path_params, stage,
-                            body, context)
+        fields = payload_v2.request_fields(route_key=route_key, raw_path=path, raw_query=raw_query, headers=headers,
+                                           cookies=request_cookies(request), query=query, request_context=context,
+                                           path_parameters=path_params, stage_variables=stage.variables)
+        event = payload_v2.integration_event(fields, body, headers.get("content-type"))
         return self._invoke(api, stage, route, method, event, request_id)
 
     @staticmethod
@@ -1279,18 +1265,6 @@ class Gateway:
                 listed.append(item)
             values[name] = listed if listed and ",".join(listed) == value else [value]
         return values
-
-    @staticmethod
-    def _forwarding_headers(headers: dict[str, str], environ: Mapping[str, Any], source_ip: str,
-                            now: float) -> dict[str, str]:
-        """The headers API Gateway adds for the backend (seen in captures of real events, not in the spec)."""
-        headers = dict(headers)
-        forwarded = headers.get("x-forwarded-for")
-        headers["x-forwarded-for"] = f"{forwarded}, {source_ip}" if forwarded else source_ip
-        headers["x-forwarded-port"] = str(environ.get("SERVER_PORT", ""))
-        headers["x-forwarded-proto"] = environ.get("wsgi.url_scheme", "http")
-        headers.setdefault("x-amzn-trace-id", f"Root=1-{int(now):08x}-{os.urandom(12).hex()}")
-        return headers
 
     def _authorize(self, config: Config, api: Api, stage: Stage, route: Route, request: HttpRequest, host: str,
                    request_arn: str, context: dict[str, Any], path_params: dict[str, str], now: float,
@@ -1333,53 +1307,6 @@ class Gateway:
             data = stream.read(MAX_BODY_BYTES + 1)
             return None if len(data) > MAX_BODY_BYTES else data
         return b""
-
-    def _request_context(self, api: Api, stage: Stage, route_key: str, method: str, path: str, protocol: str,
-                         source_ip: str, headers: Mapping[str, str], host: str, request_id: str,
-                         now: float) -> dict[str, Any]:
-        hostname = host.rsplit(":", 1)[0] if host and not host.endswith("]") else host
-        return {
-            "accountId": self.account_id,
-            "apiId": api.id,
-            "domainName": host,
-            "domainPrefix": (hostname or "").split(".", 1)[0],
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": protocol,
-                "sourceIp": source_ip,
-                "userAgent": headers.get("user-agent", ""),
-            },
-            "requestId": request_id,
-            "routeKey": route_key,
-            "stage": stage.name,
-            "time": _format_time(now),
-            "timeEpoch": int(now * 1000),
-        }
-
-    @staticmethod
-    def _event(route_key: str, raw_query: str, path: str, headers: Mapping[str, str], cookies: list[str],
-               query: dict[str, str], path_params: dict[str, str], stage: Stage, body: bytes,
-               context: dict[str, Any]) -> dict[str, Any]:
-        """The payload 2.0 event (spec B1-B4). Cookie headers go to `cookies` (the same split as the
-        Lambda authorizer's event: repeated Cookie headers arrive joined with ",")."""
-        event_headers = {name: value for name, value in headers.items() if name != "cookie"}
-        event: dict[str, Any] = {"version": "2.0", "routeKey": route_key, "rawPath": path, "rawQueryString": raw_query}
-        if cookies:
-            event["cookies"] = cookies
-        event["headers"] = event_headers
-        if query:
-            event["queryStringParameters"] = query
-        event["requestContext"] = context
-        if path_params:
-            event["pathParameters"] = path_params
-        if stage.variables:
-            event["stageVariables"] = dict(stage.variables)
-        text, is_base64 = _event_body(headers, body)
-        if text is not None:
-            event["body"] = text
-        event["isBase64Encoded"] = is_base64
-        return event
 
     def _permitted(self, api: Api, stage: Stage, route: Route, method: str) -> bool:
         """B6: the integration function's policy allows API Gateway to invoke it for this route."""
@@ -1447,14 +1374,13 @@ class Gateway:
             event = payload_v1.authorizer_event(request_v1, request, method_arn=request_arn,
                                                 identity_sources=authorizer.identity_sources)
         else:
+            # rawPath: the same (decoded) path as the integration's event
             event = lambda_authorizer_event(request, route_arn=request_arn, route_key=route.key,
                                             identity_sources=list(authorizer.identity_sources),
                                             request_context=dict(context), path_parameters=dict(path_params),
-                                            stage_variables=dict(stage.variables))
+                                            stage_variables=dict(stage.variables), raw_path=context["http"]["path"])
         if event is None:  # an identity source is missing: 401 without invoking
             return lambda_identity_missing(authorizer.identity_sources)
-        if authorizer.payload_version == "2.0":
-            event["rawPath"] = context["http"]["path"]  # the same (decoded) rawPath as the integration's event
         identity = event.get("identitySource") or ()
         identity = (identity,) if isinstance(identity, str) else tuple(str(v) for v in identity)
         target = authorizer.target
