@@ -310,8 +310,7 @@ class Gateway:
 
     @staticmethod
     def _select_api(config: Config, host: str) -> Api | FailedApi | None:
-        hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        hostname = hostname.lower()
+        hostname = aws.host_name(host).lower()
         if hostname.endswith(LOCAL_HOST_SUFFIX):
             return config.apis.get(hostname[: -len(LOCAL_HOST_SUFFIX)])
         if len(config.apis) == 1:

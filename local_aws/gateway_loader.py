@@ -121,8 +121,7 @@ class _Loader:
         self.apigw = gateway._client("apigatewayv2", self.region)
         self.targets: dict[str, Target] = {}
         self.pools_checked: dict[str, str | None] = {}
-        status, body = aws.private(gateway.aws_endpoint, "state")
-        self.generation = json.loads(body)["generation"] if status == 200 else None
+        self.generation = aws.generation(gateway.aws_endpoint)
 
     def target(self, arn: str) -> Target:
         if arn not in self.targets:  # the function's policy is read in its own region

@@ -15,6 +15,8 @@ import os
 import time
 from typing import Any, Mapping, Sequence
 
+from local_aws import aws
+
 TEXT_TYPES = ("application/json", "application/xml", "application/javascript")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -83,12 +85,11 @@ def request_context(*, account_id: str, api_id: str, host: str, method: str, pat
                     source_ip: str, user_agent: str, request_id: str, route_key: str, stage: str,
                     now: float) -> dict[str, Any]:
     """requestContext of both 2.0 events (before authorization adds `authorizer`)."""
-    hostname = host.rsplit(":", 1)[0] if host and not host.endswith("]") else host
     return {
         "accountId": account_id,
         "apiId": api_id,
         "domainName": host,
-        "domainPrefix": (hostname or "").split(".", 1)[0],
+        "domainPrefix": aws.host_name(host).split(".", 1)[0],
         "http": {"method": method, "path": path, "protocol": protocol, "sourceIp": source_ip, "userAgent": user_agent},
         "requestId": request_id,
         "routeKey": route_key,

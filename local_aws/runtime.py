@@ -242,10 +242,10 @@ class Runtime:
         return function
 
     def _generation(self) -> int:
-        status, body = aws.private(self.aws_endpoint, "state")
-        if status != 200:
-            raise LambdaRuntimeError(f"the embedded AWS at {self.aws_endpoint} did not give its state: {status} {body[:200]!r}")
-        return json.loads(body)["generation"]
+        found = aws.generation(self.aws_endpoint)
+        if found is None:
+            raise LambdaRuntimeError(f"the embedded AWS at {self.aws_endpoint} did not give its change counter")
+        return found
 
     def _load(self, name_or_arn: str) -> Function:
         name = self._function_name(name_or_arn)
