@@ -64,6 +64,60 @@ module "http_api" {
   }
 }
 
+# The functions' packages, when they are deployed from S3 (lambda_packages_in_s3): objects named
+# after their content hash, so an edit uploads a new object; the old one becomes a noncurrent version.
+resource "aws_s3_bucket" "lambda_packages" {
+  #checkov:skip=CKV_AWS_18:Only this stack's Terraform writes here (packages named by hash); CloudTrail records who, an access-log bucket would add one more bucket.
+  #checkov:skip=CKV_AWS_144:Packages are rebuilt from the repository on any apply; replicating them to another region adds nothing.
+  #checkov:skip=CKV2_AWS_62:Nothing reacts to a new package: Terraform deploys it in the same apply.
+  #checkov:skip=CKV2_AWS_61:No lifecycle rule: the provider waits for one to read back steady (55 s in bench/first_apply.py), more than S3 packaging saves; a replaced package stays as a noncurrent version of some KB.
+  count = var.lambda_packages_in_s3 ? 1 : 0
+
+  bucket_prefix = "${var.name}-code-"
+  # Packages are build output, rebuilt from source: destroy may empty the bucket.
+  force_destroy = true
+}
+
+resource "aws_s3_bucket_versioning" "lambda_packages" {
+  count  = var.lambda_packages_in_s3 ? 1 : 0
+  bucket = aws_s3_bucket.lambda_packages[0].id
+
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "lambda_packages" {
+  count  = var.lambda_packages_in_s3 ? 1 : 0
+  bucket = aws_s3_bucket.lambda_packages[0].id
+
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "aws:kms" # the account's aws/s3 key: Lambda reads the objects with the deployer's rights
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "lambda_packages" {
+  count  = var.lambda_packages_in_s3 ? 1 : 0
+  bucket = aws_s3_bucket.lambda_packages[0].id
+
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_ownership_controls" "lambda_packages" {
+  count  = var.lambda_packages_in_s3 ? 1 : 0
+  bucket = aws_s3_bucket.lambda_packages[0].id
+
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
 module "route" {
   source   = "./modules/lambda_route"
   for_each = local.routes
@@ -73,8 +127,12 @@ module "route" {
   source_dirs        = ["${path.module}/functions/${each.key}", "${path.module}/functions/shared"]
   architecture       = var.lambda_architecture
   log_retention_days = var.log_retention_days
-  api_id             = module.http_api.api_id
-  api_execution_arn  = module.http_api.execution_arn
+  # format() marks the name as set (not null) at plan time, while its value is not known yet: the
+  # module decides from that whether it creates an object.
+  package_s3_bucket = var.lambda_packages_in_s3 ? format("%s", aws_s3_bucket.lambda_packages[0].id) : null
+  package_s3_prefix = var.lambda_packages_in_s3 ? "functions/" : ""
+  api_id            = module.http_api.api_id
+  api_execution_arn = module.http_api.execution_arn
 
   routes = {
     (each.value.route_key) = {

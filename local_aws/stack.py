@@ -32,7 +32,7 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterator
@@ -160,6 +160,7 @@ class Stack:
     var_files: list[Path] = field(default_factory=list)  # --var-file, in order
     out: IO[str] = sys.stdout
     children: list[subprocess.Popen] = field(default_factory=list)
+    _lock: AbstractContextManager | None = field(default=None, init=False, repr=False)  # held from start() to stop()
 
     def say(self, message: str) -> None:
         print(message, file=self.out, flush=True)
@@ -355,34 +356,56 @@ class Stack:
         os.replace(partial, self.paths.stack_json)
 
     # -- the command -------------------------------------------------------------------------
+    def start(self) -> dict:
+        """Start everything and return the description (also written to stack.json), without
+        waiting: the stack serves until stop(). A second stack on the same state dir is refused."""
+        lock = self.exclusive()
+        lock.__enter__()  # raises StackError when another stack holds the state dir
+        self._lock = lock
+        try:
+            started = time.monotonic()
+            self.say(f"Starting the embedded AWS on 127.0.0.1:{self.aws_port} ...")
+            aws_endpoint = self.start_child("embedded-aws", ["local_aws.embedded", "--port", str(self.aws_port)], isolated_env())
+            env = sandbox_env(aws_endpoint)
+            self.say(f"Applying {self.repo} to it (log: {self.paths.logs / 'terraform.log'}) ...")
+            outputs = self.apply(env, self.root_vars)
+            demo_user = self.set_demo_password(aws_endpoint)
+            self.say(f"Starting the local API on 127.0.0.1:{self.api_port} and Cognito on 127.0.0.1:{self.auth_port} ...")
+            data_plane = json.loads(self.start_child("data-plane", [
+                "local_aws.dataplane", "--aws-endpoint", aws_endpoint, "--api-port", str(self.api_port),
+                "--auth-port", str(self.auth_port), "--work-dir", str(self.paths.base / "data-plane"),
+            ], env))
+            description = self.describe(aws_endpoint, outputs, data_plane, demo_user)
+            self.write_stack_json(description)
+            self.say(walkthrough(description, time.monotonic() - started, self.paths))
+            return description
+        except BaseException:  # a failed or interrupted start leaves nothing running
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop what start() started and release the state dir; nothing when it was not started."""
+        lock, self._lock = self._lock, None
+        if lock is None:
+            return
+        try:
+            self.shutdown()
+        finally:
+            lock.__exit__(None, None, None)
+
     def up(self) -> dict:
         """Start everything, serve until a signal or a service dies, then stop everything."""
-        with self.exclusive():
-            stop = _StopSignal()
-            try:
-                started = time.monotonic()
-                self.say(f"Starting the embedded AWS on 127.0.0.1:{self.aws_port} ...")
-                aws_endpoint = self.start_child("embedded-aws", ["local_aws.embedded", "--port", str(self.aws_port)], isolated_env())
-                env = sandbox_env(aws_endpoint)
-                self.say(f"Applying {self.repo} to it (log: {self.paths.logs / 'terraform.log'}) ...")
-                outputs = self.apply(env, self.root_vars)
-                demo_user = self.set_demo_password(aws_endpoint)
-                self.say(f"Starting the local API on 127.0.0.1:{self.api_port} and Cognito on 127.0.0.1:{self.auth_port} ...")
-                data_plane = json.loads(self.start_child("data-plane", [
-                    "local_aws.dataplane", "--aws-endpoint", aws_endpoint, "--api-port", str(self.api_port),
-                    "--auth-port", str(self.auth_port), "--work-dir", str(self.paths.base / "data-plane"),
-                ], env))
-                description = self.describe(aws_endpoint, outputs, data_plane, demo_user)
-                self.write_stack_json(description)
-                self.say(walkthrough(description, time.monotonic() - started, self.paths))
-                stop.wait(lambda: any(c.poll() is not None for c in self.children))
-                if not stop.received:
-                    died = [" ".join(c.args[2:4]) for c in self.children if c.poll() is not None]
-                    raise StackError(f"{', '.join(died)} stopped unexpectedly; see {self.paths.logs}")
-                return description
-            finally:
-                self.shutdown()
-                stop.restore()
+        stop = _StopSignal()
+        try:
+            description = self.start()
+            stop.wait(lambda: any(c.poll() is not None for c in self.children))
+            if not stop.received:
+                died = [" ".join(c.args[2:4]) for c in self.children if c.poll() is not None]
+                raise StackError(f"{', '.join(died)} stopped unexpectedly; see {self.paths.logs}")
+            return description
+        finally:
+            self.stop()
+            stop.restore()
 
     def shutdown(self) -> None:
         self.paths.stack_json.unlink(missing_ok=True)

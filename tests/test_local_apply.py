@@ -6,6 +6,9 @@ destroy. Variables: only deletion protection is switched off, so that destroy ca
 """
 from __future__ import annotations
 
+import base64
+import importlib.util
+import hashlib
 import json
 import shutil
 from dataclasses import dataclass
@@ -16,6 +19,11 @@ import pytest
 
 from local_aws import stack, terraform
 from tests.embedded_aws import EmbeddedAws
+
+# The packager, loaded from its file (as Terraform runs it), to compute the expected hashes.
+_spec = importlib.util.spec_from_file_location("package_lambda", stack.REPO / "modules" / "lambda_route" / "package.py")
+package_lambda = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(package_lambda)
 
 
 ROOT_VARS = ["-var=cognito_deletion_protection=false"]
@@ -37,6 +45,18 @@ class Deployment:
         self.tf("plan", "-input=false", "-out=tfplan", *ROOT_VARS, *extra)
         shown = json.loads(self.tf("show", "-json", "tfplan").stdout)
         return {c["address"]: c["change"]["actions"] for c in shown.get("resource_changes", []) if c["change"]["actions"] not in (["no-op"], ["read"])}
+
+    def planned_updates(self, address: str) -> dict[str, tuple]:
+        """Attributes the saved plan changes on a resource: name -> (before, after); unknown after is None."""
+        shown = json.loads(self.tf("show", "-json", "tfplan").stdout)
+        (change,) = [c["change"] for c in shown["resource_changes"] if c["address"] == address]
+        unknown = change.get("after_unknown") or {}
+        names = set(change["before"]) | set(change["after"]) | set(unknown)
+        return {
+            name: (change["before"].get(name), None if unknown.get(name) is True else change["after"].get(name))
+            for name in sorted(names)
+            if unknown.get(name) is True or change["before"].get(name) != change["after"].get(name)
+        }
 
     def apply_plan(self) -> None:
         """Apply exactly the plan plan_changes() showed."""
@@ -184,8 +204,32 @@ def test_second_plan_is_empty(deployed) -> None:
     assert deployed.plan_is_empty()
 
 
+def code_sha256(data: bytes) -> str:
+    """CodeSha256 as Lambda reports it: base64 of the package's sha256."""
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
 @root_lifecycle
-def test_editing_one_handler_updates_that_function_only(deployed) -> None:
+def test_functions_are_deployed_from_their_objects_in_the_stacks_private_bucket(deployed) -> None:
+    s3, lambda_ = deployed.aws.client("s3"), deployed.aws.client("lambda")
+    (bucket,) = [b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("notes-api-code-")]
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    for name in ROUTES:
+        source = package_lambda.source_hash(package_lambda.collect([deployed.dir / "functions" / name, deployed.dir / "functions" / "shared"]))
+        key = f"functions/{source}.zip"
+        assert key in keys, name
+        stored = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        assert lambda_.get_function(FunctionName=deployed.outputs["function_names"][name])["Configuration"]["CodeSha256"] == code_sha256(stored)
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
+    }
+    (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+
+
+@root_lifecycle
+def test_editing_one_handler_uploads_a_new_object_and_changes_only_its_key(deployed) -> None:
     handler = deployed.dir / "functions" / "hello" / "app.py"
     lambda_ = deployed.aws.client("lambda")
     before = {n: lambda_.get_function(FunctionName=n)["Configuration"]["CodeSha256"] for n in deployed.outputs["function_names"].values()}
@@ -194,7 +238,16 @@ def test_editing_one_handler_updates_that_function_only(deployed) -> None:
     changes = deployed.plan_changes()
     assert changes == {
         'module.route["hello"].aws_lambda_function.this': ["update"],
-        'module.route["hello"].terraform_data.package[0]': ["delete", "create"],
+        # The new object is uploaded before the function points at it, and the old one deleted after.
+        'module.route["hello"].aws_s3_object.package[0]': ["create", "delete"],
+        # Replaced before its old instance goes, as the object that depends on it.
+        'module.route["hello"].terraform_data.package[0]': ["create", "delete"],
+    }
+    source = package_lambda.source_hash(package_lambda.collect([handler.parent, deployed.dir / "functions" / "shared"]))
+    updates = deployed.planned_updates('module.route["hello"].aws_lambda_function.this')
+    assert {name: after for name, (_, after) in updates.items()} == {
+        "s3_key": f"functions/{source}.zip", "source_code_hash": source,
+        "last_modified": None,  # set by Lambda: unknown until apply
     }
     deployed.apply_plan()
     after = {n: lambda_.get_function(FunctionName=n)["Configuration"]["CodeSha256"] for n in before}
@@ -221,6 +274,7 @@ def test_destroy_leaves_nothing_behind(deployed) -> None:
     assert aws.client("cognito-idp").list_user_pools(MaxResults=10)["UserPools"] == []
     assert aws.client("iam").list_roles()["Roles"] == []
     assert aws.client("logs").describe_log_groups()["logGroups"] == []
+    assert not [b for b in aws.client("s3").list_buckets()["Buckets"] if b["Name"].startswith("notes-api-")]
 
 
 EXAMPLES = sorted(p.parent.name for p in (stack.REPO / "examples").glob("*/main.tf"))
@@ -242,3 +296,78 @@ def test_example_applies_replans_empty_and_destroys(aws, tmp_path, example: str)
     terraform.run(["destroy", "-auto-approve", "-input=false"], root, env, quiet=True)
     state = json.loads((root / "terraform.tfstate").read_text())
     assert state["resources"] == []
+
+
+# --- packaging: the build never depends on a file left by an earlier run -------------------------
+
+PACKAGING_ROOT = Path("tests/fixtures/lambda_route_apply")
+
+
+def packaging_checkout(base: Path, aws: EmbeddedAws) -> Deployment:
+    """A fresh checkout of the packaging fixture (modules/ and the fixture sources; no .build, no
+    state), initialised. Each checkout lives at its own path, as on another CI runner."""
+    shutil.copytree(stack.REPO / "modules", base / "modules", ignore=stack.NOT_COPIED)
+    for name in ("lambda_route_apply", "lambda_route_src", "lambda_route_shared"):
+        shutil.copytree(stack.REPO / "tests" / "fixtures" / name, base / "tests" / "fixtures" / name, ignore=stack.NOT_COPIED)
+    root = base / PACKAGING_ROOT
+    shutil.copy(stack.REPO / ".terraform.lock.hcl", root)
+    checkout = Deployment(root, terraform.terraform_env(base / "cli", stack.sandbox_env(aws.url)), {}, aws)
+    checkout.tf("init", "-input=false", "-lockfile=readonly")
+    return checkout
+
+
+def assert_functions_run_the_packages_built_in(checkout: Deployment, name: str) -> None:
+    """Each function's code is the zip this checkout built (CodeSha256), and a new plan is empty."""
+    lambda_ = checkout.aws.client("lambda")
+    paths = json.loads(checkout.tf("output", "-json", "package_paths").stdout)
+    for function, path in paths.items():
+        built = (checkout.dir / path).read_bytes()
+        assert lambda_.get_function(FunctionName=f"{name}-{function}")["Configuration"]["CodeSha256"] == code_sha256(built), function
+    result = checkout.tf("plan", "-input=false", "-detailed-exitcode", f"-var=name={name}", check=False)
+    assert result.returncode == 0, result.stdout
+
+
+packaging = pytest.mark.xdist_group("apply-packaging")
+
+
+@packaging
+def test_a_plan_saved_in_one_checkout_applies_in_another(aws, tmp_path) -> None:
+    name = "saved-plan"
+    planner, applier = packaging_checkout(tmp_path / "planner", aws), packaging_checkout(tmp_path / "applier", aws)
+    planner.tf("plan", "-input=false", "-out=tfplan", f"-var=name={name}")
+    shutil.copy(planner.dir / "tfplan", applier.dir / "tfplan")
+
+    applier.tf("apply", "-input=false", "tfplan")
+
+    # Built where the plan was applied, under that checkout's path; the planner has no zip.
+    assert len(list((applier.dir / ".build" / "lambda").glob("*.zip"))) == 2
+    assert not (planner.dir / ".build").exists()
+    assert_functions_run_the_packages_built_in(applier, name)
+    applier.tf("destroy", "-auto-approve", "-input=false", f"-var=name={name}")
+
+
+@packaging
+def test_an_apply_that_failed_after_the_build_converges_when_rerun_in_a_fresh_clone(aws, tmp_path) -> None:
+    name = "rerun"
+    logs = aws.client("logs")
+    # The functions' log groups exist already: their creates fail while the packages (no
+    # dependencies, started first) are built and recorded in the state; no function is created.
+    squatters = [f"/aws/lambda/{name}-direct", f"/aws/lambda/{name}-stored"]
+    for group in squatters:
+        logs.create_log_group(logGroupName=group)
+    first = packaging_checkout(tmp_path / "first", aws)
+    failed = first.tf("apply", "-auto-approve", "-input=false", f"-var=name={name}", check=False)
+    assert failed.returncode != 0 and "ResourceAlreadyExistsException" in failed.stderr, failed.stderr
+    state = first.tf("state", "list").stdout.split()
+    assert {"module.direct.terraform_data.package[0]", "module.stored.terraform_data.package[0]"} <= set(state)
+    assert not [address for address in state if address.endswith("aws_lambda_function.this")]
+    for group in squatters:
+        logs.delete_log_group(logGroupName=group)
+
+    # The rerun: a fresh clone with the state (a remote backend would give it), no .build.
+    fresh = packaging_checkout(tmp_path / "fresh", aws)
+    shutil.copy(first.dir / "terraform.tfstate", fresh.dir / "terraform.tfstate")
+    fresh.tf("apply", "-auto-approve", "-input=false", f"-var=name={name}")
+
+    assert_functions_run_the_packages_built_in(fresh, name)
+    fresh.tf("destroy", "-auto-approve", "-input=false", f"-var=name={name}")
