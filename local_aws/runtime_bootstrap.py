@@ -288,15 +288,22 @@ def _marshal_default(value):
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+_status_fd = -1  # /proc/self/status, kept open: read again from its start for each REPORT
+
+
 def _max_memory_used_mb() -> int:
     """Peak resident memory of this process since exec (ru_maxrss would count the parent's, from
     before the exec)."""
+    global _status_fd
     try:
-        with open("/proc/self/status", "rb") as status:
-            for line in status:
-                if line.startswith(b"VmHWM:"):
-                    return math.ceil(int(line.split()[1]) / 1024)
-    except OSError:
+        try:
+            status = os.pread(_status_fd, 1 << 16, 0)
+        except OSError:  # not open yet (or the handler closed it)
+            _status_fd = os.open("/proc/self/status", os.O_RDONLY | os.O_CLOEXEC)
+            status = os.pread(_status_fd, 1 << 16, 0)
+        start = status.index(b"VmHWM:")
+        return math.ceil(int(status[start + 6:status.index(b"kB", start)]) / 1024)
+    except (OSError, ValueError):
         pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return math.ceil(peak / (1024 * 1024 if sys.platform == "darwin" else 1024))
