@@ -10,7 +10,8 @@ one sendall of the whole response.
 
 What a client meets (each one as waitress did it, or named where it differs):
 - Keep-alive (HTTP/1.1 by default, HTTP/1.0 with `Connection: keep-alive`), pipelining answered
-  in order. A connection idle for IDLE_TIMEOUT_S is closed.
+  in order. A connection idle for IDLE_TIMEOUT_S is closed; past MAX_CONNECTIONS open at once, new
+  ones wait to be accepted.
 - A request llhttp refuses (bad syntax, Content-Length with Transfer-Encoding, two differing
   Content-Lengths, bad chunking): 400, and the connection is closed.
 - A request head over MAX_HEAD_BYTES: 431 and close (the gateway's own, lower limit of API Gateway
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 MAX_HEAD_BYTES = 64 * 1024
 MAX_BODY_BYTES = 10 * 1024 * 1024 + 1024 * 1024  # API Gateway's 10 MiB, and room to see it exceeded
 IDLE_TIMEOUT_S = 120.0
+MAX_CONNECTIONS = 256  # open at once, each with its thread (waitress stopped accepting at 100)
 RECV_BYTES = 1 << 16
 
 # The WSGI environ key holding each header's values one by one, {lower-cased name: [value, ...]} in
@@ -387,6 +389,9 @@ class Http11Server:
 
     def _accept(self) -> None:
         while not self.stopping:
+            if len(self._connections) >= MAX_CONNECTIONS:  # the rest wait in the listen backlog
+                time.sleep(0.01)
+                continue
             try:
                 sock, peer = self.listener.accept()
             except socket.timeout:
