@@ -9,12 +9,17 @@ locals {
     machine = { kind = "machine", scopes = [local.read_scope, local.write_scope] }
   }
 
-  # One function per route; an empty scope list makes a public route, any other a JWT route
-  # that needs one of the scopes (scopes are also what keeps ID tokens out).
+  # One function per route. A route with scopes is a JWT route that needs one of them (scopes are
+  # also what keeps ID tokens out); "iam" routes are for SigV4-signed AWS principals; the rest are
+  # public. `table_actions` is all the function may do to the notes table.
   routes = {
-    hello       = { route_key = "GET /hello", scopes = [] }
-    profile     = { route_key = "GET /profile", scopes = [local.read_scope] }
-    create_note = { route_key = "POST /notes", scopes = [local.write_scope] }
+    hello       = { route_key = "GET /hello", scopes = [], table_actions = [] }
+    profile     = { route_key = "GET /profile", scopes = [local.read_scope], table_actions = [] }
+    create_note = { route_key = "POST /notes", scopes = [local.write_scope], table_actions = ["dynamodb:PutItem", "dynamodb:GetItem"] }
+    list_notes  = { route_key = "GET /notes", scopes = [local.read_scope], table_actions = ["dynamodb:Query"] }
+    get_note    = { route_key = "GET /notes/{id}", scopes = [local.read_scope], table_actions = ["dynamodb:GetItem"] }
+    delete_note = { route_key = "DELETE /notes/{id}", scopes = [local.write_scope], table_actions = ["dynamodb:DeleteItem"] }
+    note_stats  = { route_key = "GET /notes/stats", scopes = [], iam = true, table_actions = ["dynamodb:Query"] }
   }
 }
 
@@ -32,7 +37,7 @@ module "cognito" {
       name = "Notes API"
       scopes = {
         read  = "Read the caller's profile and notes"
-        write = "Create notes"
+        write = "Create and delete notes"
       }
     }
   }
@@ -49,7 +54,7 @@ module "http_api" {
 
   cors = length(var.cors_allow_origins) == 0 ? null : {
     allow_origins = var.cors_allow_origins
-    allow_methods = ["GET", "POST"]
+    allow_methods = ["GET", "POST", "DELETE"]
   }
 
   jwt_authorizers = {
@@ -134,9 +139,16 @@ module "route" {
   api_id            = module.http_api.api_id
   api_execution_arn = module.http_api.execution_arn
 
+  environment = length(each.value.table_actions) == 0 ? {} : { NOTES_TABLE = aws_dynamodb_table.notes.name }
+  policy_statements = length(each.value.table_actions) == 0 ? [] : [{
+    sid       = "NotesTable"
+    actions   = each.value.table_actions
+    resources = [aws_dynamodb_table.notes.arn]
+  }]
+
   routes = {
     (each.value.route_key) = {
-      authorization_type   = length(each.value.scopes) == 0 ? "NONE" : "JWT"
+      authorization_type   = try(each.value.iam, false) ? "AWS_IAM" : length(each.value.scopes) == 0 ? "NONE" : "JWT"
       authorizer_id        = length(each.value.scopes) == 0 ? null : module.http_api.authorizer_ids["cognito"]
       authorization_scopes = each.value.scopes
     }

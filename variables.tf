@@ -102,3 +102,9 @@ variable "tags" {
   type        = map(string)
   default     = { project = "notes-api" }
 }
+
+variable "notes_deletion_protection" {
+  description = "Protect the notes table from deletion. Switch off before `terraform destroy`."
+  type        = bool
+  default     = true
+}

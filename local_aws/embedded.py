@@ -15,6 +15,9 @@ operations on moto's own backends and response classes, so they share moto's sta
   lambda        UpdateFunctionCode applies Architectures; a function keeps its KMSKeyArn, and
                 UpdateFunctionConfiguration applies KMSKeyArn and TracingConfig (the local stack
                 names them at startup as not emulated)
+  dynamodb      item operations run one at a time: a cancelled TransactWriteItems restores a copy
+                of each table it touched, which would discard every write that other requests
+                made meanwhile (DynamoDB isolates transactions; moto's server runs requests in threads)
   iam           AWS managed policies exist (arn:aws:iam::aws:policy/...), so attaching
                 AWSLambdaBasicExecutionRole works: moto ships them and loads them on request (its
                 iam.load_aws_managed_policies setting), here in the `aws` partition only, where
@@ -57,6 +60,7 @@ from moto.cognitoidp.responses import CognitoIdpResponse
 from moto.core.config import default_user_config
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import iso_8601_datetime_without_milliseconds
+from moto.dynamodb.models import DynamoDBBackend
 from moto.iam.models import IAMBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
@@ -513,6 +517,9 @@ def apply_patches() -> None:
         LambdaFunction.update_configuration = _configuration_updates_kms_and_tracing(LambdaFunction.update_configuration)
         LambdaFunction.get_configuration = _configuration_shows_kms_key(LambdaFunction.get_configuration)
 
+        for name in _ITEM_OPERATIONS:
+            setattr(DynamoDBBackend, name, _one_at_a_time(getattr(DynamoDBBackend, name)))
+
         ApiGatewayV2Backend.get_authorizers = _get_authorizers
         ApiGatewayV2Backend.update_stage = _update_stage
         ApiGatewayV2Backend.delete_route_settings = _delete_route_settings
@@ -547,6 +554,21 @@ def apply_patches() -> None:
         IAMBackend._init_aws_policies = _aws_policies_in_the_aws_partition(IAMBackend._init_aws_policies)
 
         setattr(CognitoIdpBackend, _PATCHED_MARK, True)
+
+
+# --- dynamodb ------------------------------------------------------------------------------------
+
+_DYNAMODB_ITEMS = threading.RLock()
+_ITEM_OPERATIONS = ("get_item", "put_item", "update_item", "delete_item", "query", "scan", "batch_get_item",
+                    "batch_write_item", "transact_get_items", "transact_write_items")
+
+
+def _one_at_a_time(operation):
+    def serialized(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+        with _DYNAMODB_ITEMS:
+            return operation(self, *args, **kwargs)
+    serialized.__name__ = operation.__name__
+    return serialized
 
 
 # --- the server --------------------------------------------------------------------------------

@@ -655,7 +655,9 @@ def find_client(description: dict, name: str, pool: str | None = None) -> FoundC
 
 def walkthrough(d: dict, seconds: float, paths: Paths) -> str:
     """What make local prints when ready: where things are, and commands to paste, with live values."""
-    api, cli = d["api_url"] or next(iter(d["apis"].values()), {}).get("url"), ".venv/bin/python -m local_aws"
+    api = d["api_url"] or next(iter(d["apis"].values()), {}).get("url")
+    # In this repository (make local) the venv's interpreter; elsewhere the installed command.
+    cli = ".venv/bin/python -m local_aws" if Path.cwd().resolve() == REPO else "local-aws"
     state = "" if paths.base == REPO / ".local" else f" --state-dir {paths.base}"
     regions = d.get("regions") or [d["region"]]
     lines = [f"Local stack ready in {seconds:.1f} s."]
@@ -682,27 +684,45 @@ def walkthrough(d: dict, seconds: float, paths: Paths) -> str:
         lines += ["", "Not emulated, no effect locally (the root sets them; the local stack ignores them, by name):"]
         lines += [f"  {n['kind']} {n['id']}" + (f" ({n['name']})" if n["name"] and n["name"] != n["id"] else "")
                   + f" in {n['region']}: {n['setting']} = {n['value']}: {n['why']}" for n in d["not_emulated"]]
-    if api:
+    apply_hint = f"{cli} apply{state}" if state else "make local-apply"
+    if api and _is_this_repository(d):
         lines += ["", "Try it from another shell:",
                   f"  curl -s {api}/hello",
                   f"  TOKEN=$({cli} token{state} --client machine)",
                   f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/profile"]
         if demo:
             sign_in = f"--client spa --username {demo['username']} --password '{demo['password']}'"
+            bearer = "-H \"Authorization: Bearer $USER_TOKEN\""
             lines += [f"  USER_TOKEN=$({cli} token{state} {sign_in})",
-                      f"  curl -s -H \"Authorization: Bearer $USER_TOKEN\" {api}/profile",
-                      f"  curl -s -X POST -H \"Authorization: Bearer $USER_TOKEN\" -H 'content-type: application/json' "
+                      f"  curl -s {bearer} {api}/profile",
+                      f"  curl -s -X POST {bearer} -H 'content-type: application/json' -H 'idempotency-key: first' "
                       f"-d '{{\"title\":\"First note\",\"content\":\"Hello\"}}' {api}/notes",
+                      f"  curl -s {bearer} '{api}/notes?limit=10'          # newest first; pass ?cursor=<next> for more",
+                      f"  NOTE=$(curl -s {bearer} {api}/notes | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"notes\"][0][\"id\"])')",
+                      f"  curl -s {bearer} {api}/notes/$NOTE",
+                      f"  curl -si -X DELETE {bearer} {api}/notes/$NOTE    # 204; then 404, as for anyone else's note",
                       "", "Refused, as on AWS (the handler never runs):",
                       f"  curl -si {api}/profile                     # 401: no Authorization header",
                       f"  ID_TOKEN=$({cli} token{state} {sign_in} --id-token)",
                       f"  curl -si -H \"Authorization: Bearer $ID_TOKEN\" {api}/profile   # 403: an ID token carries no scope"]
         lines += [f"  READ_ONLY=$({cli} token{state} --client machine --scope notes-api/read)",
                   f"  curl -si -X POST -H \"Authorization: Bearer $READ_ONLY\" -d '{{}}' {api}/notes   # 403: needs notes-api/write",
-                  "", f"Edit a handler, then `{f'{cli} apply{state}' if state else 'make local-apply'}`: "
-                  "the change is served without a restart."]
+                  f"  curl -si {api}/notes/stats?owner=x         # 403: an AWS_IAM route needs a SigV4 signature"]
+    elif api or pools:
+        clients = sorted({name for p in pools for name in p.get("clients", {})})
+        lines += ["", "From another shell:",
+                  f"  {cli} token{state} --client NAME      # a token (clients: {', '.join(clients) or 'none'}); --username/--password to sign in",
+                  f"  {cli} audit{state}                    # every route attacked; exit 0 when each refuses what it must"]
+    if api:
+        lines += ["", f"Edit a handler, then `{apply_hint}`: the change is served without a restart."]
     lines += ["", f"Stop with Ctrl-C here, or `{f'{cli} down{state}' if state else 'make local-down'}`."]
     return "\n".join(lines)
+
+
+def _is_this_repository(d: dict) -> bool:
+    """Whether the root is this repository's own (its walkthrough names its routes and clients)."""
+    names = (d.get("outputs") or {}).get("function_names") or {}
+    return {"hello", "profile", "create_note"} <= set(names) and {"machine", "spa"} <= set(d.get("clients") or {})
 
 
 class _StopSignal:

@@ -26,8 +26,12 @@ package_lambda = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(package_lambda)
 
 
-ROOT_VARS = ["-var=cognito_deletion_protection=false"]
-ROUTES = {"hello": "GET /hello", "profile": "GET /profile", "create_note": "POST /notes"}
+ROOT_VARS = ["-var=cognito_deletion_protection=false", "-var=notes_deletion_protection=false"]
+ROUTES = {"hello": "GET /hello", "profile": "GET /profile", "create_note": "POST /notes", "list_notes": "GET /notes",
+          "get_note": "GET /notes/{id}", "delete_note": "DELETE /notes/{id}", "note_stats": "GET /notes/stats"}
+# What each function may do to the notes table, and nothing else (least privilege).
+TABLE_ACTIONS = {"create_note": ["dynamodb:GetItem", "dynamodb:PutItem"], "list_notes": ["dynamodb:Query"],
+                 "get_note": ["dynamodb:GetItem"], "delete_note": ["dynamodb:DeleteItem"], "note_stats": ["dynamodb:Query"]}
 
 
 @dataclass
@@ -126,10 +130,14 @@ def test_protected_routes_carry_their_scope_and_the_authorizer(deployed) -> None
     routes = {r["RouteKey"]: r for r in apigw.get_routes(ApiId=deployed.outputs["api_id"])["Items"]}
     (authorizer,) = apigw.get_authorizers(ApiId=deployed.outputs["api_id"])["Items"]
     assert routes["GET /hello"]["AuthorizationType"] == "NONE"
-    for route_key, scope in (("GET /profile", "notes-api/read"), ("POST /notes", "notes-api/write")):
+    for route_key, scope in (("GET /profile", "notes-api/read"), ("POST /notes", "notes-api/write"),
+                             ("GET /notes", "notes-api/read"), ("GET /notes/{id}", "notes-api/read"),
+                             ("DELETE /notes/{id}", "notes-api/write")):
         assert routes[route_key]["AuthorizationType"] == "JWT"
         assert routes[route_key]["AuthorizerId"] == authorizer["AuthorizerId"]
         assert routes[route_key]["AuthorizationScopes"] == [scope]
+    assert routes["GET /notes/stats"]["AuthorizationType"] == "AWS_IAM"
+    assert "AuthorizerId" not in routes["GET /notes/stats"]
 
 
 @root_lifecycle
@@ -167,16 +175,50 @@ def test_log_groups_exist_with_retention(deployed) -> None:
 @root_lifecycle
 def test_functions_run_python_on_arm64_with_a_least_privilege_role(deployed) -> None:
     lambda_, iam = deployed.aws.client("lambda"), deployed.aws.client("iam")
-    for name in deployed.outputs["function_names"].values():
+    table_arn = deployed.aws.client("dynamodb").describe_table(TableName="notes-api-notes")["Table"]["TableArn"]
+    for key, name in deployed.outputs["function_names"].items():
         config = lambda_.get_function_configuration(FunctionName=name)
         assert (config["Runtime"], config["Handler"], config["Architectures"]) == ("python3.13", "app.handler", ["arm64"])
         role = config["Role"].rsplit("/", 1)[1]
         (policy_name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
         document = iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
         document = json.loads(document) if isinstance(document, str) else document
-        (statement,) = document["Statement"]
+        statement, *table_statements = document["Statement"]
         assert sorted(statement["Action"]) == ["logs:CreateLogStream", "logs:PutLogEvents"]
         assert statement["Resource"].endswith(f":log-group:/aws/lambda/{name}:*")
+        if key in TABLE_ACTIONS:
+            (table_statement,) = table_statements
+            actions = table_statement["Action"]
+            assert sorted([actions] if isinstance(actions, str) else actions) == TABLE_ACTIONS[key]
+            assert table_statement["Resource"] == table_arn
+            assert config["Environment"]["Variables"] == {"NOTES_TABLE": "notes-api-notes"}
+        else:
+            assert table_statements == [] and "Environment" not in config
+
+
+@root_lifecycle
+def test_notes_table_is_keyed_by_owner_recoverable_encrypted_and_protected(deployed) -> None:
+    dynamodb = deployed.aws.client("dynamodb")
+    table = dynamodb.describe_table(TableName="notes-api-notes")["Table"]
+    assert table["KeySchema"] == [{"AttributeName": "ownerSub", "KeyType": "HASH"}, {"AttributeName": "noteId", "KeyType": "RANGE"}]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["SSEDescription"]["Status"] == "ENABLED"
+    backups = dynamodb.describe_continuous_backups(TableName="notes-api-notes")["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    ttl = dynamodb.describe_time_to_live(TableName="notes-api-notes")["TimeToLiveDescription"]
+    assert (ttl["AttributeName"], ttl["TimeToLiveStatus"]) == ("expiresAt", "ENABLED")
+
+
+@root_lifecycle
+def test_the_operator_policy_allows_the_stats_route_only(deployed) -> None:
+    iam = deployed.aws.client("iam")
+    (policy,) = [p for p in iam.list_policies(Scope="Local")["Policies"] if p["PolicyName"] == "notes-api-notes-operator"]
+    version = iam.get_policy_version(PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])["PolicyVersion"]
+    document = version["Document"]
+    document = json.loads(document) if isinstance(document, str) else document
+    (statement,) = document["Statement"]
+    assert (statement["Effect"], statement["Action"]) == ("Allow", "execute-api:Invoke")
+    assert statement["Resource"] == f"arn:aws:execute-api:us-east-1:123456789012:{deployed.outputs['api_id']}/$default/GET/notes/stats"
 
 
 @root_lifecycle
@@ -274,6 +316,8 @@ def test_destroy_leaves_nothing_behind(deployed) -> None:
     assert aws.client("cognito-idp").list_user_pools(MaxResults=10)["UserPools"] == []
     assert aws.client("iam").list_roles()["Roles"] == []
     assert aws.client("logs").describe_log_groups()["logGroups"] == []
+    assert aws.client("dynamodb").list_tables()["TableNames"] == []
+    assert aws.client("iam").list_policies(Scope="Local")["Policies"] == []
     assert not [b for b in aws.client("s3").list_buckets()["Buckets"] if b["Name"].startswith("notes-api-")]
 
 

@@ -95,14 +95,6 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
-@pytest.fixture(scope="session")
-def local_aws_root(tmp_path_factory) -> Path:
-    """The plugin's stack runs a copy of this repository, so that a test may edit a handler."""
-    root = tmp_path_factory.mktemp("local-stack") / "root"
-    shutil.copytree(stack.REPO, root, ignore=stack.NOT_COPIED)
-    return root
-
-
 @pytest.fixture(scope="module")
 def local(local_stack) -> Running:
     """The plugin's stack (local_aws.pytest_plugin): `python -m local_aws up` on free ports, the
@@ -128,7 +120,10 @@ def test_stack_json_describes_the_running_stack(local) -> None:
     assert d["api_url"].startswith("http://127.0.0.1:") and list(d["apis"]) == [d["outputs"]["api_id"]]
     assert d["jwks_uri"] == f"{d['auth_url']}/{d['user_pool_id']}/.well-known/jwks.json"
     assert d["demo_user"]["username"] == "demo@example.com" and len(d["demo_user"]["password"]) >= 12
-    assert d["outputs"]["function_names"] == {"hello": "notes-api-hello", "profile": "notes-api-profile", "create_note": "notes-api-create-note"}
+    assert d["outputs"]["function_names"] == {
+        "hello": "notes-api-hello", "profile": "notes-api-profile", "create_note": "notes-api-create-note",
+        "list_notes": "notes-api-list-notes", "get_note": "notes-api-get-note", "delete_note": "notes-api-delete-note",
+        "note_stats": "notes-api-note-stats"}
 
 
 def test_walkthrough_has_live_values(local) -> None:
