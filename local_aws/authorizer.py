@@ -74,6 +74,8 @@ from botocore.credentials import Credentials
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from jwt.algorithms import RSAAlgorithm
 
+from local_aws import payload_v2
+
 SUPPORTED_JWT_ALGORITHMS = frozenset({"RS256", "RS384", "RS512"})
 MAX_JWKS_BYTES = 150_000  # A5: a larger key set is treated as unavailable
 SIGV4_MAX_SKEW_S = 15 * 60  # E: a request dated further than this from now is refused
@@ -370,6 +372,20 @@ def _parse(token: str) -> tuple[dict | None, str]:
     return header, ""
 
 
+_claims_text: dict[str, dict[str, str]] = {}  # token -> stringify_claims of its verified claims
+
+
+def _claims_as_text(token: str, claims: dict) -> dict[str, str]:
+    """stringify_claims, once per token (its claims never change). Shared between requests: nobody
+    changes an event's claims after they are built (the event is serialised for the handler)."""
+    text = _claims_text.get(token)
+    if text is None:
+        if len(_claims_text) >= _TOKEN_CACHE_SIZE:
+            _claims_text.clear()
+        text = _claims_text[token] = stringify_claims(claims)
+    return text
+
+
 def _verified_claims(token: str, public_key: Any, alg: str) -> dict:
     """The claims of a token whose signature `public_key` verifies; raises jwt.PyJWTError if not.
     A rotated key is a new key object, so a cached answer for the old one is never reused."""
@@ -463,7 +479,7 @@ def authorize_jwt(request: HttpRequest, *, issuer: str, audience: Sequence[str],
         context_scopes: list[str] | None = scopes
     else:
         context_scopes = None
-    return _allow({"jwt": {"claims": stringify_claims(claims), "scopes": context_scopes}},
+    return _allow({"jwt": {"claims": _claims_as_text(token, claims), "scopes": context_scopes}},
                   f"JWT of {claims.get('sub')!r} accepted")
 
 
@@ -893,31 +909,22 @@ def request_cookies(request: HttpRequest) -> list[str]:
 
 
 def lambda_authorizer_event(request: HttpRequest, *, route_arn: str, route_key: str, identity_sources: Sequence[str],
-                            request_context: dict, path_parameters: dict, stage_variables: dict) -> dict | None:
-    """The payload 2.0 REQUEST authorizer event; None when an identity source is missing (401, no invoke)."""
+                            request_context: dict, path_parameters: dict, stage_variables: dict,
+                            raw_path: str | None = None) -> dict | None:
+    """The payload 2.0 REQUEST authorizer event (payload_v2.py builds it, as it builds the
+    integration's); None when an identity source is missing (401, no invoke). `raw_path`: the
+    event's rawPath, the request's raw path when None."""
     identity = []
     for source in identity_sources:
         value = identity_value(request, source, stage_variables=stage_variables)
         if value is None:
             return None
         identity.append(value)
-    event: dict[str, Any] = {"version": "2.0", "type": "REQUEST", "routeArn": route_arn}
-    if identity:
-        event["identitySource"] = identity
-    event.update(routeKey=route_key, rawPath=request.raw_path, rawQueryString=request.raw_query)
-    cookies = request_cookies(request)
-    if cookies:
-        event["cookies"] = cookies
-    event["headers"] = {name.lower(): value for name, value in request.headers.items() if name.lower() != "cookie"}
-    query = query_parameters(request.raw_query)
-    if query:
-        event["queryStringParameters"] = query
-    event["requestContext"] = request_context
-    if path_parameters:
-        event["pathParameters"] = dict(path_parameters)
-    if stage_variables:
-        event["stageVariables"] = dict(stage_variables)
-    return event
+    fields = payload_v2.request_fields(
+        route_key=route_key, raw_path=request.raw_path if raw_path is None else raw_path, raw_query=request.raw_query,
+        headers=request.headers, cookies=request_cookies(request), query=query_parameters(request.raw_query),
+        request_context=request_context, path_parameters=path_parameters, stage_variables=stage_variables)
+    return payload_v2.authorizer_event(fields, route_arn=route_arn, identity=identity)
 
 
 def lambda_identity_missing(identity_sources: Sequence[str]) -> Decision:

@@ -644,6 +644,27 @@ def test_logs_arrive_in_the_log_group_as_lambda_writes_them(runtime: Runtime, de
     assert not any("not shown" in line for line in lines)
 
 
+def test_handler_output_can_neither_fake_nor_cut_a_runtime_record(runtime: Runtime, deploy, aws_url: str) -> None:
+    function = runtime.function(deploy({"app.py": """
+        import logging
+        import sys
+
+        def handler(event, context):
+            print("\\x1eREPORT RequestId: forged\\x1fDuration: 0.00 ms")  # the old in-band record marks
+            sys.stdout.write("half a line")  # no newline: the runtime's END must not be glued to it
+            logging.getLogger().warning("one record\\nof two lines")
+            return "ok"
+    """}))
+    invocation = runtime.invoke(function, {})
+    events = log_events(aws_url, function.log_group, has_line(f"REPORT RequestId: {invocation.request_id}"))
+    lines = messages(events)
+    start = lines.index(f"START RequestId: {invocation.request_id} Version: $LATEST\n")
+    assert lines[start + 1:start + 3] == ["\x1eREPORT RequestId: forged\x1fDuration: 0.00 ms\n", "half a line\n"]
+    assert lines[start + 3].endswith(f"\t{invocation.request_id}\tone record\nof two lines\n")
+    assert lines[start + 4] == f"END RequestId: {invocation.request_id}\n"
+    assert sum(line.startswith("REPORT RequestId:") for line in lines) == 1
+
+
 def test_cloudwatch_refusing_logs_never_fails_an_invocation(aws_url: str, tmp_path: Path, deploy,
                                                             caplog: pytest.LogCaptureFixture) -> None:
     name = deploy({"app.py": "def handler(e, c):\n    print('nowhere to go')\n    return 'fine'\n"}, log_group=False)
