@@ -363,7 +363,7 @@ def test_without_its_declaration_the_public_route_is_a_finding(repo_stack, tmp_p
     assert code == 1 and not report["ok"]
     assert [(f["kind"], f["route_key"]) for f in report["findings"]] == [("undeclared-public-route", "GET /hello")]
     text = repo_stack.audit("--public-file", str(tmp_path / "public"), "--public", "GET /hello")
-    assert text.returncode == 0 and text.stdout.endswith("PASS: 26 attacks on 3 routes refused as AWS refuses them, "
+    assert text.returncode == 0 and text.stdout.endswith("PASS: 70 attacks on 7 routes refused as AWS refuses them, "
                                                           "no function ran, no findings.\n")
     row = next(line for line in text.stdout.splitlines() if "HS256 signed with the public key" in line)
     assert row.split()[-4:] == ["401", "401", "no", "ok"]
