@@ -73,8 +73,7 @@ module "route" {
   source_dirs        = ["${path.module}/functions/${each.key}", "${path.module}/functions/shared"]
   architecture       = var.lambda_architecture
   log_retention_days = var.log_retention_days
-  api_id             = module.http_api.api_id
-  api_execution_arn  = module.http_api.execution_arn
+  api                = module.http_api.api
 
   routes = {
     (each.value.route_key) = {
