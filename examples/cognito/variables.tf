@@ -11,7 +11,7 @@ variable "name" {
 }
 
 variable "domain_prefix" {
-  description = "Managed login domain prefix; null derives a unique one from the pool id."
+  description = "Sign-in domain prefix; null derives a unique one from the pool id."
   type        = string
   default     = null
 }
