@@ -226,6 +226,36 @@ def test_destroy_leaves_nothing_behind(deployed) -> None:
 EXAMPLES = sorted(p.parent.name for p in (stack.REPO / "examples").glob("*/main.tf"))
 
 
+def _check_http_api_example(aws: EmbeddedAws, outputs: dict) -> None:
+    """The stage meters every route and throttles GET /status below its defaults."""
+    stage = aws.client("apigatewayv2").get_stage(ApiId=outputs["api_id"], StageName="$default")
+    assert stage["DefaultRouteSettings"]["DetailedMetricsEnabled"] is True
+    assert (stage["DefaultRouteSettings"]["ThrottlingRateLimit"], stage["DefaultRouteSettings"]["ThrottlingBurstLimit"]) == (50, 100)
+    status = stage["RouteSettings"]["GET /status"]
+    assert (status["ThrottlingRateLimit"], status["ThrottlingBurstLimit"]) == (5, 10)
+
+
+def _check_cognito_example(aws: EmbeddedAws, outputs: dict) -> None:
+    """Groups, a custom attribute, an OIDC provider the spa client names, a native app's callback."""
+    cognito, pool_id = aws.client("cognito-idp"), outputs["user_pool_id"]
+    assert sorted(g["GroupName"] for g in cognito.list_groups(UserPoolId=pool_id)["Groups"]) == ["editors", "readers"]
+    attributes = {a["Name"]: a for a in cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]["SchemaAttributes"]}
+    assert attributes["custom:tenant_id"]["Mutable"] is False
+    (provider,) = cognito.list_identity_providers(UserPoolId=pool_id)["Providers"]
+    assert (provider["ProviderName"], provider["ProviderType"]) == ("CorpOIDC", "OIDC")
+    clients = {name: cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=client_id)["UserPoolClient"]
+               for name, client_id in outputs["client_ids"].items()}
+    assert sorted(clients["spa"]["SupportedIdentityProviders"]) == ["COGNITO", "CorpOIDC"]
+    assert clients["mobile"]["CallbackURLs"] == ["notesapp://callback"]
+    domain = outputs["authorize_url"].removeprefix("https://").split(".", 1)[0]
+    assert cognito.describe_user_pool_domain(Domain=domain)["DomainDescription"]["ManagedLoginVersion"] == 1
+    assert outputs["login_ui"] == "hosted UI"
+
+
+# What each example's new inputs made, read back from the embedded AWS after apply.
+EXAMPLE_CHECKS = {"http_api": _check_http_api_example, "cognito": _check_cognito_example}
+
+
 # Their own group: they need no ordering with the root's lifecycle above, only an embedded AWS.
 @pytest.mark.xdist_group("apply-examples")
 @pytest.mark.parametrize("example", EXAMPLES)
@@ -238,6 +268,8 @@ def test_example_applies_replans_empty_and_destroys(aws, tmp_path, example: str)
     env = terraform.terraform_env(tmp_path / "cli", stack.sandbox_env(aws.url))
     for args in (["init", "-input=false", "-lockfile=readonly"], ["apply", "-auto-approve", "-input=false"]):
         terraform.run(args, root, env, quiet=True)
+    if example in EXAMPLE_CHECKS:
+        EXAMPLE_CHECKS[example](aws, terraform.outputs(root, env))
     assert terraform.run(["plan", "-detailed-exitcode", "-input=false"], root, env, quiet=True, check=False).returncode == 0
     terraform.run(["destroy", "-auto-approve", "-input=false"], root, env, quiet=True)
     state = json.loads((root / "terraform.tfstate").read_text())

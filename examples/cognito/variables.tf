@@ -27,3 +27,30 @@ variable "demo_user_email" {
   type        = string
   default     = null
 }
+
+variable "pre_token_generation_function_arn" {
+  description = "ARN of a Lambda function to run as the pre token generation trigger (event V2_0); null for none."
+  type        = string
+  default     = null
+}
+
+variable "oidc_provider" {
+  description = "An OIDC identity provider the spa client may sign users in with (name, client id, https issuer); null for none."
+  type = object({
+    name      = string
+    client_id = string
+    issuer    = string
+  })
+  default = {
+    name      = "CorpOIDC"
+    client_id = "example-oidc-client-id"
+    issuer    = "https://login.example.com"
+  }
+}
+
+variable "oidc_client_secret" {
+  description = "Client secret Cognito uses with the OIDC provider. Replace the example value (or pass it with TF_VAR_oidc_client_secret)."
+  type        = string
+  default     = "example-oidc-client-secret"
+  sensitive   = true
+}
