@@ -156,8 +156,8 @@ resource "aws_cognito_user_pool_domain" "this" {
 resource "aws_lambda_permission" "trigger" {
   for_each = local.trigger_functions
 
-  statement_id  = "cognito-${replace(each.key, "_", "-")}"
-  action        = "lambda:InvokeFunction"
+  statement_id = "cognito-${replace(each.key, "_", "-")}"
+  action       = "lambda:InvokeFunction"
   # An alias or version ARN (...:function:<name>:<qualifier>) grants on that qualifier.
   function_name = join(":", slice(split(":", each.value), 0, 7))
   qualifier     = length(split(":", each.value)) == 8 ? split(":", each.value)[7] : null

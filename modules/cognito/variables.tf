@@ -298,8 +298,8 @@ variable "groups" {
     error_message = "${join(", ", formatlist("groups[%q]", [for name, g in var.groups : name if g.role_arn != null && !can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", coalesce(g.role_arn, "-")))]))}: role_arn must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)."
   }
   validation {
-    condition     = length([for name, g in var.groups : name if (g.description == null ? 0 : length(g.description)) > 2048]) == 0
-    error_message = "${join(", ", formatlist("groups[%q]", [for name, g in var.groups : name if (g.description == null ? 0 : length(g.description)) > 2048]))}: description must be at most 2048 characters."
+    condition     = length([for name, g in var.groups : name if(g.description == null ? 0 : length(g.description)) > 2048]) == 0
+    error_message = "${join(", ", formatlist("groups[%q]", [for name, g in var.groups : name if(g.description == null ? 0 : length(g.description)) > 2048]))}: description must be at most 2048 characters."
   }
 }
 
