@@ -50,7 +50,8 @@ be AWS's behaviour; each is the side that refuses what AWS might refuse:
   events). An identity source that is missing or empty means 401 without invoking. ``$context.*``
   identity sources are not emulated (`NotEmulated`). An allowed response's ``requestContext.authorizer``
   is ``{"lambda": context}`` with ``context`` null when the function returned none (null is the
-  value that code must also survive on AWS); the principalId of a policy response is not passed on.
+  value that code must also survive on AWS); the principalId of a policy response is not passed on to
+  a payload 2.0 integration (`Decision.principal` keeps it for payload 1.0, see gateway.py).
 """
 from __future__ import annotations
 
@@ -118,6 +119,7 @@ class Decision:
     headers: dict[str, str]  # response headers on refusal, e.g. {"www-authenticate": ...}
     context: dict | None  # requestContext.authorizer when allowed
     reason: str  # why (for logs)
+    principal: str | None = None  # a Lambda authorizer's principalId (policy responses; payload 1.0 passes it on)
 
 
 def _allow(context: dict, reason: str) -> Decision:
@@ -816,4 +818,5 @@ def interpret_lambda_authorizer(result: Any, *, simple_responses: bool, route_ar
     verdict = evaluate_policies([result["policyDocument"]], action=INVOKE_ACTION, resource=route_arn)
     if not verdict.allowed:
         return _forbidden(f"Lambda authorizer policy for {principal!r}: {verdict.reason}")
-    return _allow({"lambda": context}, f"Lambda authorizer policy for {principal!r}: {verdict.reason}")
+    return Decision(True, 200, {}, {}, {"lambda": context}, f"Lambda authorizer policy for {principal!r}: {verdict.reason}",
+                    principal)

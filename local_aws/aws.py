@@ -1,4 +1,9 @@
-"""Clients of the embedded AWS: one place for its fake credentials, region and account."""
+"""Clients of the embedded AWS: one place for its fake credentials, default region and account,
+the issuer format of a user pool, and which regions the embedded AWS holds anything in.
+
+REGION is only the default: a root may put its resources in any region (or several), and every
+reader of the embedded AWS asks `regions()` where to look rather than assuming REGION.
+"""
 from __future__ import annotations
 
 import json
@@ -12,7 +17,7 @@ import boto3
 import botocore.session
 from botocore.config import Config
 
-REGION = "us-east-1"
+REGION = "us-east-1"  # the default region of clients, and of the sandbox's AWS_REGION
 ACCOUNT_ID = "123456789012"  # moto's default account
 FAKE_KEYS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 _CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30)
@@ -47,3 +52,35 @@ def private(endpoint_url: str, path: str, payload: dict | None = None) -> tuple[
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
+
+
+def issuer(region: str, pool_id: str) -> str:
+    """A user pool's issuer, as AWS names it (spec D1; the one place that builds it)."""
+    return f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
+
+
+def pool_region(pool_id: str) -> str:
+    """The region a user pool id names (`eu-west-1_AbC123` -> `eu-west-1`)."""
+    region, underscore, _ = pool_id.partition("_")
+    if not underscore or not region:
+        raise ValueError(f"not a user pool id: {pool_id!r}")
+    return region
+
+
+def arn_region(arn: str) -> str:
+    """The region field of an ARN (`arn:aws:lambda:eu-west-1:...` -> `eu-west-1`)."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn":
+        raise ValueError(f"not an ARN: {arn!r}")
+    return parts[3]
+
+
+def regions(endpoint_url: str, service: str | None = None) -> list[str]:
+    """The regions in which the embedded AWS holds something (of `service`, a boto3 service name
+    such as "cognito-idp", "apigatewayv2", "lambda"), from its private /_local/regions endpoint:
+    one cheap call instead of listing every region with boto3."""
+    status, body = private(endpoint_url, "regions")
+    if status != 200:
+        raise RuntimeError(f"the embedded AWS at {endpoint_url} did not list its regions: {status} {body[:200]!r}")
+    found = json.loads(body)
+    return list(found["regions"] if service is None else found["services"].get(service, []))

@@ -1,7 +1,8 @@
 """Local Cognito: a user pool's OAuth 2.0 / OpenID Connect endpoints and its issuer's keys (spec D).
 
 `LocalCognito` is a WSGI app. It reads the pools, app clients, resource servers and domains of
-the embedded AWS (boto3, `reload()`), checks passwords with the embedded AWS's private
+the embedded AWS (boto3, `reload()`), in every region that holds a pool (the embedded AWS's
+private /_local/regions says which), checks passwords with the embedded AWS's private
 `/_local/cognito/<pool>/authenticate` endpoint, reads users live (admin_get_user), and signs
 tokens with RS256 keys of its own: one key pair for access tokens and another for ID tokens per
 pool (D1), kept in `key_dir/<pool id>.json` (private JWKs, mode 0600) so that they survive
@@ -10,16 +11,19 @@ restarts and so tests and tools can mint tokens of any shape (`sign()`).
 What it serves, on one server:
 
   Issuer, whatever the Host:  /<pool id>/.well-known/openid-configuration and .../jwks.json.
-      The issuer is AWS's string, https://cognito-idp.<region>.amazonaws.com/<pool id>; the
+      The issuer is AWS's string, https://cognito-idp.<pool's region>.amazonaws.com/<pool id>; the
       gateway resolves it in-process with `jwks_for_issuer()`, and `jwks_uri` is AWS's URL too.
       The domain endpoints in the discovery document point at the local domain the request came
       in on: the request's own scheme and Host if that Host reaches the pool's domain (below),
-      else http://<prefix>.auth.localhost:<port of the request>; a pool without a domain has none.
+      else http://<the domain's host>:<port of the request>; a pool without a domain has none.
       `response_types_supported` lists only "code": the implicit grant is not emulated.
   A pool's domain: /oauth2/authorize, /login, /oauth2/token, /oauth2/userInfo, /oauth2/revoke,
-      /logout. The Host picks the pool: <domain prefix>.auth.localhost[:port]. Any other Host
+      /logout. The Host picks the pool: <domain prefix>.auth.localhost[:port], or
+      <domain prefix>.auth.<region>.localhost[:port] (always unambiguous: AWS's prefixes are
+      unique per region only, so a prefix used in two regions answers only with its region).
+      Several pools and domains, of one region or several, are served at once. Any other Host
       (127.0.0.1, localhost) reaches the pool's domain only when exactly one pool has a domain;
-      otherwise, and for a *.auth.localhost naming no domain, 404. Custom domains: not emulated.
+      otherwise, and for a *.localhost naming no domain, 404. Custom domains: not emulated.
 
 Choices where AWS is silent or where the safe behaviour differs (UNCONFIRMED unless a source
 is named):
@@ -97,7 +101,6 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from local_aws import aws
-from local_aws.aws import REGION
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +125,8 @@ _VALIDITY = {
     "id": ("IdTokenValidity", "IdToken", 3600, "hours"),
     "refresh": ("RefreshTokenValidity", "RefreshToken", 30 * 86400, "days"),
 }
-_DOMAIN_HOST = re.compile(r"^(?P<prefix>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)\.auth\.localhost$")
+_DOMAIN_HOST = re.compile(r"^(?P<prefix>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)\.auth"
+                          r"(?:\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d))?\.localhost$")
 _POOL_ID = r"[a-z]{2}(?:-[a-z]+)+-\d_[0-9A-Za-z]+"
 _ISSUER_PATH = re.compile(rf"^/(?P<pool>{_POOL_ID})/\.well-known/(?P<doc>openid-configuration|jwks\.json)$")
 _ISSUER = re.compile(rf"^https://cognito-idp\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/(?P<pool>{_POOL_ID})$")
@@ -188,6 +192,7 @@ class Pool:
     domain: str | None
     clients: Mapping[str, Client]
     custom_scopes: frozenset[str]
+    region: str = aws.REGION
 
     def known_scope(self, scope: str) -> bool:
         return scope in STANDARD_SCOPES or scope in self.custom_scopes
@@ -199,6 +204,17 @@ class User:
     sub: str
     attributes: Mapping[str, str]
     groups: tuple[str, ...]
+
+
+def domain_hosts(domains: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(region, domain prefix) -> the local host name of that domain: `<prefix>.auth.localhost`,
+    or `<prefix>.auth.<region>.localhost` when the prefix is used in more than one region."""
+    domains = list(domains)
+    regions_of: dict[str, set[str]] = {}
+    for region, prefix in domains:
+        regions_of.setdefault(prefix, set()).add(region)
+    return {(region, prefix): f"{prefix}.auth.localhost" if len(regions_of[prefix]) == 1
+            else f"{prefix}.auth.{region}.localhost" for region, prefix in domains}
 
 
 # --- keys ------------------------------------------------------------------------------------
@@ -359,16 +375,18 @@ class _Request(Request):
 class LocalCognito:
     """The Cognito domain(s) and issuers of the embedded AWS's user pools, as one WSGI app."""
 
-    def __init__(self, aws_endpoint: str, key_dir: Path, *, region: str = REGION,
+    def __init__(self, aws_endpoint: str, key_dir: Path, *, region: str | None = None,
                  clock: Callable[[], float] = time.time) -> None:
+        """`region`: serve the pools of that region only; None (the data plane's way): of every region."""
         self.aws_endpoint = aws_endpoint
         self.key_dir = Path(key_dir)
         self.region = region
         self._clock = clock
-        self._idp = aws.client("cognito-idp", aws_endpoint, region)
+        self._idps: dict[str, Any] = {}
         self._csrf_key = secrets.token_bytes(32)
         self._lock = threading.Lock()
         self._pools: dict[str, Pool] = {}
+        self._hosts: dict[str, str] = {}
         self._keys: dict[str, PoolKeys] = {}
         self._codes: dict[str, AuthorizationCode] = {}
         self._spent_codes: dict[str, _SpentCode] = {}
@@ -384,22 +402,30 @@ class LocalCognito:
 
         A pool's keys stay the same across reloads (and restarts: they live in key_dir).
         """
-        idp = self._idp
         pools: dict[str, Pool] = {}
-        for page in idp.get_paginator("list_user_pools").paginate(MaxResults=60):
-            for summary in page["UserPools"]:
-                try:
-                    pools[summary["Id"]] = self._read_pool(summary["Id"])
-                except ClientError as error:
-                    if error.response["Error"]["Code"] != "ResourceNotFoundException":
-                        raise  # deleted while we listed: skip it; anything else is loud
+        for region in [self.region] if self.region else aws.regions(self.aws_endpoint, "cognito-idp"):
+            for page in self._idp(region).get_paginator("list_user_pools").paginate(MaxResults=60):
+                for summary in page["UserPools"]:
+                    try:
+                        pools[summary["Id"]] = self._read_pool(summary["Id"], region)
+                    except ClientError as error:
+                        if error.response["Error"]["Code"] != "ResourceNotFoundException":
+                            raise  # deleted while we listed: skip it; anything else is loud
+        hosts = domain_hosts((pool.region, pool.domain) for pool in pools.values() if pool.domain)
         keys = {pool_id: self._keys.get(pool_id) or load_or_create_keys(self.key_dir, pool_id) for pool_id in pools}
         with self._lock:
             self._keys.update(keys)  # keys first: a reader that finds a pool always finds its keys
             self._pools = pools
+            self._hosts = {pool_id: hosts[(pool.region, pool.domain)] for pool_id, pool in pools.items() if pool.domain}
 
-    def _read_pool(self, pool_id: str) -> Pool:
-        idp = self._idp
+    def _idp(self, region: str) -> Any:
+        """The cognito-idp client of a region, made once (a boto3 client costs ~10 ms to make)."""
+        if region not in self._idps:
+            self._idps[region] = aws.client("cognito-idp", self.aws_endpoint, region)
+        return self._idps[region]
+
+    def _read_pool(self, pool_id: str, region: str) -> Pool:
+        idp = self._idp(region)
         described = idp.describe_user_pool(UserPoolId=pool_id)["UserPool"]
         clients = {}
         for page in idp.get_paginator("list_user_pool_clients").paginate(UserPoolId=pool_id):
@@ -410,16 +436,21 @@ class LocalCognito:
         for page in idp.get_paginator("list_resource_servers").paginate(UserPoolId=pool_id, MaxResults=50):
             for server in page["ResourceServers"]:
                 custom.update(f"{server['Identifier']}/{scope['ScopeName']}" for scope in server.get("Scopes") or ())
-        return Pool(id=pool_id, issuer=self.issuer(pool_id), domain=described.get("Domain") or None,
-                    clients=clients, custom_scopes=frozenset(custom))
+        return Pool(id=pool_id, issuer=aws.issuer(region, pool_id), domain=described.get("Domain") or None,
+                    clients=clients, custom_scopes=frozenset(custom), region=region)
 
-    def issuer(self, pool_id: str) -> str:
-        return f"https://cognito-idp.{self.region}.amazonaws.com/{pool_id}"
+    @staticmethod
+    def issuer(pool_id: str) -> str:
+        return aws.issuer(aws.pool_region(pool_id), pool_id)
+
+    def domains(self) -> dict[str, str]:
+        """Pool id -> the host name of its domain (add the port this app is served on)."""
+        return dict(self._hosts)
 
     def jwks_for_issuer(self, issuer: str) -> dict:
-        """The public JWKS of the local pool that is this issuer; KeyError if there is none."""
+        """The public JWKS of the local pool that is this issuer (of any region); KeyError if there is none."""
         match = _ISSUER.match(issuer)
-        pool = self._pools.get(match["pool"]) if match and match["region"] == self.region else None
+        pool = self._pools.get(match["pool"]) if match else None
         if pool is None or pool.issuer != issuer:
             raise KeyError(issuer)
         return self._keys[pool.id].jwks()
@@ -462,7 +493,7 @@ class LocalCognito:
             return self._issuer_document(request, issuer_doc["pool"], issuer_doc["doc"])
         pool = self._pool_for_host(request)
         if pool is None:
-            known = ", ".join(sorted(f"{p.domain}.auth.localhost" for p in self._pools.values() if p.domain)) or "none"
+            known = ", ".join(sorted(self._hosts.values())) or "none"
             return _text(404, f"No local user pool domain answers to Host {request.host!r}. Domains: {known}.")
         routes: dict[str, tuple[tuple[str, ...], Callable[[Pool, Request], Response]]] = {
             "/oauth2/authorize": (("GET",), self._authorize),
@@ -484,7 +515,8 @@ class LocalCognito:
         named = _DOMAIN_HOST.match(_host_name(request.host))
         pools = self._pools.values()
         if named:
-            return next((p for p in pools if p.domain == named["prefix"]), None)
+            found = [p for p in pools if p.domain == named["prefix"] and named["region"] in (None, p.region)]
+            return found[0] if len(found) == 1 else None  # a prefix of two regions needs its region
         with_domain = [p for p in pools if p.domain]
         return with_domain[0] if len(with_domain) == 1 else None
 
@@ -522,7 +554,8 @@ class LocalCognito:
             port = urlsplit(f"//{request.host}").port or request.environ.get("SERVER_PORT")
         except ValueError:  # a Host with a malformed port
             port = request.environ.get("SERVER_PORT")
-        return f"{request.scheme}://{pool.domain}.auth.localhost" + (f":{port}" if port else "")
+        host = self._hosts.get(pool.id) or f"{pool.domain}.auth.{pool.region}.localhost"
+        return f"{request.scheme}://{host}" + (f":{port}" if port else "")
 
     # --- D2: authorization and sign-in ---
 
@@ -819,7 +852,7 @@ class LocalCognito:
         if not username:
             return None
         try:
-            found = self._idp.admin_get_user(UserPoolId=pool.id, Username=username)
+            found = self._idp(pool.region).admin_get_user(UserPoolId=pool.id, Username=username)
         except ClientError as error:
             if error.response["Error"]["Code"] in ("UserNotFoundException", "ResourceNotFoundException"):
                 return None
@@ -829,7 +862,7 @@ class LocalCognito:
         attributes = {a["Name"]: a["Value"] for a in found.get("UserAttributes", [])}
         groups = tuple(
             group["GroupName"]
-            for page in self._idp.get_paginator("admin_list_groups_for_user").paginate(
+            for page in self._idp(pool.region).get_paginator("admin_list_groups_for_user").paginate(
                 UserPoolId=pool.id, Username=found["Username"])
             for group in page["Groups"]
         )

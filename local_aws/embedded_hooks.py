@@ -9,6 +9,8 @@ under /_local/, on the loopback-only embedded server:
                                                        the configuration the data plane reads, so it
                                                        knows when to reload
   GET  /_local/lambda/<region>/<function>/code         the deployed zip (application/zip)
+  GET  /_local/lambda/<region>/layers/<layer>/<version>/code
+                                                       a layer version's zip (application/zip)
   POST /_local/cognito/<pool id>/authenticate          {"username", "password"} -> 200 {"username",
                                                        "sub", "attributes"} | 401 {"error"}
   GET  /_local/iam/access-keys/<access key id>         {"secret_access_key", "user_name", "user_arn",
@@ -23,11 +25,14 @@ import threading
 from typing import Any, Callable, Iterable
 from urllib.parse import unquote
 
+from moto.apigateway.models import apigateway_backends
+from moto.apigatewayv2.models import apigatewayv2_backends
 from moto.awslambda.models import lambda_backends
 from moto.cognitoidp.models import cognitoidp_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.exceptions import JsonRESTError
 from moto.iam.models import iam_backends
+from moto.logs.models import logs_backends
 
 # Reads by their action name (X-Amz-Target, Action=...): everything else may change state.
 _READ_ACTION = re.compile(r"^(Admin)?(Get|List|Describe|Head|Batch(Get|Describe))")
@@ -80,8 +85,13 @@ class LocalHooks:
         try:
             if method == "GET" and parts == ["state"]:
                 return _json("200 OK", {"generation": self.generation})
+            if method == "GET" and parts == ["regions"]:
+                return _json("200 OK", regions_in_use())
             if method == "GET" and len(parts) == 4 and parts[0] == "lambda" and parts[3] == "code":
                 return "200 OK", "application/zip", function_code(parts[1], parts[2])
+            if (method == "GET" and len(parts) == 6 and parts[0] == "lambda" and parts[2] == "layers"
+                    and parts[5] == "code" and parts[4].isdigit()):
+                return "200 OK", "application/zip", layer_code(parts[1], parts[3], parts[4])
             if method == "POST" and len(parts) == 3 and parts[0] == "cognito" and parts[2] == "authenticate":
                 credentials = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)) or b"{}")
                 user = authenticate(parts[1], str(credentials.get("username", "")), str(credentials.get("password", "")))
@@ -98,8 +108,33 @@ def _json(status: str, payload: Any) -> tuple[str, str, bytes]:
     return status, "application/json", json.dumps(payload).encode()
 
 
+# What makes a region "in use", per service: the moto backend's collection of what the data plane
+# serves or names (user pools, HTTP/WebSocket APIs, REST APIs, functions, log groups).
+_HOLDINGS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
+    "cognito-idp": (cognitoidp_backends, lambda backend: backend.user_pools),
+    "apigatewayv2": (apigatewayv2_backends, lambda backend: backend.apis),
+    "apigateway": (apigateway_backends, lambda backend: backend.apis),
+    "lambda": (lambda_backends, lambda backend: backend._lambdas._functions),
+    "logs": (logs_backends, lambda backend: backend.groups),
+}
+
+
+def regions_in_use() -> dict[str, Any]:
+    """The regions whose backends hold anything, per service. Only backends moto has already made
+    are looked at (indexing a region would make one): a region nobody wrote to holds nothing."""
+    services: dict[str, list[str]] = {}
+    for service, (backends, holding) in _HOLDINGS.items():
+        made = list(backends[DEFAULT_ACCOUNT_ID].items())  # a copy: moto may add a region meanwhile
+        services[service] = sorted(region for region, backend in made if region != "aws" and len(holding(backend)))
+    return {"regions": sorted({region for found in services.values() for region in found}), "services": services}
+
+
 def function_code(region: str, name: str) -> bytes:
     return lambda_backends[DEFAULT_ACCOUNT_ID][region].get_function(name).code_bytes
+
+
+def layer_code(region: str, layer: str, version: str) -> bytes:
+    return lambda_backends[DEFAULT_ACCOUNT_ID][region].get_layer_version(layer, version).code_bytes
 
 
 def authenticate(pool_id: str, username: str, password: str) -> dict | None:

@@ -1,8 +1,10 @@
 """HTTP API data plane: config from the control plane, routing, CORS, throttling, events.
 
-Serves every HTTP API of the embedded AWS as a WSGI app, the way API Gateway serves it (spec B and
-C in /work/shared/spec/http-api-and-cognito.md). Everything comes from the control plane: `reload()`
-reads the APIs, routes, integrations, authorizers and stages with boto3, checks that each can be
+Serves every HTTP API of the embedded AWS, in every region it holds one in, as a WSGI app, the way
+API Gateway serves it (spec B and C in docs/aws-behaviour.md). Everything comes from the control
+plane: `reload()` reads the APIs, routes, integrations, authorizers and stages with boto3 (each API
+in its own region: its execute-api ARN, the SourceArn its functions' permissions see and the region
+SigV4 signatures must name are that region's), checks that each can be
 emulated, compiles the route matchers and swaps the whole configuration at once. The request path
 makes no AWS call (the one exception: the secret of an access key on an AWS_IAM route, cached until
 the next reload).
@@ -25,6 +27,8 @@ Choices where AWS's behaviour is not pinned down (UNCONFIRMED, see the report / 
   bucket is shared by all APIs. Preflights are not throttled. 429 {"message":"Too Many Requests"}.
 - Header limit (request line + headers over 10240 bytes): 431 {"message":"Request Header Fields Too
   Large"}; body over 10 MiB: 413 {"message":"Request Entity Too Large"}.
+- API ids are unique across regions (moto draws them at random, AWS per region): two APIs of one id
+  in two regions would share `<id>.execute-api.localhost`, so the second is refused at load.
 - Lambda invoke permission: the SourceArn presented is `<execution arn>/<stage>/<METHOD>/<route
   path>` (the route key's path, `{id}` as written; `<execution arn>/<stage>/$default` for the
   $default route; the request's method for ANY routes), as the lambda_route module's permissions
@@ -38,8 +42,60 @@ Choices where AWS's behaviour is not pinned down (UNCONFIRMED, see the report / 
 - A reload keeps the state whose settings did not change: a token bucket with the same limits, the
   account bucket, cached Lambda authorizer results (keyed by the function's code and settings too).
   The data plane reloads after every write to the configuration it reads (APIs, functions, pools, IAM).
+- WebSocket APIs are not served (nothing answers at their host) and are named at startup, as REST
+  APIs are (stack.py's `not_served`): an absent API opens no route.
 - Not emulated, and refused at load: see `_Loader`. Custom domains are not served (an API with
   DisableExecuteApiEndpoint is refused); access logging settings are ignored.
+
+Payload format 1.0 (spec G; AWS pages http-api-develop-integrations-lambda, http-api-lambda-authorizer).
+The AWS provider's `payload_format_version` defaults to 1.0 (G1), so it is served like 2.0: the request
+is parsed once (stage, route, parameters, headers, query, body, authorization), and the event of the
+integration's own version is built, 1.0 in local_aws/payload_v1.py. A Lambda authorizer's
+AuthorizerPayloadFormatVersion shapes only its own event; the integration's version shapes what the
+authorizer's result looks like in the integration's event. Documented, and done so:
+- 1.0 event (G2): `version` "1.0", `resource`, `path`, `httpMethod`, `headers`, `multiValueHeaders`,
+  `queryStringParameters`, `multiValueQueryStringParameters`, `requestContext` (accountId, apiId,
+  authorizer, domainName, domainPrefix, extendedRequestId, httpMethod, identity, path, protocol,
+  requestId, requestTime, requestTimeEpoch, resourceId, resourcePath, stage), `pathParameters`,
+  `stageVariables`, `body`, `isBase64Encoded`. No rawPath, rawQueryString, routeKey or `cookies`:
+  Cookie headers stay in the headers. Header names are lower-cased. Every value of a repeated header
+  or query key is in the multi-value field, in order. A field with nothing to carry (query,
+  pathParameters, stageVariables, body) is null, as in AWS's 1.0 example. identity has AWS's example's
+  keys, null where nothing fills them (accessKey, accountId, caller, cognito*, principalOrgId, user,
+  userArn). requestContext.authorizer is {"claims": null, "scopes": null} on a route without an
+  authorizer (AWS's example).
+- 1.0 response (G3): only `{statusCode, headers, multiValueHeaders, body, isBase64Encoded}` is a
+  response. A result without a statusCode (any other JSON, a string, null) is a 500
+  {"message":"Internal Server Error"}, as is a malformed field (the same checks as 2.0's, and
+  multiValueHeaders must map names to arrays).
+- 1.0 Lambda authorizer: event `version` "1.0", `type` "REQUEST", `methodArn` (the request ARN 2.0
+  calls routeArn), `identitySource` and `authorizationToken` (the identity values joined with ","),
+  then the request fields of the 1.0 integration event and its requestContext (without authorizer).
+  The response is an IAM policy (principalId, policyDocument, optional context) evaluated against
+  methodArn; simple responses are 2.0 only, so EnableSimpleResponses with 1.0 is refused at load.
+Local choices for 1.0 (UNCONFIRMED; AWS's pages do not pin them down):
+- Single-value fields of repeated keys: a header keeps its last value, a query key its first. AWS's
+  1.0 example shows exactly this (header2 "value2" of ["value1","value2"], parameter1 "value1" of
+  ["value1","value2"]), but no text states the rule.
+- `path` and requestContext.path are the decoded request path with the stage prefix of a named stage,
+  the same value as 2.0's rawPath; `resource` and resourcePath are the route key's path ({id} as
+  written), and the request path on the $default route (AWS's example, /my/path for both).
+  resourceId is null (AWS's example) and extendedRequestId is the requestId.
+- JWT routes (G4): requestContext.authorizer is {"claims": {...}, "scopes": [...] | null} with no `jwt`
+  nesting (AWS's 1.0 example has these two keys), the claims rendered as in 2.0 (A6).
+- AWS_IAM routes: the caller fills requestContext.identity (accessKey, accountId, caller and user = the
+  IAM user id, userArn, principalOrgId null); authorizer stays {"claims": null, "scopes": null}.
+- Lambda authorizer routes: a 1.0 integration gets the authorizer's context keys flat in
+  requestContext.authorizer, plus principalId when the answer was a policy (REST APIs' shape, which
+  1.0 exists to be compatible with); values are passed as returned. A 2.0 integration gets
+  {"lambda": context} whatever the authorizer's version.
+- 1.0 response headers named in both maps: multiValueHeaders' values, then headers' value unless it
+  is one of them (names compared case-insensitively), the rule AWS documents for REST proxy
+  integrations (set-up-lambda-proxy-integrations). Keys of another shape (2.0's `cookies`) are
+  ignored: in 1.0, cookies are set with multiValueHeaders' set-cookie.
+- multiValueHeaders needs each header's values as sent: the data plane's server keeps them
+  (serving.HEADER_VALUES_KEY). Under another WSGI server, or for a header the gateway sets
+  (x-forwarded-*), a header has one value: the comma-joined one.
 """
 from __future__ import annotations
 
@@ -60,7 +116,7 @@ from urllib.parse import quote, unquote
 
 from botocore.exceptions import ClientError
 
-from local_aws import aws
+from local_aws import aws, payload_v1
 from local_aws.authorizer import (
     Caller,
     Decision,
@@ -79,6 +135,7 @@ from local_aws.authorizer import (
 )
 from local_aws.aws import ACCOUNT_ID, REGION
 from local_aws.runtime import Function, FunctionNotFound, InvocationTimeout, LambdaRuntimeError, Runtime, UnsupportedFunction
+from local_aws.serving import HEADER_VALUES_KEY
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +260,7 @@ class Integration:
     id: str
     target: Target
     timeout_s: float
+    payload_version: str = "2.0"     # "1.0" | "2.0": the event and response mapping (spec B, G)
 
 
 @dataclass(frozen=True)
@@ -217,6 +275,7 @@ class Authorizer:
     simple_responses: bool = False
     ttl_s: int = 0
     invoke_allowed: bool = False     # the function's policy lets <execution arn>/authorizers/<id> invoke it
+    payload_version: str = "2.0"     # REQUEST authorizers: "1.0" | "2.0"
 
 
 @dataclass(eq=False)
@@ -314,6 +373,7 @@ class Api:
     stages: dict[str, Stage]
     router: Router
     buckets: dict[tuple[str, str], TokenBucket]  # (stage, route key) -> bucket
+    region: str = REGION
     # Lambda authorizer results: (authorizer id, its function and settings, identity values) -> (expires at, result)
     authorizer_cache: OrderedDict = field(default_factory=OrderedDict)
     authorizer_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -484,7 +544,8 @@ class _Loader:
 
     def __init__(self, gateway: "Gateway"):
         self.gw = gateway
-        self.apigw, self.lam, self.idp = gateway._clients()
+        self.region = gateway.region or REGION  # of the API being loaded; set per region by load()
+        self.apigw = gateway._client("apigatewayv2", self.region)
         self.targets: dict[str, Target] = {}
         self.pools_checked: dict[str, str | None] = {}
         status, body = aws.private(gateway.aws_endpoint, "state")
@@ -503,11 +564,12 @@ class _Loader:
             missing = f"function {arn} cannot be invoked: {error}"
         statements: tuple[dict, ...] = ()
         name, _, qualifier = arn.split(":", 6)[6].partition(":")
+        lam = self.gw._client("lambda", aws.arn_region(arn))  # the function's own region
         try:
             kwargs = {"FunctionName": name, **({"Qualifier": qualifier} if qualifier else {})}
-            policy = json.loads(self.lam.get_policy(**kwargs)["Policy"])
+            policy = json.loads(lam.get_policy(**kwargs)["Policy"])
             statements = tuple(_as_list(policy.get("Statement", [])))
-        except self.lam.exceptions.ResourceNotFoundException:
+        except lam.exceptions.ResourceNotFoundException:
             statements = ()  # no policy (or no function): nothing may invoke it
         target = Target(arn, function, missing, statements, unsupported)
         self.targets[arn] = target
@@ -516,15 +578,27 @@ class _Loader:
     def load(self) -> tuple[Config, list[str]]:
         apis: dict[str, Api | FailedApi] = {}
         problems: list[str] = []
-        for item in _pages(self.apigw.get_apis):
-            api_id, name = item["ApiId"], item.get("Name", "")
-            found = _Problems(api_id, name)
-            api = self.load_api(item, found)
-            if found.lines:
-                problems.extend(found.lines)
-                apis[api_id] = FailedApi(api_id, name, "; ".join(found.lines))
-            else:
-                apis[api_id] = api
+        regions = [self.gw.region] if self.gw.region else aws.regions(self.gw.aws_endpoint, "apigatewayv2")
+        for region in regions:
+            self.region, self.apigw = region, self.gw._client("apigatewayv2", region)
+            for item in _pages(self.apigw.get_apis):
+                api_id, name = item["ApiId"], item.get("Name", "")
+                if item.get("ProtocolType") == "WEBSOCKET":  # not served, and named (stack.json's not_served)
+                    log.warning("gateway: WebSocket API %r (%s) in %s is not served: only HTTP APIs are emulated",
+                                name, api_id, region)
+                    continue
+                found = _Problems(api_id, name)
+                if api_id in apis:
+                    found.add("API", f"ApiId in {region}", "another region has an API of this id, and both would "
+                              f"answer at {api_id}{LOCAL_HOST_SUFFIX}")
+                    api = None
+                else:
+                    api = self.load_api(item, found)
+                if found.lines:
+                    problems.extend(found.lines)
+                    apis[api_id] = FailedApi(api_id, name, "; ".join(found.lines))
+                else:
+                    apis[api_id] = api
         account_bucket = self.gw._config.account_bucket or TokenBucket(ACCOUNT_RATE, ACCOUNT_BURST, self.gw.clock())
         return Config(apis, account_bucket=account_bucket), problems
 
@@ -541,7 +615,7 @@ class _Loader:
         integrations = {i["IntegrationId"]: i for i in _pages(self.apigw.get_integrations, ApiId=api_id)}
         routes_raw = _pages(self.apigw.get_routes, ApiId=api_id)
         stages_raw = _pages(self.apigw.get_stages, ApiId=api_id)
-        execution_arn = f"arn:aws:execute-api:{self.gw.region}:{self.gw.account_id}:{api_id}"
+        execution_arn = f"arn:aws:execute-api:{self.region}:{self.gw.account_id}:{api_id}"  # its own region (E1)
         if len(routes_raw) > MAX_ROUTES:
             problems.add("API", f"{len(routes_raw)} routes", f"more than the {MAX_ROUTES} AWS allows")
         if len(authorizers) > MAX_AUTHORIZERS:
@@ -577,7 +651,7 @@ class _Loader:
                     buckets[(stage.name, route.key)] = kept
                 else:
                     buckets[(stage.name, route.key)] = TokenBucket(rate, burst, now)
-        api = Api(api_id, item.get("Name", ""), execution_arn, cors, stages, Router(routes), buckets)
+        api = Api(api_id, item.get("Name", ""), execution_arn, cors, stages, Router(routes), buckets, region=self.region)
         if previous is not None:
             api.authorizer_cache, api.authorizer_lock = previous.authorizer_cache, previous.authorizer_lock
         return api
@@ -680,8 +754,9 @@ class _Loader:
             problems.add(where, f"IntegrationType {kind}", "only AWS_PROXY (Lambda proxy) integrations are emulated")
         if raw.get("IntegrationSubtype"):
             problems.add(where, f"IntegrationSubtype {raw['IntegrationSubtype']}", "AWS service integrations are not emulated")
-        if raw.get("PayloadFormatVersion") != "2.0":
-            problems.add(where, f"PayloadFormatVersion {raw.get('PayloadFormatVersion')}", "only payload format 2.0 is emulated")
+        payload_version = raw.get("PayloadFormatVersion")
+        if payload_version not in ("1.0", "2.0"):
+            problems.add(where, f"PayloadFormatVersion {payload_version}", "a Lambda integration takes payload format 1.0 or 2.0")
         for setting in ("RequestParameters", "ResponseParameters", "RequestTemplates", "TemplateSelectionExpression"):
             if raw.get(setting):
                 problems.add(where, setting, "parameter mapping and templates are not emulated")
@@ -701,7 +776,7 @@ class _Loader:
         if target.unsupported:
             problems.add(where, f"IntegrationUri {arn}", target.unsupported)
             return None
-        return Integration(raw["IntegrationId"], target, int(timeout_ms) / 1000.0)
+        return Integration(raw["IntegrationId"], target, int(timeout_ms) / 1000.0, payload_version)
 
     def load_authorizer(self, raw: dict, execution_arn: str, where: str, problems: _Problems) -> Authorizer | None:
         authorizer_id = raw["AuthorizerId"]
@@ -732,9 +807,13 @@ class _Loader:
                 return None
             return Authorizer(authorizer_id, raw.get("Name", ""), "JWT", sources, issuer=issuer, audience=audience)
         if kind == "REQUEST":
-            if raw.get("AuthorizerPayloadFormatVersion") != "2.0":
-                problems.add(where, f"AuthorizerPayloadFormatVersion {raw.get('AuthorizerPayloadFormatVersion')}",
-                             "only payload format 2.0 Lambda authorizers are emulated")
+            payload_version = raw.get("AuthorizerPayloadFormatVersion")
+            if payload_version not in ("1.0", "2.0"):
+                problems.add(where, f"AuthorizerPayloadFormatVersion {payload_version}",
+                             "a Lambda authorizer takes payload format 1.0 or 2.0")
+            elif payload_version == "1.0" and raw.get("EnableSimpleResponses"):
+                problems.add(where, "EnableSimpleResponses with AuthorizerPayloadFormatVersion 1.0",
+                             "simple responses exist only in payload format 2.0")
             if raw.get("AuthorizerCredentialsArn"):
                 problems.add(where, "AuthorizerCredentialsArn", "invoking through an IAM role is not emulated (use a Lambda permission)")
             ttl = int(raw.get("AuthorizerResultTtlInSeconds") or 0)
@@ -754,7 +833,8 @@ class _Loader:
             allowed = invoke_permitted(target.statements, _unqualified(arn), f"{execution_arn}/authorizers/{authorizer_id}",
                                        self.gw.account_id)
             return Authorizer(authorizer_id, raw.get("Name", ""), "REQUEST", sources, target=target,
-                              simple_responses=bool(raw.get("EnableSimpleResponses")), ttl_s=ttl, invoke_allowed=allowed)
+                              simple_responses=bool(raw.get("EnableSimpleResponses")), ttl_s=ttl, invoke_allowed=allowed,
+                              payload_version=payload_version)
         problems.add(where, f"AuthorizerType {kind}", "only JWT and REQUEST (Lambda) authorizers are emulated")
         return None
 
@@ -765,15 +845,13 @@ class _Loader:
             return ("not a Cognito user pool issuer (https://cognito-idp.<region>.amazonaws.com/<pool id>); the local "
                     "gateway can only verify tokens of the local Cognito")
         region, pool_id = match.groups()
-        if region != self.gw.region:
-            return f"a user pool of {region}; the local stack serves {self.gw.region} only"
-        if pool_id not in self.pools_checked:
+        if issuer not in self.pools_checked:  # a pool of any region, looked up in the issuer's region
             try:
-                self.idp.describe_user_pool(UserPoolId=pool_id)
-                self.pools_checked[pool_id] = None
+                self.gw._client("cognito-idp", region).describe_user_pool(UserPoolId=pool_id)
+                self.pools_checked[issuer] = None
             except ClientError as error:  # ResourceNotFoundException
-                self.pools_checked[pool_id] = f"no user pool {pool_id} in the embedded AWS ({type(error).__name__})"
-        return self.pools_checked[pool_id]
+                self.pools_checked[issuer] = f"no user pool {pool_id} in {region} in the embedded AWS ({type(error).__name__})"
+        return self.pools_checked[issuer]
 
     def load_stage(self, raw: dict, problems: _Problems) -> Stage | None:
         name = raw.get("StageName", "")
@@ -860,6 +938,16 @@ def _is_text(content_type: str | None) -> bool:
     return media.startswith("text/") or media in TEXT_TYPES
 
 
+def _event_body(headers: Mapping[str, str], body: bytes) -> tuple[str | None, bool]:
+    """An event's (body, isBase64Encoded) (spec B4; the same for payload 1.0): text types as text,
+    anything else base64; no body is None."""
+    if not body:
+        return None, False
+    if _is_text(headers.get("content-type")):
+        return body.decode("utf-8", "replace"), False
+    return base64.b64encode(body).decode(), True
+
+
 def _header_value(value: Any) -> str | None:
     """A header value from a function result as a WSGI string, None if malformed."""
     if isinstance(value, bool):
@@ -877,22 +965,54 @@ class _Malformed(Exception):
     pass
 
 
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+def _status_code(payload: dict) -> int:
+    status = payload["statusCode"]
+    if not isinstance(status, int) or isinstance(status, bool) or not 200 <= status <= 599:
+        raise _Malformed(f"statusCode {status!r} is not an HTTP status code")
+    return status
+
+
+def _response_header(name: Any, value: Any) -> tuple[str, str] | None:
+    """One header of a function result; None for one the server frames itself; raises _Malformed."""
+    text = _header_value(value)
+    if not isinstance(name, str) or not _HEADER_NAME.match(name) or text is None:
+        raise _Malformed(f"header {name!r}: {value!r} is not a header")
+    return None if name.lower() in HOP_BY_HOP else (name, text)
+
+
+def _response_body(payload: dict) -> bytes:
+    body = payload.get("body")
+    if body is None:
+        data = b""
+    elif not isinstance(body, str):
+        raise _Malformed("body is not a string")
+    elif payload.get("isBase64Encoded") is True:
+        try:
+            data = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise _Malformed("isBase64Encoded but body is not base64") from None
+    else:
+        data = body.encode("utf-8")
+    if "isBase64Encoded" in payload and not isinstance(payload["isBase64Encoded"], bool):
+        raise _Malformed("isBase64Encoded is not a boolean")
+    return data
+
+
 def integration_response(payload: Any) -> _Response:
     """Map a function result to the HTTP response (spec B5); raises _Malformed (B6)."""
     if isinstance(payload, dict) and "statusCode" in payload:
-        status = payload["statusCode"]
-        if not isinstance(status, int) or isinstance(status, bool) or not 200 <= status <= 599:
-            raise _Malformed(f"statusCode {status!r} is not an HTTP status code")
+        status = _status_code(payload)
         headers_in = payload.get("headers") or {}
         if not isinstance(headers_in, dict):
             raise _Malformed("headers is not an object")
         headers: list[tuple[str, str]] = []
         for name, value in headers_in.items():
-            text = _header_value(value)
-            if not isinstance(name, str) or not re.match(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", name) or text is None:
-                raise _Malformed(f"header {name!r}: {value!r} is not a header")
-            if name.lower() not in HOP_BY_HOP:
-                headers.append((name, text))
+            header = _response_header(name, value)
+            if header is not None:
+                headers.append(header)
         cookies = payload.get("cookies") or []
         if not isinstance(cookies, list):
             raise _Malformed("cookies is not an array")
@@ -901,21 +1021,7 @@ def integration_response(payload: Any) -> _Response:
             if text is None:
                 raise _Malformed(f"cookie {cookie!r} is not a string")
             headers.append(("set-cookie", text))
-        body = payload.get("body")
-        if body is None:
-            data = b""
-        elif not isinstance(body, str):
-            raise _Malformed("body is not a string")
-        elif payload.get("isBase64Encoded") is True:
-            try:
-                data = base64.b64decode(body, validate=True)
-            except (binascii.Error, ValueError):
-                raise _Malformed("isBase64Encoded but body is not base64") from None
-        else:
-            data = body.encode("utf-8")
-        if "isBase64Encoded" in payload and not isinstance(payload["isBase64Encoded"], bool):
-            raise _Malformed("isBase64Encoded is not a boolean")
-        return _Response(status, headers, data)
+        return _Response(status, headers, _response_body(payload))
     if isinstance(payload, str):
         data = payload.encode("utf-8")
     else:
@@ -923,11 +1029,43 @@ def integration_response(payload: Any) -> _Response:
     return _Response(200, [("content-type", "application/json")], data)
 
 
+def integration_response_v1(payload: Any) -> _Response:
+    """Map a payload 1.0 function result to the HTTP response (spec G3); raises _Malformed.
+
+    Only `{statusCode, headers, multiValueHeaders, body, isBase64Encoded}` is a response: there is no
+    200 for other JSON. A header named in both maps takes multiValueHeaders' values, then headers'
+    value unless it is one of them (compared case-insensitively by name)."""
+    if not isinstance(payload, dict) or "statusCode" not in payload:
+        raise _Malformed("a payload 1.0 result needs a statusCode (other JSON is not a response)")
+    status = _status_code(payload)
+    single = payload.get("headers") or {}
+    multi = payload.get("multiValueHeaders") or {}
+    if not isinstance(single, dict):
+        raise _Malformed("headers is not an object")
+    if not isinstance(multi, dict):
+        raise _Malformed("multiValueHeaders is not an object")
+    values: dict[str, list[tuple[str, str]]] = {}
+    for name, listed in multi.items():
+        if not isinstance(listed, list):
+            raise _Malformed(f"multiValueHeaders {name!r} is not an array")
+        for value in listed:
+            header = _response_header(name, value)
+            if header is not None:
+                values.setdefault(name.lower(), []).append(header)
+    for name, value in single.items():
+        header = _response_header(name, value)
+        if header is not None and header[1] not in [text for _, text in values.get(name.lower(), ())]:
+            values.setdefault(name.lower(), []).append(header)
+    headers = [header for listed in values.values() for header in listed]
+    return _Response(status, headers, _response_body(payload))
+
+
 class Gateway:
     """WSGI app serving every HTTP API of the embedded AWS. Call reload() before serving."""
 
-    def __init__(self, aws_endpoint: str, runtime: Runtime, jwks: JwksCache, *, region: str = REGION,
+    def __init__(self, aws_endpoint: str, runtime: Runtime, jwks: JwksCache, *, region: str | None = None,
                  account_id: str = ACCOUNT_ID, clock: Callable[[], float] = time.time) -> None:
+        """`region`: serve the APIs of that region only; None (the data plane's way): of every region."""
         self.aws_endpoint = aws_endpoint.rstrip("/")
         self.runtime = runtime
         self.jwks = jwks
@@ -937,14 +1075,15 @@ class Gateway:
         self._config = Config({}, loaded=False)
         self._reload_lock = threading.Lock()
         self._lookup_caller = caller_lookup(self.aws_endpoint)
-        self._control_plane: tuple[Any, Any, Any] | None = None
+        self._control_plane: dict[tuple[str, str], Any] = {}
 
-    def _clients(self) -> tuple[Any, Any, Any]:
-        """apigatewayv2, lambda and cognito-idp clients, made once (a boto3 client costs ~10 ms to make)."""
-        if self._control_plane is None:
-            self._control_plane = tuple(aws.client(service, self.aws_endpoint, self.region)
-                                        for service in ("apigatewayv2", "lambda", "cognito-idp"))
-        return self._control_plane
+    def _client(self, service: str, region: str) -> Any:
+        """A control plane client (apigatewayv2, lambda, cognito-idp) of a region, made once (a boto3
+        client costs ~10 ms to make)."""
+        key = (service, region)
+        if key not in self._control_plane:
+            self._control_plane[key] = aws.client(service, self.aws_endpoint, region)
+        return self._control_plane[key]
 
     # -- configuration --
 
@@ -1051,18 +1190,21 @@ class Gateway:
     def _serve(self, environ: dict, config: Config, api: Api, method: str, raw_path: str, raw_query: str,
                headers: dict[str, str], host: str, protocol: str, request_id: str,
                cors_allowed: str | None) -> _Response:
-        # C3: preflight, answered by the gateway without a route or an authorizer.
-        if (api.cors is not None and method == "OPTIONS" and "origin" in headers
-                and "access-control-request-method" in headers):
-            return _Response(204, [], b"", preflight=True)
-
         # Stage, then route (C1-C2), on the decoded segments of the path.
         path = unquote(raw_path)
         stage, stage_path = self._stage(api, raw_path)
+        segments = [unquote(part) for part in stage_path[1:].split("/")] if stage is not None else []
+        selected = None if stage is None else api.router.select(method, segments)
+
+        # C3: a preflight is answered by the gateway, except where an authorized route takes OPTIONS
+        # for that path (an OPTIONS, ANY or $default route): then it meets that route's authorizer
+        # and fails, as on AWS, which is why an authorized catch-all breaks browsers' preflights.
+        if (api.cors is not None and method == "OPTIONS" and "origin" in headers
+                and "access-control-request-method" in headers
+                and (selected is None or selected[0].auth_type == "NONE")):
+            return _Response(204, [], b"", preflight=True)
         if stage is None:
             return not_found()
-        segments = [unquote(part) for part in stage_path[1:].split("/")]
-        selected = api.router.select(method, segments)
         if selected is None:
             return not_found()
         route, path_params = selected
@@ -1087,10 +1229,17 @@ class Gateway:
         context = self._request_context(api, stage, route_key, method, path, protocol, source_ip, headers, host,
                                         request_id, now)
         query = query_parameters(raw_query)
+        request_v1 = None  # the same facts for the payload 1.0 events, when the route has one (spec G)
+        if route.integration.payload_version == "1.0" or (route.authorizer and route.authorizer.payload_version == "1.0"):
+            resource = route.path if route.method != "$default" else path
+            request_v1 = payload_v1.RequestV1(method, path, resource, self._header_values(environ, headers), raw_query,
+                                              path_params, stage.variables,
+                                              payload_v1.request_context(context, resource_path=resource))
 
         # Authorization: a refusal is answered here, and the integration is never invoked.
         try:
-            decision = self._authorize(config, api, stage, route, request, host, request_arn, context, path_params, now)
+            decision = self._authorize(config, api, stage, route, request, host, request_arn, context, path_params, now,
+                                       request_v1)
         except NotEmulated as error:
             log.error("gateway: request %s, route %r: %s", request_id, route.key, error)
             return internal_error()
@@ -1105,9 +1254,30 @@ class Gateway:
                                  json.dumps(decision.body, separators=(",", ":")).encode())
             context["authorizer"] = decision.context
 
+        if request_v1 is not None and route.integration.payload_version == "1.0":
+            event = payload_v1.integration_event(request_v1, decision, *_event_body(headers, body))
+            return self._invoke(api, stage, route, method, event, request_id)
         event = self._event(route_key, raw_query, path, headers, request_cookies(request), query, path_params, stage,
                             body, context)
         return self._invoke(api, stage, route, method, event, request_id)
+
+    @staticmethod
+    def _header_values(environ: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, list[str]]:
+        """Each header's values one by one (payload 1.0's multiValueHeaders), from what the server kept
+        (serving.HEADER_VALUES_KEY). A header the gateway set or changed (x-forwarded-*), or a server that
+        kept nothing, gives the one joined value."""
+        received = environ.get(HEADER_VALUES_KEY) or {}
+        values: dict[str, list[str]] = {}
+        for name, value in headers.items():
+            listed = []
+            for item in received.get(name, ()):
+                try:  # WSGI's latin-1 stand-ins for bytes, back to UTF-8 as in _headers
+                    item = item.encode("latin-1").decode("utf-8")
+                except (UnicodeEncodeError, UnicodeDecodeError):
+                    pass
+                listed.append(item)
+            values[name] = listed if listed and ",".join(listed) == value else [value]
+        return values
 
     @staticmethod
     def _forwarding_headers(headers: dict[str, str], environ: Mapping[str, Any], source_ip: str,
@@ -1122,18 +1292,18 @@ class Gateway:
         return headers
 
     def _authorize(self, config: Config, api: Api, stage: Stage, route: Route, request: HttpRequest, host: str,
-                   request_arn: str, context: dict[str, Any], path_params: dict[str, str],
-                   now: float) -> Decision | _Response | None:
+                   request_arn: str, context: dict[str, Any], path_params: dict[str, str], now: float,
+                   request_v1: payload_v1.RequestV1 | None) -> Decision | _Response | None:
         if route.auth_type == "JWT":
             authorizer = route.authorizer
             return authorize_jwt(request, issuer=authorizer.issuer, audience=list(authorizer.audience),
                                  identity_source=authorizer.identity_sources[0], route_scopes=list(route.scopes),
                                  keys=self.jwks, now=now)
         if route.auth_type == "AWS_IAM":
-            return authorize_iam(request, host=host, region=self.region, route_arn=request_arn,
+            return authorize_iam(request, host=host, region=api.region, route_arn=request_arn,
                                  find_caller=lambda key_id: self._find_caller(config, key_id), now=now)
         if route.auth_type == "CUSTOM":
-            return self._lambda_authorizer(api, route, stage, request, request_arn, context, path_params)
+            return self._lambda_authorizer(api, route, stage, request, request_arn, context, path_params, request_v1)
         return None
 
     @staticmethod
@@ -1204,15 +1374,10 @@ class Gateway:
             event["pathParameters"] = path_params
         if stage.variables:
             event["stageVariables"] = dict(stage.variables)
-        if body:
-            if _is_text(headers.get("content-type")):
-                event["body"] = body.decode("utf-8", "replace")
-                event["isBase64Encoded"] = False
-            else:
-                event["body"] = base64.b64encode(body).decode()
-                event["isBase64Encoded"] = True
-        else:
-            event["isBase64Encoded"] = False
+        text, is_base64 = _event_body(headers, body)
+        if text is not None:
+            event["body"] = text
+        event["isBase64Encoded"] = is_base64
         return event
 
     def _permitted(self, api: Api, stage: Stage, route: Route, method: str) -> bool:
@@ -1252,6 +1417,8 @@ class Gateway:
                       json.dumps(invocation.error)[:2000])
             return internal_error()
         try:
+            if route.integration.payload_version == "1.0":
+                return integration_response_v1(invocation.payload)
             return integration_response(invocation.payload)
         except _Malformed as malformed:
             log.error("gateway: request %s, route %r: malformed Lambda proxy response: %s", request_id, route.key,
@@ -1272,15 +1439,23 @@ class Gateway:
         return caller
 
     def _lambda_authorizer(self, api: Api, route: Route, stage: Stage, request: HttpRequest, request_arn: str,
-                           context: dict[str, Any], path_params: dict[str, str]) -> Decision | _Response:
+                           context: dict[str, Any], path_params: dict[str, str],
+                           request_v1: payload_v1.RequestV1 | None) -> Decision | _Response:
         authorizer = route.authorizer
-        event = lambda_authorizer_event(request, route_arn=request_arn, route_key=route.key,
-                                        identity_sources=list(authorizer.identity_sources),
-                                        request_context=dict(context), path_parameters=dict(path_params),
-                                        stage_variables=dict(stage.variables))
+        if authorizer.payload_version == "1.0":
+            event = payload_v1.authorizer_event(request_v1, request, method_arn=request_arn,
+                                                identity_sources=authorizer.identity_sources)
+        else:
+            event = lambda_authorizer_event(request, route_arn=request_arn, route_key=route.key,
+                                            identity_sources=list(authorizer.identity_sources),
+                                            request_context=dict(context), path_parameters=dict(path_params),
+                                            stage_variables=dict(stage.variables))
         if event is None:  # an identity source is missing: 401 without invoking
             return lambda_identity_missing(authorizer.identity_sources)
-        event["rawPath"] = context["http"]["path"]  # the same (decoded) rawPath as the integration's event
+        if authorizer.payload_version == "2.0":
+            event["rawPath"] = context["http"]["path"]  # the same (decoded) rawPath as the integration's event
+        identity = event.get("identitySource") or ()
+        identity = (identity,) if isinstance(identity, str) else tuple(str(v) for v in identity)
         target = authorizer.target
         if target.function is None or not authorizer.invoke_allowed:
             log.error("gateway: authorizer %s (%s): %s", authorizer.name, authorizer.id,
@@ -1291,7 +1466,7 @@ class Gateway:
         function = target.function
         cache_key = (authorizer.id, function.arn, function.code_sha256, function.handler,
                      tuple(sorted(function.environment.items())), authorizer.simple_responses, authorizer.ttl_s,
-                     authorizer.identity_sources, tuple(str(v) for v in event.get("identitySource") or ()))
+                     authorizer.identity_sources, authorizer.payload_version, identity)
         result, found = None, False
         if authorizer.ttl_s:
             with api.authorizer_lock:

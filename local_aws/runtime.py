@@ -8,24 +8,45 @@
 What is emulated, and how:
 
 - Configuration and code come from the embedded AWS: GetFunction, and the deployed zip from its
-  private endpoint. The zip is checked against CodeSha256 and extracted once per hash under
+  private endpoint, each in the function's own region (its ARN's; a bare name is looked up in the
+  runtime's default region). A function sees its own region as AWS_REGION and AWS_DEFAULT_REGION,
+  and its logs go to its log group in that region. The zip is checked against CodeSha256 and extracted once per hash under
   work_dir/code/. `function()` re-reads the configuration only when the embedded AWS's write
   counter (/_local/state) moved; a caller that already knows the counter passes it as
   `generation=` and saves that round trip (about 1 ms; GetFunction is about 3 ms more). When the
   code or any setting changed, idle environments of the old configuration are stopped at once and
   busy ones when they finish. (The counter moves only with writes to APIs, functions, pools and
   IAM, so log shipping and a handler's own AWS calls cause no re-read.)
-- One OS process per execution environment (`python -I runtime_bootstrap.py`, this interpreter),
-  started on demand in a session of its own, kept warm and reused, most recently used first.
+- One OS process per execution environment (`python -I -S runtime_bootstrap.py`, this
+  interpreter), started on demand in a session of its own, kept warm and reused, most recently used first.
   Module state survives between invocations, as on Lambda; /tmp is a directory per environment
   (TMPDIR). At most `max_environments` per function exist at once (busy, idle or retiring); an
   invocation that finds them all busy waits for one, for at most `wait_s`, then raises
   InvocationTimeout (AWS would throttle instead).
 - Python runtimes only (python3.x), run by this interpreter whatever minor version the function
-  names (the first line of each environment's log stream says which). Other runtimes, container
-  images, layers, EFS mounts, the JSON log format, versions and aliases, and environment variables
-  that AWS reserves or that would point boto3 away from the embedded AWS are refused with
-  UnsupportedFunction (fail closed). Architecture is ignored (the local CPU runs the code).
+  names (the first line of each environment's log stream says which, and when the minor version
+  differs a `LOCAL NOTE:` line follows: the standard library, the language and C extension ABI
+  are this interpreter's). Other runtimes, container images, EFS mounts, the JSON log format,
+  versions and aliases, and environment variables that AWS reserves or that would point boto3
+  away from the embedded AWS are refused with UnsupportedFunction (fail closed). Architecture is
+  ignored (the local CPU runs the code).
+- What a handler can import is what Lambda offers: sys.path is the function's package (its
+  working directory), its layers' `python/lib/python3.x/site-packages` and `python` (3.x as the
+  function declares), the AWS SDK, then the standard library, in that order (package before
+  layers before the runtime's libraries is AWS's documented order; the standard library last, as a
+  PYTHONPATH puts it, is UNCONFIRMED, a local choice). The SDK is a folder of links to the installed
+  distributions of boto3 and what their metadata requires (botocore, s3transfer, jmespath,
+  python-dateutil, six, urllib3), at this venv's versions, not Lambda's. `-I -S` keep out every
+  site-packages folder, .pth file and PYTHON* variable, so nothing else of the venv (nor the
+  local_aws package, editable install or not) is importable; `import jwt` fails with
+  Runtime.ImportModuleError as on AWS. Not closed: a handler that starts `sys.executable` itself
+  gets a plain interpreter of the venv, with its site-packages.
+- Layers (version ARNs from GetFunction): each version's zip comes from the embedded AWS's private
+  endpoint once per ARN (a layer version never changes on AWS) and is unpacked under
+  work_dir/layers/ by the hash of its zip; a function's /opt is work_dir/opt/<hash of its layers>,
+  the layers copied in the function's order, a later layer's file replacing an earlier one's, as
+  Lambda extracts them into /opt. Its bin/ ends PATH and its lib/ ends LD_LIBRARY_PATH, as on
+  Lambda. The folder is not /opt: a handler that opens /opt/... by absolute path finds nothing.
 - The environment of a handler is built from scratch, never from the user's: PATH, LANG, TZ=:UTC,
   the function's variables, the Lambda variables (AWS_LAMBDA_*, _HANDLER, LAMBDA_TASK_ROOT, ...),
   and a sandbox for boto3: AWS_ENDPOINT_URL = the embedded AWS, keys `test`, no config or
@@ -62,13 +83,16 @@ its lifeline pipe close and kills its own process group.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
+import importlib.metadata
 import io
 import json
 import logging
 import math
 import os
 import queue
+import re
 import select
 import shutil
 import signal
@@ -118,6 +142,9 @@ SANDBOX_VARIABLES = frozenset({
 SANDBOX_PREFIXES = ("AWS_ENDPOINT_URL", "AWS_CONTAINER_")
 # The only variables of this process an environment inherits (the interpreter may need them).
 INHERITED_VARIABLES = ("PATH", "LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH")
+# What an environment may import besides the standard library, its package and its layers: the
+# AWS SDK for Python, as Lambda's Python runtimes include it (with what it requires).
+SDK_DISTRIBUTIONS = ("boto3",)
 
 
 @dataclass(frozen=True)
@@ -131,10 +158,12 @@ class Function:
     environment: dict[str, str]
     code_sha256: str
     log_group: str
+    layers: tuple[str, ...] = ()   # layer version ARNs, in the function's order
+    region: str = REGION
 
     def __hash__(self) -> int:  # usable as a key despite the dict (which nobody may change)
         return hash((self.arn, self.code_sha256, self.handler, self.runtime, self.timeout_s, self.memory_mb,
-                     frozenset(self.environment.items()), self.log_group))
+                     frozenset(self.environment.items()), self.log_group, self.layers))
 
 
 @dataclass
@@ -169,10 +198,13 @@ class Runtime:
         self.work_dir = Path(work_dir)
         self.region = region
         self.max_environments = max_environments
-        (self.work_dir / "code").mkdir(parents=True, exist_ok=True)
-        (self.work_dir / "tmp").mkdir(parents=True, exist_ok=True)
-        self._lambda = aws.client("lambda", aws_endpoint, region)
-        self._shipper = _LogShipper(_logs_client(aws_endpoint, region))
+        for folder in ("code", "layers", "opt", "sdk", "tmp"):
+            (self.work_dir / folder).mkdir(parents=True, exist_ok=True)
+        self.sdk_dir = _sdk_dir(self.work_dir / "sdk")
+        self._layer_dirs: dict[str, Path] = {}              # unpacked layers, by version ARN
+        self._opt_dirs: dict[tuple[str, ...], Path] = {}    # each function's /opt, by its layers
+        self._lambdas: dict[str, Any] = {}                  # lambda clients by region
+        self._shippers: dict[str, _LogShipper] = {}         # log shippers by region
         self._lock = threading.Lock()
         self._load_lock = threading.Lock()
         self._functions: dict[str, tuple[Function, int]] = {}   # by the name or ARN asked for
@@ -203,13 +235,13 @@ class Runtime:
                 function = self._load(name_or_arn)
             except FunctionNotFound:
                 if cached is not None:  # deleted: its environments have nothing left to serve
-                    self._pool(cached[0].name).use(None)
+                    self._pool(cached[0]).use(None)
                 self._functions.pop(name_or_arn, None)
                 raise
             if cached is not None and cached[0] == function:
                 function = cached[0]  # unchanged (the counter moved for something else): same object
             self._functions[name_or_arn] = (function, generation)
-        self._pool(function.name).use(function)
+        self._pool(function).use(function)
         return function
 
     def _generation(self) -> int:
@@ -220,23 +252,26 @@ class Runtime:
 
     def _load(self, name_or_arn: str) -> Function:
         name = self._function_name(name_or_arn)
+        region = name_or_arn.split(":")[3] if name_or_arn.startswith("arn:") else self.region
         for _ in range(3):
             try:
-                config = self._lambda.get_function(FunctionName=name)["Configuration"]
+                config = self._lambda(region).get_function(FunctionName=name)["Configuration"]
             except ClientError as error:
                 if error.response["Error"]["Code"] == "ResourceNotFoundException":
-                    raise FunctionNotFound(f"no Lambda function {name_or_arn} in the embedded AWS ({self.region})") from None
+                    raise FunctionNotFound(f"no Lambda function {name_or_arn} in the embedded AWS ({region})") from None
                 raise LambdaRuntimeError(f"GetFunction {name_or_arn}: {error}") from error
             function = _function_from(config)
-            if self._code_dir(function).is_dir():
-                return function
-            status, code = aws.private(self.aws_endpoint, f"lambda/{self.region}/{function.name}/code")
-            if status != 200:
-                raise LambdaRuntimeError(f"the embedded AWS did not give the code of {function.name}: {status} {code[:200]!r}")
-            if base64.b64encode(hashlib.sha256(code).digest()).decode() == function.code_sha256:
+            if not self._code_dir(function).is_dir():
+                status, code = aws.private(self.aws_endpoint, f"lambda/{function.region}/{function.name}/code")
+                if status != 200:
+                    raise LambdaRuntimeError(
+                        f"the embedded AWS did not give the code of {function.name}: {status} {code[:200]!r}")
+                if base64.b64encode(hashlib.sha256(code).digest()).decode() != function.code_sha256:
+                    continue  # the code changed between the two reads: read the configuration again
                 self._extract(code, self._code_dir(function))
-                return function
-            # The code changed between the two reads: read the configuration again.
+            if function.layers:
+                self._prepare_opt(function)
+            return function
         raise LambdaRuntimeError(f"the code of {name_or_arn} kept changing while it was being read")
 
     def _function_name(self, name_or_arn: str) -> str:
@@ -244,10 +279,8 @@ class Runtime:
             name, _, qualifier = name_or_arn.partition(":")
         else:
             parts = name_or_arn.split(":")
-            if len(parts) not in (7, 8) or parts[2] != "lambda" or parts[5] != "function":
+            if len(parts) not in (7, 8) or parts[2] != "lambda" or parts[5] != "function" or not parts[3]:
                 raise FunctionNotFound(f"{name_or_arn} is not a Lambda function ARN")
-            if parts[3] != self.region:
-                raise FunctionNotFound(f"{name_or_arn} is in {parts[3]}; this runtime serves {self.region}")
             name, qualifier = parts[6], (parts[7] if len(parts) == 8 else "")
         if qualifier not in ("", "$LATEST"):
             raise UnsupportedFunction(f"{name_or_arn}: versions and aliases are not emulated, only $LATEST")
@@ -257,22 +290,81 @@ class Runtime:
         return self.work_dir / "code" / base64.b64decode(function.code_sha256).hex()
 
     @staticmethod
-    def _extract(code: bytes, target: Path) -> None:
+    def _extract(code: bytes, target: Path, what: str = "the deployed code") -> None:
         partial = target.with_name(f"{target.name}.{uuid.uuid4().hex}.partial")
         try:
             with zipfile.ZipFile(io.BytesIO(code)) as archive:
                 archive.extractall(partial)  # names are sanitised: nothing lands outside `partial`
+                executable = {info.filename for info in archive.infolist() if (info.external_attr >> 16) & 0o111}
             for path in partial.rglob("*"):
-                if path.is_file():
-                    path.chmod(0o444)  # /var/task is read-only on Lambda
+                if path.is_file():  # read-only as /var/task and /opt are; executable if the zip says so
+                    path.chmod(0o555 if path.relative_to(partial).as_posix() in executable else 0o444)
             os.rename(partial, target)
         except zipfile.BadZipFile as error:
-            raise LambdaRuntimeError(f"the deployed code is not a zip file: {error}") from None
+            raise LambdaRuntimeError(f"{what} is not a zip file: {error}") from None
         except OSError:
             if not target.is_dir():  # else another runtime sharing work_dir extracted it first
                 raise
         finally:
             shutil.rmtree(partial, ignore_errors=True)
+
+    # --- layers -------------------------------------------------------------------------------
+
+    def _prepare_opt(self, function: Function) -> Path:
+        """The function's /opt: its layers unpacked in order, a later layer's files replacing an
+        earlier one's, as Lambda extracts them. Built once per list of layers."""
+        opt = self._opt_dirs.get(function.layers)
+        if opt is not None:
+            return opt
+        layers = [self._layer_dir(function, arn) for arn in function.layers]
+        key = hashlib.sha256("\n".join(layer.name for layer in layers).encode()).hexdigest()[:32]
+        opt = self.work_dir / "opt" / key
+        if not opt.is_dir():
+            partial = opt.with_name(f"{opt.name}.{uuid.uuid4().hex}.partial")
+            try:
+                partial.mkdir()
+                for layer in layers:
+                    _overlay(layer, partial)
+                os.rename(partial, opt)
+            except OSError:
+                if not opt.is_dir():  # else another runtime sharing work_dir built it first
+                    raise
+            finally:
+                shutil.rmtree(partial, ignore_errors=True)
+        self._opt_dirs[function.layers] = opt
+        return opt
+
+    def _layer_dir(self, function: Function, arn: str) -> Path:
+        """A layer version unpacked, read once per ARN (a layer version never changes on AWS) and
+        kept on disk by the hash of its zip."""
+        known = self._layer_dirs.get(arn)
+        if known is not None:
+            return known
+        parts = arn.split(":")
+        if len(parts) != 8 or parts[2] != "lambda" or parts[5] != "layer" or not parts[7].isdigit():
+            raise LambdaRuntimeError(f"function {function.name}: {arn} is not a layer version ARN")
+        region, layer, version = parts[3], parts[6], parts[7]
+        status, code = aws.private(self.aws_endpoint, f"lambda/{region}/layers/{layer}/{version}/code")
+        if status != 200:
+            raise LambdaRuntimeError(
+                f"function {function.name}: the embedded AWS did not give layer {arn}: {status} {code[:200]!r}")
+        target = self.work_dir / "layers" / hashlib.sha256(code).hexdigest()
+        if not target.is_dir():
+            self._extract(code, target, f"layer {arn} of function {function.name}")
+        self._layer_dirs[arn] = target
+        return target
+
+    def search_path(self, function: Function) -> list[str]:
+        """What an environment of the function finds before the standard library, in Lambda's
+        order: the function's package, its layers' python/lib/python3.x/site-packages and python
+        (3.x: the runtime the function declares), the AWS SDK."""
+        path = [str(self._code_dir(function))]
+        if function.layers:
+            opt = self._opt_dirs.get(function.layers)
+            if opt is None:
+                raise LambdaRuntimeError(f"the layers of {function.name} are not loaded: get the function with Runtime.function()")
+            path += [str(opt / "python" / "lib" / function.runtime / "site-packages"), str(opt / "python")]
+        return path + [str(self.sdk_dir)]
 
     # --- invocations ----------------------------------------------------------------------------
 
@@ -289,7 +381,7 @@ class Runtime:
         caller_deadline = None if wait_s is None else started + wait_s
         request_id = str(uuid.uuid4())
         request = json.dumps(event)
-        pool = self._pool(function.name)
+        pool = self._pool(function)
         while True:
             environment = pool.acquire(function, caller_deadline, wait_s)
             budget_s = float(function.timeout_s)
@@ -404,12 +496,27 @@ class Runtime:
             raise LambdaRuntimeError(f"the code of {function.name} is not loaded: get the function with Runtime.function()")
         return _Environment(self, function, code_dir)
 
-    def _pool(self, name: str) -> _Pool:
-        pool = self._pools.get(name)
+    def _pool(self, function: Function) -> _Pool:
+        key = f"{function.region}:{function.name}"  # one name may be used in two regions
+        pool = self._pools.get(key)
         if pool is None:
             with self._lock:
-                pool = self._pools.setdefault(name, _Pool(self.max_environments))
+                pool = self._pools.setdefault(key, _Pool(self.max_environments))
         return pool
+
+    def _lambda(self, region: str) -> Any:
+        """The lambda client of a region, made once."""
+        with self._lock:
+            if region not in self._lambdas:
+                self._lambdas[region] = aws.client("lambda", self.aws_endpoint, region)
+            return self._lambdas[region]
+
+    def _shipper(self, region: str) -> _LogShipper:
+        """The log shipper of a region (log groups live in their function's region)."""
+        with self._lock:
+            if region not in self._shippers:
+                self._shippers[region] = _LogShipper(_logs_client(self.aws_endpoint, region))
+            return self._shippers[region]
 
     def _check_open(self) -> None:
         if self._closed:
@@ -428,7 +535,8 @@ class Runtime:
             environment.begin_retirement()
         for environment in environments:
             environment.finish_retirement(deadline)
-        self._shipper.close()
+        for shipper in list(self._shippers.values()):
+            shipper.close()
         os.close(self._lifeline_w)
         os.close(self._lifeline_r)
 
@@ -459,8 +567,6 @@ def _function_from(config: dict[str, Any]) -> Function:
         raise UnsupportedFunction(
             f"function {name} has runtime {runtime or '(none)'}: the local runtime runs only Python "
             f"functions (python3.x), with this machine's Python {sys.version_info.major}.{sys.version_info.minor}")
-    if config.get("Layers"):
-        raise UnsupportedFunction(f"function {name} uses layers, which the local runtime does not emulate")
     if config.get("FileSystemConfigs"):
         raise UnsupportedFunction(f"function {name} mounts EFS file systems, which the local runtime does not emulate")
     logging_config = config.get("LoggingConfig") or {}
@@ -487,7 +593,93 @@ def _function_from(config: dict[str, Any]) -> Function:
         environment=environment,
         code_sha256=config["CodeSha256"],
         log_group=logging_config.get("LogGroup") or f"/aws/lambda/{name}",
+        layers=tuple(layer["Arn"] for layer in config.get("Layers") or ()),
+        region=aws.arn_region(config["FunctionArn"]),
     )
+
+
+# --- what an environment may import ---------------------------------------------------------------
+
+def _sdk_distributions(roots: tuple[str, ...] = SDK_DISTRIBUTIONS) -> list[importlib.metadata.Distribution]:
+    """The installed distributions of the AWS SDK for Python and everything they require (but
+    their extras), from their metadata."""
+    found: dict[str, importlib.metadata.Distribution] = {}
+    wanted = list(roots)
+    while wanted:
+        name = re.sub(r"[-_.]+", "-", wanted.pop()).lower()
+        if name in found:
+            continue
+        try:
+            distribution = importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            if name in roots:
+                raise LambdaRuntimeError(f"{name} is not installed: the execution environments need the AWS SDK for Python") from None
+            continue  # required only on another Python or platform (a marker this one does not meet)
+        found[name] = distribution
+        for requirement in distribution.requires or ():
+            spec, _, marker = requirement.partition(";")
+            if "extra" not in marker:
+                wanted.append(re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", spec).group(1))
+    return [found[name] for name in sorted(found)]
+
+
+@functools.cache
+def _sdk_entries() -> tuple[tuple[str, Path], ...]:
+    """The top-level modules and .dist-info folders of the SDK's distributions, from their RECORD
+    (read as text: botocore lists thousands of files). Once per process: the venv stays put."""
+    entries: dict[str, Path] = {}
+    for distribution in _sdk_distributions():
+        record = distribution.read_text("RECORD")
+        if record is None:
+            raise LambdaRuntimeError(f"{distribution.metadata['Name']} has no RECORD: cannot tell its files apart")
+        for line in record.splitlines():
+            top = line.split(",", 1)[0].strip('"').split("/", 1)[0]
+            if top and top not in entries and top not in ("..", "__pycache__") and not top.endswith(".pth"):
+                entries[top] = Path(distribution.locate_file(top)).resolve()
+    return tuple(sorted(entries.items()))
+
+
+def _sdk_dir(parent: Path) -> Path:
+    """A folder holding only the AWS SDK's distributions (links to their top-level modules and
+    .dist-info folders), one per set of installed versions: the only site-packages an environment sees."""
+    entries = _sdk_entries()
+    key = hashlib.sha256("\n".join(f"{name} {path}" for name, path in entries).encode()).hexdigest()[:32]
+    target = parent / key
+    if target.is_dir():
+        return target
+    partial = parent / f"{key}.{uuid.uuid4().hex}.partial"
+    try:
+        partial.mkdir()
+        for name, path in entries:
+            (partial / name).symlink_to(path, target_is_directory=path.is_dir())
+        os.rename(partial, target)
+    except OSError:
+        if not target.is_dir():  # else another runtime sharing work_dir made it first
+            raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return target
+
+
+def _overlay(layer: Path, opt: Path) -> None:
+    """Put a layer's files into opt, replacing what an earlier layer put at the same paths."""
+    for folder, subfolders, files in os.walk(layer):
+        target = opt / Path(folder).relative_to(layer)
+        for name in subfolders:
+            path = target / name
+            if path.is_file() or path.is_symlink():
+                path.unlink()
+            path.mkdir(exist_ok=True)
+        for name in files:
+            path = target / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+            try:
+                os.link(Path(folder) / name, path)  # unpacked layers are read-only: sharing them is safe
+            except OSError:
+                shutil.copy2(Path(folder) / name, path)
 
 
 # --- environments --------------------------------------------------------------------------------
@@ -510,7 +702,7 @@ class _Environment:
         self.init_ms: float | None = None
         self.invocations = 0
         self.stream = f"{datetime.now(timezone.utc):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
-        self._shipper = runtime._shipper
+        self._shipper = runtime._shipper(function.region)
         self._tmp = runtime.work_dir / "tmp" / self.stream.rsplit("]", 1)[1]
         self._tmp.mkdir(parents=True)
         self._buffer = bytearray()
@@ -519,6 +711,11 @@ class _Environment:
         self._kill_lock = threading.Lock()
         env = {key: os.environ[key] for key in INHERITED_VARIABLES if key in os.environ}
         env.update(LANG="en_US.UTF-8", TZ=":UTC")
+        search_path = runtime.search_path(function)
+        if function.layers:  # Lambda's PATH and LD_LIBRARY_PATH end with /opt/bin and /opt/lib
+            opt = runtime._opt_dirs[function.layers]
+            for variable, folder in (("PATH", "bin"), ("LD_LIBRARY_PATH", "lib")):
+                env[variable] = os.pathsep.join(filter(None, (env.get(variable), str(opt / folder))))
         env.update(function.environment)
         env.update(
             AWS_LAMBDA_FUNCTION_NAME=function.name,
@@ -528,8 +725,8 @@ class _Environment:
             AWS_LAMBDA_LOG_STREAM_NAME=self.stream,
             AWS_LAMBDA_INITIALIZATION_TYPE="on-demand",
             AWS_EXECUTION_ENV=f"AWS_Lambda_{function.runtime}",
-            AWS_REGION=runtime.region,
-            AWS_DEFAULT_REGION=runtime.region,
+            AWS_REGION=function.region,
+            AWS_DEFAULT_REGION=function.region,
             LAMBDA_TASK_ROOT=str(code_dir),
             LAMBDA_RUNTIME_DIR=str(BOOTSTRAP.parent),
             _HANDLER=function.handler,
@@ -547,7 +744,10 @@ class _Environment:
         self._log_r, log_w = os.pipe()
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-I", str(BOOTSTRAP), str(request_r), str(response_w), str(runtime._lifeline_r)],
+                # -I -S: no site-packages (the venv's, the user's), no .pth files, no PYTHON* variables;
+                # the bootstrap puts search_path before the standard library.
+                [sys.executable, "-I", "-S", str(BOOTSTRAP), str(request_r), str(response_w), str(runtime._lifeline_r),
+                 *search_path],
                 cwd=code_dir, env=env, stdin=subprocess.DEVNULL, stdout=log_w, stderr=log_w,
                 pass_fds=(request_r, response_w, runtime._lifeline_r), start_new_session=True,
             )

@@ -1,11 +1,14 @@
 """One Lambda execution environment: the process that imports a Python handler and runs it.
 
-Started by local_aws/runtime.py as `python -I runtime_bootstrap.py REQUEST_FD RESPONSE_FD LIFELINE_FD`
-with the Lambda environment variables already set (_HANDLER, LAMBDA_TASK_ROOT, AWS_LAMBDA_*, ...),
-the function's code directory as its working directory, and stdout and stderr both writing to the
-log pipe that the parent ships to CloudWatch Logs. Standard library only: a handler's imports must
-find only what it would find on Lambda (its zip, then the interpreter's packages), and `-I` keeps
-this file's folder and the user's PYTHON* variables out of sys.path.
+Started by local_aws/runtime.py as
+`python -I -S runtime_bootstrap.py REQUEST_FD RESPONSE_FD LIFELINE_FD PATH...` with the Lambda
+environment variables already set (_HANDLER, LAMBDA_TASK_ROOT, AWS_LAMBDA_*, ...), the function's
+code directory as its working directory, and stdout and stderr both writing to the log pipe that the
+parent ships to CloudWatch Logs. Standard library only: a handler's imports must find only what they
+would find on Lambda. `-I` keeps this file's folder (so the local_aws package) and the user's
+PYTHON* variables out of sys.path, `-S` every site-packages folder and .pth file (the venv's, the
+interpreter's, the user's); the PATH arguments (the function's package, its layers' folders, the
+AWS SDK, in that order) then go before the standard library, where Lambda's PYTHONPATH puts them.
 
 Protocol, on file descriptors of its own so nothing a handler prints can corrupt it: frames of a
 4-byte big-endian length and a JSON document.
@@ -295,6 +298,15 @@ def _watch_lifeline(fd: int) -> None:
     os._exit(1)
 
 
+def _add_site_builtins() -> None:
+    """exit(), quit(), help(), copyright() and friends, which `site` adds on Lambda and `-S` left out
+    (without adding any folder to sys.path)."""
+    import site
+
+    for setup in ("setquit", "setcopyright", "sethelper"):
+        getattr(site, setup, lambda: None)()
+
+
 def main(argv: list[str]) -> int:
     global _request_id
     request_fd, response_fd, lifeline_fd = (int(arg) for arg in argv[1:4])
@@ -305,13 +317,18 @@ def main(argv: list[str]) -> int:
     sys.stderr = _LogStream(2, "<stderr>")
     _setup_logging()
 
-    task_root = os.environ["LAMBDA_TASK_ROOT"]
     memory_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
     runtime_name = os.environ.get("AWS_EXECUTION_ENV", "").removeprefix("AWS_Lambda_")
     # The function's runtime is python3.x on AWS; here the local interpreter runs it: say which.
     write_record(f"INIT_START Runtime Version: {runtime_name} run by the local interpreter "
                  f"{platform.python_implementation()} {platform.python_version()} ({sys.executable})")
-    sys.path.insert(0, task_root)
+    local_runtime = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if runtime_name != local_runtime:
+        write_record(f"LOCAL NOTE: the function declares {runtime_name} but runs on Python {platform.python_version()} "
+                     f"here: the standard library, the language and C extensions ({sys.implementation.cache_tag}) "
+                     f"differ from {runtime_name} on AWS")
+    _add_site_builtins()
+    sys.path[:0] = argv[4:]
 
     started = time.perf_counter()
     try:

@@ -25,6 +25,7 @@ from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser, get_header_lines
 from waitress.rfc7230 import HEADER_FIELD_RE
 from waitress.server import create_server
+from waitress.task import WSGITask
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 
@@ -41,27 +42,44 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+# The WSGI environ key holding each header's values one by one, {lower-cased name: [value, ...]} in
+# the order received (latin-1 strings, as WSGI's): payload 1.0's multiValueHeaders needs them.
+HEADER_VALUES_KEY = "local_aws.header_values"
+
+
 class _CommaJoinedHeaders(HTTPRequestParser):
     """A header sent several times reaches the app joined with "," as API Gateway joins it
-    (spec B2), not with waitress's ", " (a value's own ", " stays as sent)."""
+    (spec B2), not with waitress's ", " (a value's own ", " stays as sent). The values one by
+    one are kept too (`header_values`)."""
 
     _FRAMING = {"CONTENT_LENGTH", "TRANSFER_ENCODING"}  # waitress has already judged these
 
     def parse_header(self, header_plus: bytes) -> None:
         super().parse_header(header_plus)
         values: dict[str, list[str]] = {}
+        self.header_values: dict[str, list[str]] = {}
         for line in get_header_lines(header_plus[header_plus.find(b"\r\n") + 2:]):
             field = HEADER_FIELD_RE.match(line)
             if field and b"_" not in field.group("name"):
                 key = field.group("name").upper().replace(b"-", b"_").decode("latin-1")
-                values.setdefault(key, []).append(field.group("value").strip(b" \t").decode("latin-1"))
+                value = field.group("value").strip(b" \t").decode("latin-1")
+                values.setdefault(key, []).append(value)
+                self.header_values.setdefault(field.group("name").lower().decode("latin-1"), []).append(value)
         for key, repeated in values.items():
             if len(repeated) > 1 and key in self.headers and key not in self._FRAMING:
                 self.headers[key] = ",".join(repeated)
 
 
+class _Task(WSGITask):
+    def get_environment(self) -> dict:
+        environ = super().get_environment()
+        environ.setdefault(HEADER_VALUES_KEY, getattr(self.request, "header_values", {}))
+        return environ
+
+
 class _Channel(HTTPChannel):
     parser_class = _CommaJoinedHeaders
+    task_class = _Task
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -7,6 +7,17 @@ Safety: every AWS call made here or by Terraform goes to the embedded AWS with f
 environment is rebuilt from scratch (no AWS_* variable of the user's survives, no profile or
 shared config file is read), and Terraform runs on a copy of the root under .local/root with its
 own data dir and state, so the user's real state and backend are never opened.
+
+Any root, from any directory: the services run with the state dir as working directory and import
+the installed package (`make` installs it into .venv, editable). Nothing is written into the
+root's own folder: a root without a .terraform.lock.hcl gets one in its working copy, kept there
+across applies (a root's own lock file is always used as it is, `-lockfile=readonly`). The working
+copy belongs to one root (root.json says which), and holds the local modules it calls, even from
+folders above it (`source = "../modules/x"`): `up` on another root starts from an empty one,
+and `apply` re-applies the running root with the variables `up` was given (plus any new ones).
+Variables: the stack's own (demo_user_email) only where the root declares them, then the user's
+var files, then the user's --var values (Terraform lets a later one win); a --var the root does not
+declare is refused before anything starts.
 """
 from __future__ import annotations
 
@@ -27,6 +38,7 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from local_aws import aws, terraform
+from local_aws.cognito import domain_hosts
 
 REPO = Path(__file__).resolve().parents[1]
 REGION = aws.REGION
@@ -73,6 +85,10 @@ class Paths:
 
     base: Path
 
+    def __post_init__(self) -> None:
+        # Absolute: the services run with the state dir as working directory.
+        self.base = Path(self.base).resolve()
+
     @property
     def lock(self) -> Path:
         return self.base / "stack.lock"
@@ -88,6 +104,39 @@ class Paths:
     @property
     def stack_json(self) -> Path:
         return self.base / "stack.json"
+
+    @property
+    def root_record(self) -> Path:
+        """Which root the working copy holds (and the folder copied with it), and the variables `up`
+        applied it with."""
+        return self.base / "root.json"
+
+
+def check_root(root: Path, user_vars: dict[str, str], var_files: list[Path]) -> set[str]:
+    """The root's declared variables, once what the user gives it is checked; a StackError names the flag."""
+    if not root.is_dir():
+        raise StackError(f"--root {root}: no such directory")
+    if not terraform.configuration_files(root):
+        raise StackError(f"--root {root}: no Terraform files (*.tf, *.tf.json) in it")
+    for path in var_files:
+        if not path.is_file():
+            raise StackError(f"--var-file {path}: no such file")
+    try:
+        declared = terraform.declared_variables(root)
+    except terraform.TerraformError as error:
+        raise StackError(f"--root {root}: {error}") from None
+    for name in user_vars:
+        if name not in declared:
+            raise StackError(f'--var {name}: the root declares no variable "{name}"')
+    return declared
+
+
+def applied_root(paths: Paths) -> dict | None:
+    """What root.json says: {"root", "vars", "var_files"} of the last `up`, or None."""
+    try:
+        return json.loads(paths.root_record.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def demo_password() -> str:
@@ -105,7 +154,9 @@ class Stack:
     api_port: int = DEFAULT_API_PORT
     auth_port: int = DEFAULT_AUTH_PORT
     paths: Paths = field(default_factory=lambda: Paths(REPO / ".local"))
-    root_vars: dict[str, str] = field(default_factory=lambda: dict(ROOT_VARS))
+    # The user's variables (--var); the stack's own ROOT_VARS are added where the root declares them.
+    root_vars: dict[str, str] = field(default_factory=dict)
+    var_files: list[Path] = field(default_factory=list)  # --var-file, in order
     out: IO[str] = sys.stdout
     children: list[subprocess.Popen] = field(default_factory=list)
 
@@ -116,6 +167,10 @@ class Stack:
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         self.paths.base.mkdir(parents=True, exist_ok=True)
+        # The default state dir is ./.local, maybe inside the user's repository: keep it out of git.
+        ignore = self.paths.base / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("# local_aws state: nothing here is source\n*\n")
         with open(self.paths.lock, "a+") as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -143,7 +198,9 @@ class Stack:
         log_path = self.paths.logs / f"{name}.log"
         with open(log_path, "w") as log:
             child = subprocess.Popen(
-                [sys.executable, "-m", *args], cwd=self.repo, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
+                # The state dir is a valid working directory wherever the root is; the package comes
+                # from the installed local_aws (make installs it into .venv), not from the cwd.
+                [sys.executable, "-m", *args], cwd=self.paths.base, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
             )
         self.children.append(child)
         selector = selectors.DefaultSelector()
@@ -172,36 +229,75 @@ class Stack:
         self.children.clear()
 
     # -- terraform ---------------------------------------------------------------------------
+    def source_tree(self) -> Path:
+        """The folder copied into the working copy: the root, or the closest folder above it that
+        also holds every local module it calls (`source = "../modules/x"`)."""
+        try:
+            modules = terraform.local_module_dirs(self.repo)
+        except terraform.TerraformError as error:
+            raise StackError(str(error)) from None
+        return Path(os.path.commonpath([self.repo.resolve(), *modules]))
+
     def sync_root(self, fresh_state: bool) -> Path:
-        """Copy the root's sources into .local/root, keeping its installed providers (and its state,
-        unless a new embedded AWS makes it meaningless)."""
-        root = self.paths.root
-        root.mkdir(parents=True, exist_ok=True)
+        """Copy the root's sources (with the local modules it calls) into .local/root, keeping its
+        installed providers (and its state, unless a new embedded AWS makes it meaningless).
+        Returns the root's folder in the copy, where Terraform runs."""
+        tree, top = self.paths.root, self.source_tree()
+        workdir = tree / self.repo.resolve().relative_to(top)
+        record = applied_root(self.paths)
+        same = record is not None and record.get("root") == str(self.repo) and record.get("tree", record["root"]) == str(top)
+        if fresh_state and tree.exists() and not same:
+            shutil.rmtree(tree)  # another root's providers, lock file and state: none of them apply here
+        elif not fresh_state and record is not None and not same:
+            raise StackError(f"{self.repo} now calls modules from {top}, so its working copy would move and lose "
+                             "the running stack's state: stop the stack and start it again.")
+        workdir.mkdir(parents=True, exist_ok=True)
         kept = {".terraform"} | (set() if fresh_state else {"terraform.tfstate", "terraform.tfstate.backup"})
-        for entry in root.iterdir():
-            if entry.name not in kept:
-                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        if not (self.repo / terraform.LOCK_FILE).is_file():
+            kept.add(terraform.LOCK_FILE)  # the one init wrote here for a root without its own
+
+        def clear(directory: Path) -> None:
+            for entry in directory.iterdir():
+                if directory == workdir and entry.name in kept:
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    clear(entry) if workdir.is_relative_to(entry) else shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+
+        clear(tree)
         state_dir = self.paths.base.resolve()
 
         def not_copied(directory: str, names: list[str]) -> set[str]:
             # Never the state folder itself, wherever --state-dir put it (it holds this very copy).
             return set(NOT_COPIED(directory, names)) | {n for n in names if (Path(directory) / n).resolve() == state_dir}
 
-        shutil.copytree(self.repo, root, ignore=not_copied, dirs_exist_ok=True)
+        shutil.copytree(top, tree, ignore=not_copied, dirs_exist_ok=True)
         # A root that declares a backend would send this state there: keep it here instead.
-        if any(re.search(r'^\s*backend\s+"', p.read_text(), re.M) for p in root.glob("*.tf")):
-            (root / "local_stack_backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
-        return root
+        if any(re.search(r'^\s*backend\s+"', p.read_text(), re.M) for p in workdir.glob("*.tf")):
+            (workdir / "local_stack_backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
+        return workdir
 
-    def apply(self, env: dict[str, str], extra_vars: dict[str, str], fresh_state: bool = True) -> dict:
+    def apply(self, env: dict[str, str], extra_vars: dict[str, str], fresh_state: bool = True,
+              var_files: list[Path] | None = None) -> dict:
+        """Apply the root with the stack's own variables it declares, then the var files (default
+        self.var_files), then extra_vars (the user's --var values: Terraform lets the last one win)."""
+        var_files = list(dict.fromkeys(path.resolve() for path in (self.var_files if var_files is None else var_files)))
+        declared = check_root(self.repo, extra_vars, var_files)
         root = self.sync_root(fresh_state)
+        if fresh_state:
+            self.paths.root_record.write_text(json.dumps(
+                {"root": str(self.repo), "tree": str(self.source_tree()), "vars": extra_vars,
+                 "var_files": [str(p) for p in var_files]}, indent=2) + "\n")
         tf_env = terraform.terraform_env(self.paths.base / "terraform-cli", env)
         self.paths.logs.mkdir(parents=True, exist_ok=True)
         log = self.paths.logs / "terraform.log"
-        var_args = [f"-var={k}={v}" for k, v in extra_vars.items()]
+        own_vars = {name: value for name, value in ROOT_VARS.items() if name in declared}
+        var_args = ([f"-var={k}={v}" for k, v in own_vars.items()] + [f"-var-file={p}" for p in var_files]
+                    + [f"-var={k}={v}" for k, v in extra_vars.items()])
         try:
             with open(log, "w") as out:
-                terraform.run(["init", "-input=false", "-lockfile=readonly"], root, tf_env, log=out)
+                terraform.run(terraform.init_args((self.repo / terraform.LOCK_FILE).is_file()), root, tf_env, log=out)
                 terraform.run(["apply", "-auto-approve", "-input=false", *var_args], root, tf_env, log=out)
             return terraform.outputs(root, tf_env)
         except terraform.TerraformError as error:
@@ -209,33 +305,33 @@ class Stack:
 
     # -- stack.json --------------------------------------------------------------------------
     def describe(self, aws_endpoint: str, outputs: dict, data_plane: dict, demo_user: dict | None) -> dict:
-        """What a client of the local stack needs, read from the embedded AWS itself."""
-        cognito = aws.client("cognito-idp", aws_endpoint)
-        pools = []
-        for pool in cognito.list_user_pools(MaxResults=60)["UserPools"]:
-            clients = {}
-            for summary in cognito.list_user_pool_clients(UserPoolId=pool["Id"], MaxResults=60)["UserPoolClients"]:
-                client = cognito.describe_user_pool_client(UserPoolId=pool["Id"], ClientId=summary["ClientId"])["UserPoolClient"]
-                clients[client["ClientName"]] = {"id": client["ClientId"]} | (
-                    {"secret": client["ClientSecret"]} if client.get("ClientSecret") else {}
-                ) | {"callback_urls": client.get("CallbackURLs", [])}
-            pools.append({
-                "id": pool["Id"], "name": pool["Name"],
-                "issuer": f"https://cognito-idp.{REGION}.amazonaws.com/{pool['Id']}", "clients": clients,
-            })
+        """What a client of the local stack needs, read from the embedded AWS itself, in every region
+        it holds anything in (see the README's stack.json section for the shape)."""
+        found = inventory(aws_endpoint)
         api_url, auth_url = data_plane["api_url"], data_plane["auth_url"]
-        for pool in pools:
-            pool["jwks_uri"] = f"{auth_url}/{pool['id']}/.well-known/jwks.json"
-        apis = {a["ApiId"]: a["Name"] for a in aws.client("apigatewayv2", aws_endpoint).get_apis()["Items"]}
-        host = api_url.split("://", 1)[1]
-        api_urls = {api_id: api_url if len(apis) == 1 else f"http://{api_id}.execute-api.localhost:{host.rsplit(':', 1)[1]}"
-                    for api_id in apis}
+        api_port, auth_port = api_url.rsplit(":", 1)[1], auth_url.rsplit(":", 1)[1]
+        with_domain = [pool for pool in found["user_pools"] if pool["domain"]]
+        hosts = domain_hosts((pool["region"], pool["domain"]) for pool in with_domain)
+        pools = []
+        for pool in found["user_pools"]:
+            if not pool["domain"]:
+                pool_auth_url = None
+            elif len(with_domain) == 1:  # the sole domain answers on any Host, as the sole API does
+                pool_auth_url = auth_url
+            else:
+                pool_auth_url = f"http://{hosts[(pool['region'], pool['domain'])]}:{auth_port}"
+            pools.append({**pool, "jwks_uri": f"{auth_url}/{pool['id']}/.well-known/jwks.json",
+                          "auth_url": pool_auth_url})
+        apis = found["apis"]
+        for api_id, api in apis.items():
+            api["url"] = api_url if len(apis) == 1 else f"http://{api_id}.execute-api.localhost:{api_port}"
         first = pools[0] if pools else {"id": None, "issuer": None, "clients": {}, "jwks_uri": None}
         return {
             "aws_endpoint_url": aws_endpoint,
             "region": REGION,
-            "api_url": next(iter(api_urls.values())) if len(api_urls) == 1 else None,
-            "apis": {api_id: {"name": apis[api_id], "url": url} for api_id, url in api_urls.items()},
+            "regions": found["regions"],
+            "api_url": next(iter(apis.values()))["url"] if len(apis) == 1 else None,
+            "apis": apis,
             "auth_url": auth_url,
             "user_pool_id": first["id"],
             "issuer": first["issuer"],
@@ -243,6 +339,9 @@ class Stack:
             "clients": first["clients"],
             "demo_user": demo_user,
             "user_pools": pools,
+            "functions": found["functions"],
+            "not_served": found["not_served"],
+            "data_plane": {"api_url": api_url, "auth_url": auth_url},
             "terraform_root": str(self.paths.root),
             "outputs": outputs,
             "pid": os.getpid(),
@@ -288,16 +387,17 @@ class Stack:
         self.stop_children()
 
     def set_demo_password(self, aws_endpoint: str) -> dict | None:
-        """Give the demo user (created by the root) a fresh permanent password, and say it."""
-        cognito = aws.client("cognito-idp", aws_endpoint)
-        for pool in cognito.list_user_pools(MaxResults=60)["UserPools"]:
-            try:
-                cognito.admin_get_user(UserPoolId=pool["Id"], Username=DEMO_USER)
-            except cognito.exceptions.UserNotFoundException:
-                continue
-            password = demo_password()
-            cognito.admin_set_user_password(UserPoolId=pool["Id"], Username=DEMO_USER, Password=password, Permanent=True)
-            return {"username": DEMO_USER, "password": password, "user_pool_id": pool["Id"]}
+        """Give the demo user (created by the root, in a pool of any region) a fresh permanent password, and say it."""
+        for region in _regions_first_default(aws.regions(aws_endpoint, "cognito-idp")):
+            cognito = aws.client("cognito-idp", aws_endpoint, region)
+            for pool in _paged(cognito.list_user_pools, "UserPools", "NextToken", MaxResults=60):
+                try:
+                    cognito.admin_get_user(UserPoolId=pool["Id"], Username=DEMO_USER)
+                except cognito.exceptions.UserNotFoundException:
+                    continue
+                password = demo_password()
+                cognito.admin_set_user_password(UserPoolId=pool["Id"], Username=DEMO_USER, Password=password, Permanent=True)
+                return {"username": DEMO_USER, "password": password, "user_pool_id": pool["Id"]}
         return None
 
     def reapply(self) -> dict:
@@ -305,26 +405,182 @@ class Stack:
         if not self.paths.stack_json.exists():
             raise StackError("make local is not running: start it with `make local` first.")
         description = json.loads(self.paths.stack_json.read_text())
-        outputs = self.apply(sandbox_env(description["aws_endpoint_url"]), self.root_vars, fresh_state=False)
+        record = applied_root(self.paths) or {"root": str(self.repo), "vars": {}, "var_files": []}
+        if record["root"] != str(self.repo):
+            raise StackError(f"--root {self.repo}: the running stack runs {record['root']}; re-apply that root, "
+                             "or stop the stack and start it on this one.")
+        # What `up` was given still holds; what is given now comes after it, so it wins.
+        outputs = self.apply(sandbox_env(description["aws_endpoint_url"]), record["vars"] | self.root_vars, fresh_state=False,
+                             var_files=[Path(p) for p in record["var_files"]] + self.var_files)
         description["outputs"] = outputs
+        if "data_plane" in description:  # the root may now hold other pools, APIs, regions, unserved things
+            description = self.describe(description["aws_endpoint_url"], outputs, description["data_plane"],
+                                        description.get("demo_user")) | {"pid": description["pid"]}
         self.write_stack_json(description)
         return description
+
+
+# -- what the embedded AWS holds, in every region ----------------------------------------------
+
+# Why each kind of resource that a root may hold is not served (named at startup, never silently absent).
+NOT_SERVED_WHY = {
+    "REST API": "REST APIs (API Gateway v1) are not emulated; the local stack serves HTTP APIs (apigatewayv2)",
+    "WebSocket API": "WebSocket APIs are not emulated; the local stack serves HTTP APIs",
+    "Lambda function URL": "function URLs are not served; the function runs only behind an HTTP API route",
+}
+
+
+def _paged(call, key: str, token_key: str, token_arg: str | None = None, **kwargs) -> list[dict]:
+    """Every item of a paginated list call (`token_arg`: the request's name for the token, if not token_key)."""
+    items, token = [], None
+    while True:
+        page = call(**kwargs, **({token_arg or token_key: token} if token else {}))
+        items += page.get(key, [])
+        token = page.get(token_key)
+        if not token:
+            return items
+
+
+def _regions_first_default(regions: list[str]) -> list[str]:
+    """The default region first (where a root without a region setting puts everything), then the others."""
+    return sorted(regions, key=lambda region: (region != REGION, region))
+
+
+def inventory(aws_endpoint: str) -> dict:
+    """Pools (with clients), HTTP APIs, functions (with log groups) and what is not served, each with
+    its region, from every region the embedded AWS holds anything in."""
+    services = {service: _regions_first_default(aws.regions(aws_endpoint, service))
+                for service in ("cognito-idp", "apigatewayv2", "apigateway", "lambda")}
+    pools: list[dict] = []
+    for region in services["cognito-idp"]:
+        cognito = aws.client("cognito-idp", aws_endpoint, region)
+        for pool in _paged(cognito.list_user_pools, "UserPools", "NextToken", MaxResults=60):
+            described = cognito.describe_user_pool(UserPoolId=pool["Id"])["UserPool"]
+            clients = {}
+            for summary in _paged(cognito.list_user_pool_clients, "UserPoolClients", "NextToken",
+                                  UserPoolId=pool["Id"], MaxResults=60):
+                client = cognito.describe_user_pool_client(UserPoolId=pool["Id"], ClientId=summary["ClientId"])["UserPoolClient"]
+                clients[client["ClientName"]] = {"id": client["ClientId"]} | (
+                    {"secret": client["ClientSecret"]} if client.get("ClientSecret") else {}
+                ) | {"callback_urls": client.get("CallbackURLs", [])}
+            pools.append({"id": pool["Id"], "name": pool["Name"], "region": region,
+                          "issuer": aws.issuer(region, pool["Id"]), "domain": described.get("Domain") or None,
+                          "clients": clients})
+    apis: dict[str, dict] = {}
+    not_served: list[dict] = []
+
+    def unserved(region: str, kind: str, resource_id: str, name: str) -> None:
+        not_served.append({"region": region, "kind": kind, "id": resource_id, "name": name, "why": NOT_SERVED_WHY[kind]})
+
+    for region in services["apigatewayv2"]:
+        for api in _paged(aws.client("apigatewayv2", aws_endpoint, region).get_apis, "Items", "NextToken"):
+            if api.get("ProtocolType") == "WEBSOCKET":
+                unserved(region, "WebSocket API", api["ApiId"], api.get("Name", ""))
+            else:
+                apis[api["ApiId"]] = {"name": api.get("Name", ""), "region": region}
+    for region in services["apigateway"]:
+        for api in _paged(aws.client("apigateway", aws_endpoint, region).get_rest_apis, "items", "position"):
+            unserved(region, "REST API", api["id"], api.get("name", ""))
+    functions: list[dict] = []
+    for region in services["lambda"]:
+        lam = aws.client("lambda", aws_endpoint, region)
+        for function in _paged(lam.list_functions, "Functions", "NextMarker", "Marker"):
+            name = function["FunctionName"]
+            log_group = (function.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{name}"
+            functions.append({"name": name, "arn": function["FunctionArn"], "region": region, "log_group": log_group})
+            try:  # moto has no ListFunctionUrlConfigs: one GetFunctionUrlConfig per function
+                lam.get_function_url_config(FunctionName=name)
+            except lam.exceptions.ResourceNotFoundException:
+                continue
+            unserved(region, "Lambda function URL", name, name)
+    regions = _regions_first_default(sorted({r for found in services.values() for r in found}))
+    return {"regions": regions, "user_pools": pools, "apis": apis, "functions": functions, "not_served": not_served}
+
+
+# -- app clients, for `token` and the pytest plugin ---------------------------------------------
+
+class ClientLookupError(StackError):
+    """No such app client, or several of that name: `flag` is the option the user should change."""
+
+    def __init__(self, flag: str, message: str):
+        super().__init__(message)
+        self.flag = flag
+
+
+@dataclass(frozen=True)
+class FoundClient:
+    """An app client of stack.json, with what a token request needs: its pool's domain URL."""
+
+    name: str
+    id: str
+    secret: str | None
+    callback_urls: tuple[str, ...]
+    pool_id: str | None
+    region: str | None
+    auth_url: str
+
+
+def find_client(description: dict, name: str, pool: str | None = None) -> FoundClient:
+    """The app client `name` in whichever user pool of stack.json holds it; `pool` (an id or a name)
+    picks one when several do. Raises ClientLookupError naming the flag to change (--client, --pool)."""
+    pools = description.get("user_pools")
+    if pools is None:  # a stack.json of one pool, before user_pools existed
+        pools = [{"id": description.get("user_pool_id"), "name": None, "region": None,
+                  "clients": description.get("clients") or {}, "auth_url": description.get("auth_url")}]
+    if pool is not None:
+        chosen = [p for p in pools if pool in (p.get("id"), p.get("name"))]
+        if not chosen:
+            known = ", ".join(f"{p['id']} ({p['name']})" for p in pools) or "none"
+            raise ClientLookupError("--pool", f"--pool {pool}: no such user pool (there are: {known})")
+        if len(chosen) > 1:
+            raise ClientLookupError("--pool", f"--pool {pool}: {len(chosen)} user pools have this name "
+                                    f"({', '.join(p['id'] for p in chosen)}); give the pool id")
+        pools = chosen
+    holders = [p for p in pools if name in (p.get("clients") or {})]
+    if not holders:
+        known = sorted({client for p in pools for client in p.get("clients") or {}})
+        where = f" of user pool {pool}" if pool is not None else ""
+        raise ClientLookupError("--client", f"--client {name}: no such app client{where} "
+                                f"(there are: {', '.join(known) or 'none'})")
+    if len(holders) > 1:
+        raise ClientLookupError("--pool", f"--client {name}: {len(holders)} user pools have an app client of this name ("
+                                + ", ".join(f"{p['id']} ({p['name']})" for p in holders)
+                                + "): choose one with --pool ID_OR_NAME")
+    holder = holders[0]
+    auth_url = holder.get("auth_url", description.get("auth_url"))
+    if not auth_url:
+        raise ClientLookupError("--client", f"--client {name}: its user pool {holder['id']} has no domain, "
+                                "so it has no token endpoint")
+    client = holder["clients"][name]
+    return FoundClient(name, client["id"], client.get("secret"), tuple(client.get("callback_urls") or ()),
+                       holder.get("id"), holder.get("region"), auth_url)
 
 
 def walkthrough(d: dict, seconds: float, paths: Paths) -> str:
     """What make local prints when ready: where things are, and commands to paste, with live values."""
     api, cli = d["api_url"] or next(iter(d["apis"].values()), {}).get("url"), ".venv/bin/python -m local_aws"
     state = "" if paths.base == REPO / ".local" else f" --state-dir {paths.base}"
-    lines = [
-        f"Local stack ready in {seconds:.1f} s.",
-        f"  API           {api}",
-        f"  Cognito       {d['auth_url']}   (issuer {d['issuer']})",
-        f"  Embedded AWS  {d['aws_endpoint_url']}   (region {d['region']}; AWS_ENDPOINT_URL for the AWS CLI or boto3)",
-    ]
+    regions = d.get("regions") or [d["region"]]
+    lines = [f"Local stack ready in {seconds:.1f} s."]
+    apis, pools = d.get("apis") or {}, d.get("user_pools") or []
+    if len(apis) > 1:
+        lines += [f"  API           {a['url']}   ({a['name']}, {a['region']})" for a in apis.values()]
+    else:
+        lines.append(f"  API           {api}")
+    if len(pools) > 1:
+        lines += [f"  Cognito       {p['auth_url'] or '(no domain)'}   ({p['name']}: issuer {p['issuer']})" for p in pools]
+    else:
+        lines.append(f"  Cognito       {d['auth_url']}   (issuer {d['issuer']})")
+    lines.append(f"  Embedded AWS  {d['aws_endpoint_url']}   (region{'s' if len(regions) > 1 else ''} {', '.join(regions)}; "
+                 "AWS_ENDPOINT_URL for the AWS CLI or boto3)")
     demo = d.get("demo_user")
     if demo:
         lines.append(f"  Demo user     {demo['username']} / {demo['password']}")
     lines.append(f"  Everything, as JSON: {paths.stack_json}")
+    if d.get("not_served"):
+        lines += ["", "Not served by the local stack (the root has them; nothing answers for them here):"]
+        lines += [f"  {n['kind']} {n['id']}" + (f" ({n['name']})" if n["name"] and n["name"] != n["id"] else "")
+                  + f" in {n['region']}: {n['why']}" for n in d["not_served"]]
     if api:
         lines += ["", "Try it from another shell:",
                   f"  curl -s {api}/hello",

@@ -1,14 +1,20 @@
 """Getting tokens from a Cognito domain as an app does, for the `token` command and the tests:
 client credentials, or the authorization code flow with PKCE through the sign-in form.
 Standard library only; nothing here knows how the local Cognito works inside.
+
+Host names under .localhost (the local Cognito's domains: `<prefix>.auth.localhost`) are
+connected to on loopback, as browsers and curl do (RFC 6761 6.3), whatever the machine's
+resolver says of them; the Host header keeps the name, which is what picks the domain.
 """
 from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import http.cookiejar
 import json
 import secrets
+import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -32,11 +38,30 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+def _loopback_create_connection(address, *args, **kwargs):
+    return socket.create_connection(("127.0.0.1", address[1]), *args, **kwargs)
+
+
+class _LocalhostConnection(http.client.HTTPConnection):
+    """An HTTP connection that reaches *.localhost on loopback (RFC 6761 6.3)."""
+
+    def __init__(self, host: str, *args, **kwargs):
+        super().__init__(host, *args, **kwargs)
+        if self.host.lower().rstrip(".").endswith(".localhost"):
+            self._create_connection = _loopback_create_connection
+
+
+class _LocalhostHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(_LocalhostConnection, req)
+
+
 class _Browser:
     """Cookies kept, redirects surfaced: enough of a browser for a sign-in form."""
 
     def __init__(self) -> None:
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _NoRedirect)
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _NoRedirect, _LocalhostHandler)
 
     def request(self, url: str, data: dict | None = None, headers: dict | None = None) -> tuple[int, dict, str]:
         body = None if data is None else urllib.parse.urlencode(data).encode()

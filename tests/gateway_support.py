@@ -30,7 +30,8 @@ def _count(label):
         out.write(label + "\n")
 
 def echo(event, context):
-    _count(event.get("routeKey", "?"))
+    # payload 1.0 events have no routeKey: "1.0 <METHOD> <resource>"
+    _count(event.get("routeKey") or "1.0 %s %s" % (event.get("httpMethod"), event.get("resource")))
     return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": json.dumps(event)}
 
 SHAPES = {
@@ -66,11 +67,49 @@ def slow(event, context):
     time.sleep(float(os.environ.get("SLEEP_S", "1.5")))
     return {"statusCode": 200, "body": "late"}
 
+def region(event, context):
+    _count("region")
+    print("region handler ran")
+    seen = {name: os.environ.get(name) for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_LAMBDA_LOG_GROUP_NAME")}
+    return {"statusCode": 200, "body": json.dumps({**seen, "arn": context.invoked_function_arn})}
+
 def policy_authorizer(event, context):
     _count("policy-authorizer")
     effect = "Allow" if event["headers"].get("x-token") == "allow" else "Deny"
     return {"principalId": "alice", "context": {"via": "policy"}, "policyDocument": {"Version": "2012-10-17",
             "Statement": [{"Effect": effect, "Action": "execute-api:Invoke", "Resource": event["routeArn"]}]}}
+
+SHAPES_V1 = {
+    "multi": {"statusCode": 202, "headers": {"content-type": "text/plain", "x-single": "s", "x-both": "h", "x-same": "m1"},
+              "multiValueHeaders": {"set-cookie": ["a=1; Path=/", "b=2"], "x-both": ["m1", "m2"], "X-Same": ["m1"],
+                                    "x-number": [7, True]},
+              "body": "multi"},
+    "base64": {"statusCode": 200, "headers": {"content-type": "application/octet-stream"},
+               "isBase64Encoded": True, "body": base64.b64encode(bytes(range(256))).decode()},
+    "empty": {"statusCode": 204},
+    "object": {"message": "hi", "n": 1},
+    "string": "just text",
+    "list": [1, 2],
+    "cookies-v2": {"statusCode": 200, "cookies": ["a=1"], "body": "x"},
+    "bad-status": {"statusCode": "200", "body": "x"},
+    "bad-multi": {"statusCode": 200, "multiValueHeaders": {"x-a": "not a list"}, "body": "x"},
+    "bad-multi-value": {"statusCode": 200, "multiValueHeaders": {"x-a": [{"no": "object"}]}, "body": "x"},
+    "bad-body": {"statusCode": 200, "body": {"not": "a string"}},
+}
+
+def shapes_v1(event, context):
+    name = event["pathParameters"]["name"]
+    _count("shape-v1:" + name)
+    return SHAPES_V1[name]
+
+def policy_authorizer_v1(event, context):
+    # payload 1.0 (REST-style) event; its own event travels to the integration in the context
+    _count("authorizer-v1:" + event["identitySource"])
+    effect = "Allow" if event["headers"].get("x-token", "").startswith("allow") else "Deny"
+    return {"principalId": "bob", "context": {"user": "bob", "event": json.dumps(event)},
+            "policyDocument": {"Version": "2012-10-17",
+                               "Statement": [{"Effect": effect, "Action": "execute-api:Invoke",
+                                              "Resource": event["methodArn"]}]}}
 
 def authorizer(event, context):
     _count("authorizer:" + ",".join(event.get("identitySource", [])))
@@ -97,9 +136,10 @@ def count(count_file: Path, label: str) -> int:
 class Builder:
     """Creates functions and HTTP APIs in the embedded AWS with boto3 (as the modules would)."""
 
-    def __init__(self, clients: dict[str, Any], count_file: Path):
+    def __init__(self, clients: dict[str, Any], count_file: Path, region: str = REGION):
         self.lam, self.apigw, self.iam = clients["lambda"], clients["apigatewayv2"], clients["iam"]
         self.count_file = count_file
+        self.region = region  # of the clients: the APIs' and functions' region
         self.role = self.iam.create_role(RoleName="gateway-test-fn", AssumeRolePolicyDocument=json.dumps({
             "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                     "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
@@ -139,22 +179,23 @@ class ApiHandle:
 
     @property
     def execution_arn(self) -> str:
-        return f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{self.id}"
+        return f"arn:aws:execute-api:{self.builder.region}:{ACCOUNT}:{self.id}"
 
     @property
     def host_name(self) -> str:
         return f"{self.id}.execute-api.localhost"
 
-    def integration(self, function_arn: str, *, timeout_ms: int = 30000, **extra: Any) -> str:
+    def integration(self, function_arn: str, *, timeout_ms: int = 30000, payload: str = "2.0", **extra: Any) -> str:
         return self.builder.apigw.create_integration(
             ApiId=self.id, IntegrationType="AWS_PROXY", IntegrationMethod="POST",
-            IntegrationUri=Builder.invoke_arn(function_arn), PayloadFormatVersion="2.0",
+            IntegrationUri=Builder.invoke_arn(function_arn), PayloadFormatVersion=payload,
             TimeoutInMillis=timeout_ms, **extra)["IntegrationId"]
 
     def route(self, key: str, function_arn: str, *, permit: bool = True, timeout_ms: int = 30000,
-              authorization: str = "NONE", authorizer_id: str | None = None, scopes: Iterable[str] = ()) -> str:
+              authorization: str = "NONE", authorizer_id: str | None = None, scopes: Iterable[str] = (),
+              payload: str = "2.0") -> str:
         """A route to its own integration, and (permit) the lambda permission lambda_route gives it."""
-        integration_id = self.integration(function_arn, timeout_ms=timeout_ms)
+        integration_id = self.integration(function_arn, timeout_ms=timeout_ms, payload=payload)
         kwargs: dict[str, Any] = {"AuthorizationType": authorization}
         if authorizer_id:
             kwargs["AuthorizerId"] = authorizer_id
@@ -248,9 +289,10 @@ def token(private_key, kid: str, **claims: Any) -> str:
                       headers={"kid": kid})
 
 
-def sigv4_headers(access_key: dict, method: str, host: str, target: str, body: bytes = b"") -> list[tuple[str, str]]:
+def sigv4_headers(access_key: dict, method: str, host: str, target: str, body: bytes = b"",
+                  region: str = REGION) -> list[tuple[str, str]]:
     request = AWSRequest(method=method, url=f"http://{host}{target}", data=body)
-    SigV4Auth(Credentials(access_key["AccessKeyId"], access_key["SecretAccessKey"]), "execute-api", REGION).add_auth(request)
+    SigV4Auth(Credentials(access_key["AccessKeyId"], access_key["SecretAccessKey"]), "execute-api", region).add_auth(request)
     return [(name, value) for name, value in request.headers.items()]
 
 

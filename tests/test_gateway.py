@@ -1,6 +1,6 @@
 """The local HTTP API data plane (local_aws/gateway.py) against a real embedded AWS.
 
-Each test names the rule of /work/shared/spec/http-api-and-cognito.md it checks. HTTP APIs are
+Each test names the rule of docs/aws-behaviour.md it checks. HTTP APIs are
 built with boto3 in an embedded AWS (its own process: moto's state is per process and other test
 modules build APIs of their own), functions run in the real Runtime, tokens are RS256 tokens signed
 with PyJWT, IAM requests are signed by botocore, and every request is real HTTP on loopback to the
@@ -139,6 +139,7 @@ def world(tmp_path_factory: pytest.TempPathFactory):
             main.route(key, fn["echo"])
         main.route("GET /jwt", fn["echo"], authorization="JWT", authorizer_id=jwt_authorizer, scopes=["gw/read"])
         main.route("GET /jwt-open", fn["echo"], authorization="JWT", authorizer_id=jwt_authorizer)
+        main.route("ANY /guarded/{proxy+}", fn["echo"], authorization="JWT", authorizer_id=jwt_authorizer, scopes=["gw/read"])
         main.route("GET /iam", fn["echo"], authorization="AWS_IAM")
         main.route("GET /custom", fn["echo"], authorization="CUSTOM", authorizer_id=lambda_authorizer)
         main.route("GET /custom-unpermitted", fn["echo"], authorization="CUSTOM", authorizer_id=unpermitted_authorizer)
@@ -531,6 +532,15 @@ def test_c3_gateway_errors_carry_the_cors_headers_too_local_choice(world: World)
         assert other.header("access-control-allow-origin") is None
 
 
+def test_c3_a_preflight_that_an_authorized_catch_all_takes_meets_its_authorizer(world: World) -> None:
+    # The catch-all takes OPTIONS too, so the browser's preflight carries no token and is refused
+    # before any function runs (docs/aws-behaviour.md C3, AWS's http-api-cors page).
+    reply = world.call(world.main, "OPTIONS", "/guarded/x", headers=[
+        ("Origin", ORIGIN), ("Access-Control-Request-Method", "GET")])
+    assert reply.status == 401
+    assert world.count("ANY /guarded/{proxy+}") == 0
+
+
 def test_c3_without_cors_configuration_options_is_routed(world: World) -> None:
     event = echoed(world.call(world.plain, "OPTIONS", "/opt", headers=[
         ("Origin", ORIGIN), ("Access-Control-Request-Method", "GET")]))
@@ -640,13 +650,6 @@ def _http_proxy(world: World, api: ApiHandle) -> None:
     world.builder.apigw.create_route(ApiId=api.id, RouteKey="GET /proxy", Target=f"integrations/{integration}")
 
 
-def _payload_1_0(world: World, api: ApiHandle) -> None:
-    integration = world.builder.apigw.create_integration(
-        ApiId=api.id, IntegrationType="AWS_PROXY", IntegrationUri=Builder.invoke_arn(world.functions["echo"]),
-        PayloadFormatVersion="1.0")["IntegrationId"]
-    world.builder.apigw.create_route(ApiId=api.id, RouteKey="GET /old-payload", Target=f"integrations/{integration}")
-
-
 def _parameter_mapping(world: World, api: ApiHandle) -> None:
     integration = api.integration(world.functions["echo"], RequestParameters={"overwrite:header.x-a": "static"})
     world.builder.apigw.create_route(ApiId=api.id, RouteKey="GET /mapped", Target=f"integrations/{integration}")
@@ -682,7 +685,6 @@ def _manual_deploy_stage(world: World, api: ApiHandle) -> None:
 
 @pytest.mark.parametrize("build, named", [
     (_http_proxy, ["'GET /proxy'", "IntegrationType HTTP_PROXY"]),
-    (_payload_1_0, ["'GET /old-payload'", "PayloadFormatVersion 1.0"]),
     (_parameter_mapping, ["'GET /mapped'", "RequestParameters"]),
     (_foreign_issuer, ["'GET /foreign'", "JwtConfiguration.Issuer https://login.example.com/"]),
     (_scopes_on_public_route, ["'GET /public-scoped'", "AuthorizationScopes"]),
@@ -700,7 +702,7 @@ def test_config_error_names_api_route_and_setting_and_the_api_fails_closed(world
         assert f"API 'gw-broken-{build.__name__.strip('_')}' ({api.id})" in message
         for text in named:
             assert text in message
-        for target in ("/proxy", "/old-payload", "/mapped", "/foreign", "/public-scoped", "/staged", "/node", "/by-ip"):
+        for target in ("/proxy", "/mapped", "/foreign", "/public-scoped", "/staged", "/node", "/by-ip"):
             reply = world.call(api, "GET", target)
             assert (reply.status, reply.json()) == (500, {"message": "Internal Server Error"}), target
             assert reply.header("apigw-requestid")
@@ -710,12 +712,15 @@ def test_config_error_names_api_route_and_setting_and_the_api_fails_closed(world
         world.gateway.reload()
 
 
-def test_config_error_for_a_websocket_api(world: World) -> None:
+def test_a_websocket_api_is_not_served_and_stops_nothing(world: World) -> None:
     api_id = world.builder.apigw.create_api(Name="gw-websocket", ProtocolType="WEBSOCKET",
                                             RouteSelectionExpression="$request.body.action")["ApiId"]
     try:
-        with pytest.raises(ConfigError, match=rf"API 'gw-websocket' \({api_id}\): API: ProtocolType WEBSOCKET"):
-            world.gateway.reload()
+        world.gateway.reload()  # no ConfigError: it is named as not served (stack.json), not refused
+        assert api_id not in world.gateway.apis()
+        reply = call(world.served.port, "GET", "/", host=f"{api_id}.execute-api.localhost:{world.served.port}")
+        assert (reply.status, reply.json()) == (404, {"message": "Not Found"})
+        assert echoed(world.call(world.plain, "GET", "/hello"))
     finally:
         world.builder.apigw.delete_api(ApiId=api_id)
         world.gateway.reload()

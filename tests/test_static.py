@@ -50,3 +50,30 @@ def test_every_checkov_skip_has_a_reason() -> None:
     unjustified = [f"{p.relative_to(REPO)}: {line}" for p, line in skips if not re.search(r"#checkov:skip=CKV2?_[A-Z]+_\d+:\S.{15,}", line)]
     assert skips, "expected the documented skips to be found"
     assert not unjustified, "checkov skips need an inline reason:\n" + "\n".join(unjustified)
+
+
+def _tracked_text_files() -> list[Path]:
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    files = [REPO / name for name in listed.split("\0") if name]
+    return [p for p in files if p.is_file() and b"\0" not in p.read_bytes()[:4096]]
+
+
+# A user's clone holds only the repository: no file may lean on the workplace beside it or on a
+# path of the machine it was written on.
+_OUTSIDE = re.compile(r"\.\./shared/(?:spec|guides)|/shared/spec/|/work/(?:main|shared|wt)\b")
+
+
+def test_no_file_points_outside_the_repository() -> None:
+    found = [f"{p.relative_to(REPO)}:{n}: {line.strip()[:120]}" for p in _tracked_text_files() if p.name != "test_static.py"
+             for n, line in enumerate(p.read_text(errors="replace").splitlines(), 1) if _OUTSIDE.search(line)]
+    assert not found, "paths outside the repository:\n" + "\n".join(found)
+
+
+def test_every_cited_rule_is_in_the_behaviour_reference() -> None:
+    reference = (REPO / "docs" / "aws-behaviour.md").read_text()
+    defined = set(re.findall(r"\*\*([A-H]\d+)\b", reference))
+    cited = {rule for p in _tracked_text_files() if p.suffix in {".py", ".md", ".tf", ".yaml"}
+             for rule in re.findall(r"\bspec ([A-H]\d+)\b", p.read_text(errors="replace"))}
+    assert defined >= {"A1", "A7", "B1", "B7", "C1", "C5", "D1", "D7", "E1", "E2", "G1", "G4", "H1", "H4"}
+    assert cited, "expected code and tests to cite rules as 'spec A2'"
+    assert not cited - defined, f"cited but not in docs/aws-behaviour.md: {sorted(cited - defined)}"
