@@ -6,8 +6,10 @@ destroy. Variables: only deletion protection is switched off, so that destroy ca
 """
 from __future__ import annotations
 
+import io
 import json
 import shutil
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -274,3 +276,41 @@ def test_example_applies_replans_empty_and_destroys(aws, tmp_path, example: str)
     terraform.run(["destroy", "-auto-approve", "-input=false"], root, env, quiet=True)
     state = json.loads((root / "terraform.tfstate").read_text())
     assert state["resources"] == []
+
+
+@pytest.mark.xdist_group("apply-examples")
+def test_cognito_example_with_a_pre_token_generation_trigger(aws, tmp_path) -> None:
+    """The trigger input the default example leaves null: Cognito gets the function and its event
+    version, and the function a permission for this pool only."""
+    lambda_ = aws.client("lambda")
+    role = aws.client("iam").create_role(RoleName="pre-token", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }))["Role"]["Arn"]
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return event\n")
+    function_arn = lambda_.create_function(FunctionName="pre-token", Runtime="python3.13", Role=role, Handler="app.handler",
+                                           Code={"ZipFile": package.getvalue()})["FunctionArn"]
+
+    shutil.copytree(stack.REPO / "modules", tmp_path / "modules", ignore=stack.NOT_COPIED)
+    root = tmp_path / "examples" / "cognito"
+    shutil.copytree(stack.REPO / "examples" / "cognito", root, ignore=stack.NOT_COPIED)
+    shutil.copy(stack.REPO / ".terraform.lock.hcl", root)
+    env = terraform.terraform_env(tmp_path / "cli", stack.sandbox_env(aws.url))
+    trigger = [f"-var=pre_token_generation_function_arn={function_arn}"]
+    terraform.run(["init", "-input=false", "-lockfile=readonly"], root, env, quiet=True)
+    terraform.run(["apply", "-auto-approve", "-input=false", *trigger], root, env, quiet=True)
+    try:
+        pool = aws.client("cognito-idp").describe_user_pool(UserPoolId=terraform.outputs(root, env)["user_pool_id"])["UserPool"]
+        assert pool["LambdaConfig"]["PreTokenGenerationConfig"] == {"LambdaArn": function_arn, "LambdaVersion": "V2_0"}
+        (statement,) = json.loads(lambda_.get_policy(FunctionName="pre-token")["Policy"])["Statement"]
+        assert statement["Principal"] == {"Service": "cognito-idp.amazonaws.com"}
+        assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == pool["Arn"]
+        assert terraform.run(["plan", "-detailed-exitcode", "-input=false", *trigger], root, env, quiet=True, check=False).returncode == 0
+    finally:
+        terraform.run(["destroy", "-auto-approve", "-input=false", *trigger], root, env, quiet=True)
+        # The root's lifecycle may share this embedded AWS and expects it empty after its destroy.
+        lambda_.delete_function(FunctionName="pre-token")
+        aws.client("iam").delete_role(RoleName="pre-token")
+    assert json.loads((root / "terraform.tfstate").read_text())["resources"] == []

@@ -156,7 +156,8 @@ resource "aws_cognito_user_pool_domain" "this" {
 resource "aws_lambda_permission" "trigger" {
   for_each = local.trigger_functions
 
-  statement_id = "cognito-${replace(each.key, "_", "-")}"
+  # The pool id keeps statement ids apart when one function serves several pools.
+  statement_id = "cognito-${replace(each.key, "_", "-")}-${aws_cognito_user_pool.this.id}"
   action       = "lambda:InvokeFunction"
   # An alias or version ARN (...:function:<name>:<qualifier>) grants on that qualifier.
   function_name = join(":", slice(split(":", each.value), 0, 7))
