@@ -16,7 +16,8 @@ ARGS   ?=
 venv: $(VENV)/.installed $(VENV)/checkov/.installed
 
 # The pins first, then this project itself (editable, --no-deps so the pins stay what is installed):
-# it puts `local-aws` in .venv/bin and lets the stack's services import local_aws from any directory.
+# it puts `local-aws` in .venv/bin, lets the stack's services import local_aws from any directory,
+# and registers the pytest plugin (local_stack) for every pytest run of .venv.
 # Last, python-hcl2 builds its grammar cache (about 1.5 s of CPU) now rather than in the first make local.
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)

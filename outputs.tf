@@ -62,3 +62,13 @@ output "curl" {
     notes   = "curl -s -X POST -H \"Authorization: Bearer $ACCESS_TOKEN\" -H 'content-type: application/json' -d '{\"title\":\"First note\",\"content\":\"Hello\"}' ${module.http_api.invoke_url}/notes"
   }
 }
+
+output "notes_table_name" {
+  description = "DynamoDB table of the notes."
+  value       = aws_dynamodb_table.notes.name
+}
+
+output "notes_operator_policy_arn" {
+  description = "IAM policy to attach to a principal that calls GET /notes/stats (AWS_IAM route, SigV4)."
+  value       = aws_iam_policy.notes_operator.arn
+}

@@ -91,8 +91,20 @@ variable "lambda_architecture" {
   default     = "arm64"
 }
 
+variable "lambda_packages_in_s3" {
+  description = "Deploy the functions from S3 objects in a bucket of this stack (created in parallel) instead of direct uploads (one at a time). See README: first apply."
+  type        = bool
+  default     = true
+}
+
 variable "tags" {
   description = "Tags applied to every resource by the provider."
   type        = map(string)
   default     = { project = "notes-api" }
+}
+
+variable "notes_deletion_protection" {
+  description = "Protect the notes table from deletion. Switch off before `terraform destroy`."
+  type        = bool
+  default     = true
 }

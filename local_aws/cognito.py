@@ -64,9 +64,13 @@ is named):
     username always and, from the access token's scopes: only openid -> every attribute the
     client may read; profile -> the OIDC profile attributes and custom ones; email -> email,
     email_verified; phone -> phone_number, phone_number_verified; values are strings as stored.
+    "May read": the client's ReadAttributes (none set: every attribute), never a developer-only
+    attribute (dev:custom:*); a token whose client was since deleted gets sub and username only.
   * Tokens (D6): the user access token has exactly the spec's claims; the ID token has the spec's
     claims plus the user's other attributes the client may read (AWS's ID token page: OIDC standard
-    claims and custom attributes) and cognito:groups if any, with *_verified as booleans. Token
+    claims and custom attributes, custom:* as their stored strings) with *_verified as booleans.
+    Groups, their order and roles (rule D8), and the pre token generation trigger that may reshape
+    both tokens before they are signed (rule D9): local_aws/cognito_triggers.py. Token
     lifetimes (D7) come from the client: a validity without units is in AWS's default units
     (hours for access and ID tokens, days for refresh tokens); no validity means 60 minutes and
     30 days.
@@ -100,7 +104,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from local_aws import aws
+from local_aws import aws, cognito_triggers as triggers
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +197,8 @@ class Pool:
     clients: Mapping[str, Client]
     custom_scopes: frozenset[str]
     region: str = aws.REGION
+    arn: str = ""
+    pre_token: triggers.PreTokenTrigger | None = None  # the pre token generation trigger (rule D9)
 
     def known_scope(self, scope: str) -> bool:
         return scope in STANDARD_SCOPES or scope in self.custom_scopes
@@ -203,7 +209,7 @@ class User:
     username: str
     sub: str
     attributes: Mapping[str, str]
-    groups: tuple[str, ...]
+    groups: triggers.GroupClaims  # in precedence order, with their roles (rule D8)
 
 
 def domain_hosts(domains: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
@@ -376,9 +382,12 @@ class LocalCognito:
     """The Cognito domain(s) and issuers of the embedded AWS's user pools, as one WSGI app."""
 
     def __init__(self, aws_endpoint: str, key_dir: Path, *, region: str | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
-        """`region`: serve the pools of that region only; None (the data plane's way): of every region."""
+                 clock: Callable[[], float] = time.time, runtime: Any = None) -> None:
+        """`region`: serve the pools of that region only; None (the data plane's way): of every region.
+        `runtime`: the data plane's Lambda runtime, which runs the pools' pre token generation
+        triggers; without one, a pool with such a trigger issues no token (fail closed)."""
         self.aws_endpoint = aws_endpoint
+        self.runtime = runtime
         self.key_dir = Path(key_dir)
         self.region = region
         self._clock = clock
@@ -437,7 +446,8 @@ class LocalCognito:
             for server in page["ResourceServers"]:
                 custom.update(f"{server['Identifier']}/{scope['ScopeName']}" for scope in server.get("Scopes") or ())
         return Pool(id=pool_id, issuer=aws.issuer(region, pool_id), domain=described.get("Domain") or None,
-                    clients=clients, custom_scopes=frozenset(custom), region=region)
+                    clients=clients, custom_scopes=frozenset(custom), region=region, arn=described.get("Arn", ""),
+                    pre_token=triggers.pre_token_trigger(described.get("LambdaConfig")))
 
     @staticmethod
     def issuer(pool_id: str) -> str:
@@ -705,6 +715,8 @@ class LocalCognito:
             raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
         except OAuthError as error:
             return _oauth_error(error)
+        except triggers.TriggerFailed as error:  # local choice: AWS's wording, as invalid_request
+            return _oauth_error(OAuthError("invalid_request", str(error)))
 
     def _authenticate_client(self, pool: Pool, request: Request, form: MultiDict, *,
                              invalid_client_status: int) -> Client:
@@ -772,12 +784,14 @@ class LocalCognito:
         refresh_token = secrets.token_urlsafe(96)
         grant = RefreshGrant(pool.id, client.id, user.username, granted.scopes, granted.auth_time, origin_jti,
                              now + client.refresh_ttl)
+        # Tokens first: a pre token generation trigger that fails leaves no refresh token behind.
+        tokens = self._user_tokens(pool, client, user, grant, now, nonce=granted.nonce,
+                                   source="TokenGeneration_HostedAuth")
         with self._lock:
             self._forget_expired(now)
             self._refresh[refresh_token] = grant
             self._by_origin[origin_jti] = grant
             spent.origin_jti = origin_jti
-        tokens = self._user_tokens(pool, client, user, grant, now, nonce=granted.nonce)
         return {**tokens, "refresh_token": refresh_token}
 
     def _refresh_tokens(self, pool: Pool, client: Client, form: MultiDict) -> dict[str, Any]:
@@ -796,7 +810,7 @@ class LocalCognito:
         user = self._user(pool, grant.username)
         if user is None:
             raise OAuthError("invalid_grant", "the user no longer exists or is disabled")
-        return self._user_tokens(pool, client, user, grant, now, nonce=None)
+        return self._user_tokens(pool, client, user, grant, now, nonce=None, source="TokenGeneration_RefreshTokens")
 
     def _client_credentials(self, pool: Pool, client: Client, form: MultiDict) -> dict[str, Any]:
         if not client.oauth_enabled or "client_credentials" not in client.flows:
@@ -820,30 +834,45 @@ class LocalCognito:
             "iss": pool.issuer, "exp": now + client.access_ttl, "iat": now, "version": 2,
             "jti": str(uuid.uuid4()), "client_id": client.id,
         }
+        if pool.pre_token is not None and pool.pre_token.version == "V3_0":  # only V3_0 shapes machine tokens
+            event = triggers.machine_event(pool.pre_token, region=pool.region, pool_id=pool.id, client_id=client.id,
+                                           scopes=scopes)
+            response = triggers.run(self._invoker(pool), pool.pre_token, event)
+            triggers.apply(pool.pre_token, response, triggers.Tokens(claims, None, client.id), machine=True)
         return {"access_token": self._keys[pool.id].access.sign(claims), "expires_in": client.access_ttl,
                 "token_type": "Bearer"}
 
+    def _invoker(self, pool: Pool) -> triggers.Invoke:
+        return triggers.runtime_invoker(self.runtime, self.aws_endpoint, pool.arn)
+
     def _user_tokens(self, pool: Pool, client: Client, user: User, grant: RefreshGrant, now_f: float, *,
-                     nonce: str | None) -> dict[str, Any]:
+                     nonce: str | None, source: str) -> dict[str, Any]:
         now = int(now_f)
         keys = self._keys[pool.id]
-        groups = {"cognito:groups": list(user.groups)} if user.groups else {}
         access = {
-            "sub": user.sub, **groups, "iss": pool.issuer, "client_id": client.id, "origin_jti": grant.origin_jti,
+            "sub": user.sub, **triggers.access_group_claims(user.groups), "iss": pool.issuer, "client_id": client.id, "origin_jti": grant.origin_jti,
             "token_use": "access", "scope": " ".join(grant.scopes), "auth_time": grant.auth_time,
             "exp": now + client.access_ttl, "iat": now, "jti": str(uuid.uuid4()), "username": user.username,
         }
-        out: dict[str, Any] = {"access_token": keys.access.sign(access)}
+        identity: dict[str, Any] | None = None
         if "openid" in grant.scopes:
             attributes = {name: _claim_value(name, value) for name, value in user.attributes.items()
-                          if name != "sub" and client.may_read(name)}
+                          if name != "sub" and readable(client, name)}
             identity = {
-                **attributes, "sub": user.sub, **groups, "aud": client.id, "token_use": "id",
-                "auth_time": grant.auth_time, "iss": pool.issuer, "cognito:username": user.username,
+                **attributes, "sub": user.sub, **triggers.id_group_claims(user.groups), "aud": client.id,
+                "token_use": "id", "auth_time": grant.auth_time, "iss": pool.issuer, "cognito:username": user.username,
                 "exp": now + client.id_ttl, "iat": now, "jti": str(uuid.uuid4()), "origin_jti": grant.origin_jti,
             }
             if nonce is not None:
                 identity["nonce"] = nonce
+        if pool.pre_token is not None:  # rule D9: the trigger shapes the claims before they are signed
+            event = triggers.user_event(pool.pre_token, source=source, region=pool.region, pool_id=pool.id,
+                                        client_id=client.id, username=user.username, attributes=user.attributes,
+                                        groups=user.groups, scopes=grant.scopes)
+            response = triggers.run(self._invoker(pool), pool.pre_token, event)
+            triggers.apply(pool.pre_token, response, triggers.Tokens(access, identity, client.id))
+        out: dict[str, Any] = {"access_token": keys.access.sign(access)}
+        if identity is not None:
             out["id_token"] = keys.id.sign(identity)
         return {**out, "token_type": "Bearer", "expires_in": client.access_ttl}
 
@@ -860,8 +889,8 @@ class LocalCognito:
         if not found.get("Enabled", True):
             return None
         attributes = {a["Name"]: a["Value"] for a in found.get("UserAttributes", [])}
-        groups = tuple(
-            group["GroupName"]
+        groups = triggers.group_claims(
+            triggers.Group(group["GroupName"], group.get("Precedence"), group.get("RoleArn") or None)
             for page in self._idp(pool.region).get_paginator("admin_list_groups_for_user").paginate(
                 UserPoolId=pool.id, Username=found["Username"])
             for group in page["Groups"]
@@ -890,7 +919,7 @@ class LocalCognito:
         client = pool.clients.get(str(claims.get("client_id")))
 
         def wanted(name: str) -> bool:
-            if client is not None and not client.may_read(name):
+            if client is None or not readable(client, name):
                 return False
             if not scopes & NEED_OPENID:
                 return True  # openid alone: everything the client may read
@@ -998,6 +1027,12 @@ def _host_name(host: str) -> str:
 
 def _s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
+
+
+def readable(client: Client, attribute: str) -> bool:
+    """Whether an attribute reaches the client's ID tokens and userInfo: its read attributes allow
+    it, and it is not developer-only (`dev:custom:*`, which only administrators see)."""
+    return not attribute.startswith("dev:") and client.may_read(attribute)
 
 
 def _claim_value(name: str, value: str) -> Any:

@@ -5,6 +5,8 @@ One process serves two ports: the HTTP APIs (gateway.py, which runs handlers thr
 runtime.py and checks tokens with authorizer.py) and the Cognito domains and issuers
 (cognito.py). It reads everything from the embedded AWS and reloads when the embedded AWS
 reports a write (a re-apply), so a changed route, scope or handler is served without a restart.
+The generation it serves is kept in <work dir>/generation, so a caller that re-applied can wait
+until its change is served (the pytest plugin's apply() does).
 
     python -m local_aws.dataplane --aws-endpoint URL --api-port N --auth-port N --work-dir DIR
 
@@ -33,9 +35,11 @@ RELOAD_POLL_S = 0.5
 class DataPlane:
     def __init__(self, aws_endpoint: str, work_dir: Path, api_port: int, auth_port: int, host: str = "127.0.0.1"):
         self.aws_endpoint = aws_endpoint
+        self.work_dir = work_dir
         self.generation = self._generation()  # read first: whatever changes after it is reloaded later
         self.runtime = Runtime(aws_endpoint, work_dir / "runtime")
-        self.cognito = LocalCognito(aws_endpoint, work_dir / "cognito-keys")  # loads the pools
+        # loads the pools; the runtime runs their pre token generation triggers
+        self.cognito = LocalCognito(aws_endpoint, work_dir / "cognito-keys", runtime=self.runtime)
         self.jwks = JwksCache(fetch=self.cognito.jwks_for_issuer)
         self.gateway = Gateway(aws_endpoint, self.runtime, self.jwks)
         self.gateway.reload()  # ConfigError here: refuse to start rather than serve a half-understood API
@@ -46,6 +50,7 @@ class DataPlane:
         except OSError:
             self.api.stop()
             raise
+        self.record_generation()
         threading.Thread(target=self.watch, name="reload", daemon=True).start()
 
     def urls(self) -> dict[str, str]:
@@ -54,6 +59,12 @@ class DataPlane:
     def _generation(self) -> int:
         status, body = aws.private(self.aws_endpoint, "state")
         return json.loads(body)["generation"] if status == 200 else -1
+
+    def record_generation(self) -> None:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        partial = self.work_dir / "generation.partial"
+        partial.write_text(str(self.generation))
+        partial.replace(self.work_dir / "generation")
 
     def watch(self) -> None:
         """Reload Cognito and the gateway after the embedded AWS changed (a re-apply)."""
@@ -66,8 +77,10 @@ class DataPlane:
                 self.jwks.clear()  # a new pool's keys must not wait out the cache's refetch interval
                 self.gateway.reload()
                 self.generation = generation
+                self.record_generation()
             except ConfigError as error:  # the gateway fails closed for that API until a good re-apply
                 self.generation = generation
+                self.record_generation()
                 print(f"reload refused: {error}", file=sys.stderr, flush=True)
             except Exception as error:  # the embedded AWS busy or gone: keep serving, try again next poll
                 print(f"reload failed, will retry: {error!r}", file=sys.stderr, flush=True)

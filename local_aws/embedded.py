@@ -12,7 +12,12 @@ operations on moto's own backends and response classes, so they share moto's sta
   apigatewayv2  GetAuthorizers, UpdateStage, DeleteRouteSettings, CreateDeployment, GetDeployment(s),
                 UpdateDeployment, DeleteDeployment, UpdateDomainName, UpdateApiMapping; tags of stages
                 and custom domains; a custom domain reports AVAILABLE and its target domain name
-  lambda        UpdateFunctionCode applies Architectures
+  lambda        UpdateFunctionCode applies Architectures; a function keeps its KMSKeyArn, and
+                UpdateFunctionConfiguration applies KMSKeyArn and TracingConfig (the local stack
+                names them at startup as not emulated)
+  dynamodb      item operations run one at a time: a cancelled TransactWriteItems restores a copy
+                of each table it touched, which would discard every write that other requests
+                made meanwhile (DynamoDB isolates transactions; moto's server runs requests in threads)
   iam           AWS managed policies exist (arn:aws:iam::aws:policy/...), so attaching
                 AWSLambdaBasicExecutionRole works: moto ships them and loads them on request (its
                 iam.load_aws_managed_policies setting), here in the `aws` partition only, where
@@ -55,6 +60,7 @@ from moto.cognitoidp.responses import CognitoIdpResponse
 from moto.core.config import default_user_config
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import iso_8601_datetime_without_milliseconds
+from moto.dynamodb.models import DynamoDBBackend
 from moto.iam.models import IAMBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
@@ -196,6 +202,35 @@ def _code_update_sets_architectures(update_function_code):
         return update_function_code(self, spec)
 
     return update_function_code_and_architectures
+
+
+def _keeps_kms_key(init):
+    def init_keeping_kms_key(self: LambdaFunction, account_id: str, spec: dict[str, Any], *args, **kwargs) -> None:
+        init(self, account_id, spec, *args, **kwargs)
+        self.local_kms_key_arn = spec.get("KMSKeyArn") or None  # moto dropped it
+
+    return init_keeping_kms_key
+
+
+def _configuration_updates_kms_and_tracing(update_configuration):
+    def update_configuration_with_kms_and_tracing(self: LambdaFunction, updates: dict[str, Any]) -> dict[str, Any]:
+        if "KMSKeyArn" in updates:
+            self.local_kms_key_arn = updates["KMSKeyArn"] or None
+        if updates.get("TracingConfig"):
+            self.tracing_config = updates["TracingConfig"]
+        return update_configuration(self, updates)
+
+    return update_configuration_with_kms_and_tracing
+
+
+def _configuration_shows_kms_key(get_configuration):
+    def get_configuration_with_kms_key(self: LambdaFunction, *args, **kwargs) -> dict[str, Any]:
+        config = get_configuration(self, *args, **kwargs)
+        if getattr(self, "local_kms_key_arn", None):
+            config["KMSKeyArn"] = self.local_kms_key_arn
+        return config
+
+    return get_configuration_with_kms_key
 
 
 # --- iam ---------------------------------------------------------------------------------------
@@ -505,6 +540,12 @@ def apply_patches() -> None:
         CognitoIdpUserPoolDomain.to_json = _domain_reports_managed_login_version(CognitoIdpUserPoolDomain.to_json)
 
         LambdaFunction.update_function_code = _code_update_sets_architectures(LambdaFunction.update_function_code)
+        LambdaFunction.__init__ = _keeps_kms_key(LambdaFunction.__init__)
+        LambdaFunction.update_configuration = _configuration_updates_kms_and_tracing(LambdaFunction.update_configuration)
+        LambdaFunction.get_configuration = _configuration_shows_kms_key(LambdaFunction.get_configuration)
+
+        for name in _ITEM_OPERATIONS:
+            setattr(DynamoDBBackend, name, _one_at_a_time(getattr(DynamoDBBackend, name)))
 
         ApiGatewayV2Backend.get_authorizers = _get_authorizers
         ApiGatewayV2Backend.update_stage = _update_stage
@@ -540,6 +581,21 @@ def apply_patches() -> None:
         IAMBackend._init_aws_policies = _aws_policies_in_the_aws_partition(IAMBackend._init_aws_policies)
 
         setattr(CognitoIdpBackend, _PATCHED_MARK, True)
+
+
+# --- dynamodb ------------------------------------------------------------------------------------
+
+_DYNAMODB_ITEMS = threading.RLock()
+_ITEM_OPERATIONS = ("get_item", "put_item", "update_item", "delete_item", "query", "scan", "batch_get_item",
+                    "batch_write_item", "transact_get_items", "transact_write_items")
+
+
+def _one_at_a_time(operation):
+    def serialized(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+        with _DYNAMODB_ITEMS:
+            return operation(self, *args, **kwargs)
+    serialized.__name__ = operation.__name__
+    return serialized
 
 
 # --- the server --------------------------------------------------------------------------------

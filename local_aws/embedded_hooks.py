@@ -28,6 +28,7 @@ from urllib.parse import unquote
 from moto.apigateway.models import apigateway_backends
 from moto.apigatewayv2.models import apigatewayv2_backends
 from moto.awslambda.models import lambda_backends
+from moto.cloudwatch.models import cloudwatch_backends
 from moto.cognitoidp.models import cognitoidp_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.exceptions import JsonRESTError
@@ -109,13 +110,14 @@ def _json(status: str, payload: Any) -> tuple[str, str, bytes]:
 
 
 # What makes a region "in use", per service: the moto backend's collection of what the data plane
-# serves or names (user pools, HTTP/WebSocket APIs, REST APIs, functions, log groups).
+# serves or names (user pools, HTTP/WebSocket APIs, REST APIs, functions, log groups, alarms).
 _HOLDINGS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "cognito-idp": (cognitoidp_backends, lambda backend: backend.user_pools),
     "apigatewayv2": (apigatewayv2_backends, lambda backend: backend.apis),
     "apigateway": (apigateway_backends, lambda backend: backend.apis),
     "lambda": (lambda_backends, lambda backend: backend._lambdas._functions),
     "logs": (logs_backends, lambda backend: backend.groups),
+    "cloudwatch": (cloudwatch_backends, lambda backend: backend.alarms),
 }
 
 

@@ -448,8 +448,9 @@ def _condition_holds(conditions: Any, context: Mapping[str, str]) -> bool | None
     return True
 
 
-def invoke_permitted(statements: Iterable[dict], function_arn: str, source_arn: str, account_id: str) -> bool:
-    """Whether a function's resource policy lets apigateway.amazonaws.com invoke it for source_arn.
+def invoke_permitted(statements: Iterable[dict], function_arn: str, source_arn: str, account_id: str,
+                     service: str = "apigateway.amazonaws.com") -> bool:
+    """Whether a function's resource policy lets `service` (API Gateway unless named) invoke it for source_arn.
 
     An explicit Deny wins; a statement with a condition this emulation cannot evaluate never allows
     and always denies (fail closed).
@@ -463,7 +464,7 @@ def invoke_permitted(statements: Iterable[dict], function_arn: str, source_arn: 
         if principal == "*":
             principal_ok = True
         elif isinstance(principal, dict):
-            principal_ok = ("apigateway.amazonaws.com" in _as_list(principal.get("Service", []))
+            principal_ok = (service in _as_list(principal.get("Service", []))
                             or "*" in _as_list(principal.get("AWS", [])))
         else:
             principal_ok = False

@@ -200,7 +200,7 @@ class Runtime:
         self.max_environments = max_environments
         for folder in ("code", "layers", "opt", "sdk", "tmp"):
             (self.work_dir / folder).mkdir(parents=True, exist_ok=True)
-        self.sdk_dir = _sdk_dir(self.work_dir / "sdk")
+        self.sdk_dir = sdk_dir(self.work_dir / "sdk")
         self._layer_dirs: dict[str, Path] = {}              # unpacked layers, by version ARN
         self._opt_dirs: dict[tuple[str, ...], Path] = {}    # each function's /opt, by its layers
         self._lambdas: dict[str, Any] = {}                  # lambda clients by region
@@ -639,7 +639,7 @@ def _sdk_entries() -> tuple[tuple[str, Path], ...]:
     return tuple(sorted(entries.items()))
 
 
-def _sdk_dir(parent: Path) -> Path:
+def sdk_dir(parent: Path) -> Path:
     """A folder holding only the AWS SDK's distributions (links to their top-level modules and
     .dist-info folders), one per set of installed versions: the only site-packages an environment sees."""
     entries = _sdk_entries()
@@ -649,7 +649,7 @@ def _sdk_dir(parent: Path) -> Path:
         return target
     partial = parent / f"{key}.{uuid.uuid4().hex}.partial"
     try:
-        partial.mkdir()
+        partial.mkdir(parents=True)
         for name, path in entries:
             (partial / name).symlink_to(path, target_is_directory=path.is_dir())
         os.rename(partial, target)

@@ -32,13 +32,14 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterator
 
 from local_aws import aws, terraform
 from local_aws.cognito import domain_hosts
+from local_aws.cognito_triggers import not_emulated_triggers
 
 REPO = Path(__file__).resolve().parents[1]
 REGION = aws.REGION
@@ -159,6 +160,7 @@ class Stack:
     var_files: list[Path] = field(default_factory=list)  # --var-file, in order
     out: IO[str] = sys.stdout
     children: list[subprocess.Popen] = field(default_factory=list)
+    _lock: AbstractContextManager | None = field(default=None, init=False, repr=False)  # held from start() to stop()
 
     def say(self, message: str) -> None:
         print(message, file=self.out, flush=True)
@@ -341,6 +343,7 @@ class Stack:
             "user_pools": pools,
             "functions": found["functions"],
             "not_served": found["not_served"],
+            "not_emulated": found["not_emulated"],
             "data_plane": {"api_url": api_url, "auth_url": auth_url},
             "terraform_root": str(self.paths.root),
             "outputs": outputs,
@@ -353,34 +356,56 @@ class Stack:
         os.replace(partial, self.paths.stack_json)
 
     # -- the command -------------------------------------------------------------------------
+    def start(self) -> dict:
+        """Start everything and return the description (also written to stack.json), without
+        waiting: the stack serves until stop(). A second stack on the same state dir is refused."""
+        lock = self.exclusive()
+        lock.__enter__()  # raises StackError when another stack holds the state dir
+        self._lock = lock
+        try:
+            started = time.monotonic()
+            self.say(f"Starting the embedded AWS on 127.0.0.1:{self.aws_port} ...")
+            aws_endpoint = self.start_child("embedded-aws", ["local_aws.embedded", "--port", str(self.aws_port)], isolated_env())
+            env = sandbox_env(aws_endpoint)
+            self.say(f"Applying {self.repo} to it (log: {self.paths.logs / 'terraform.log'}) ...")
+            outputs = self.apply(env, self.root_vars)
+            demo_user = self.set_demo_password(aws_endpoint)
+            self.say(f"Starting the local API on 127.0.0.1:{self.api_port} and Cognito on 127.0.0.1:{self.auth_port} ...")
+            data_plane = json.loads(self.start_child("data-plane", [
+                "local_aws.dataplane", "--aws-endpoint", aws_endpoint, "--api-port", str(self.api_port),
+                "--auth-port", str(self.auth_port), "--work-dir", str(self.paths.base / "data-plane"),
+            ], env))
+            description = self.describe(aws_endpoint, outputs, data_plane, demo_user)
+            self.write_stack_json(description)
+            self.say(walkthrough(description, time.monotonic() - started, self.paths))
+            return description
+        except BaseException:  # a failed or interrupted start leaves nothing running
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop what start() started and release the state dir; nothing when it was not started."""
+        lock, self._lock = self._lock, None
+        if lock is None:
+            return
+        try:
+            self.shutdown()
+        finally:
+            lock.__exit__(None, None, None)
+
     def up(self) -> dict:
         """Start everything, serve until a signal or a service dies, then stop everything."""
-        with self.exclusive():
-            stop = _StopSignal()
-            try:
-                started = time.monotonic()
-                self.say(f"Starting the embedded AWS on 127.0.0.1:{self.aws_port} ...")
-                aws_endpoint = self.start_child("embedded-aws", ["local_aws.embedded", "--port", str(self.aws_port)], isolated_env())
-                env = sandbox_env(aws_endpoint)
-                self.say(f"Applying {self.repo} to it (log: {self.paths.logs / 'terraform.log'}) ...")
-                outputs = self.apply(env, self.root_vars)
-                demo_user = self.set_demo_password(aws_endpoint)
-                self.say(f"Starting the local API on 127.0.0.1:{self.api_port} and Cognito on 127.0.0.1:{self.auth_port} ...")
-                data_plane = json.loads(self.start_child("data-plane", [
-                    "local_aws.dataplane", "--aws-endpoint", aws_endpoint, "--api-port", str(self.api_port),
-                    "--auth-port", str(self.auth_port), "--work-dir", str(self.paths.base / "data-plane"),
-                ], env))
-                description = self.describe(aws_endpoint, outputs, data_plane, demo_user)
-                self.write_stack_json(description)
-                self.say(walkthrough(description, time.monotonic() - started, self.paths))
-                stop.wait(lambda: any(c.poll() is not None for c in self.children))
-                if not stop.received:
-                    died = [" ".join(c.args[2:4]) for c in self.children if c.poll() is not None]
-                    raise StackError(f"{', '.join(died)} stopped unexpectedly; see {self.paths.logs}")
-                return description
-            finally:
-                self.shutdown()
-                stop.restore()
+        stop = _StopSignal()
+        try:
+            description = self.start()
+            stop.wait(lambda: any(c.poll() is not None for c in self.children))
+            if not stop.received:
+                died = [" ".join(c.args[2:4]) for c in self.children if c.poll() is not None]
+                raise StackError(f"{', '.join(died)} stopped unexpectedly; see {self.paths.logs}")
+            return description
+        finally:
+            self.stop()
+            stop.restore()
 
     def shutdown(self) -> None:
         self.paths.stack_json.unlink(missing_ok=True)
@@ -430,6 +455,69 @@ NOT_SERVED_WHY = {
 }
 
 
+# Settings that change no request's answer locally: named at startup, never silently ignored.
+NOT_EMULATED_WHY = {
+    "VpcConfig": "a function's VPC placement: locally it runs on this machine's network",
+    "TracingConfig": "X-Ray tracing: no trace is recorded locally",
+    "KMSKeyArn": "the KMS key of a function's environment variables: they are passed in clear locally",
+    "ReservedConcurrentExecutions": "reserved concurrency: not enforced locally (at most 10 environments a function)",
+    "CloudWatch alarm": "alarms are not evaluated locally (no metrics are emitted)",
+    "MfaConfiguration": "MFA: the local sign-in form asks for no second factor",
+    "EmailConfiguration": "the pool's email sending: no email is sent locally",
+    "UserPoolTier": "the feature plan: locally every feature emulated is available on any tier",
+    "Identity provider": "federation is not emulated: /oauth2/authorize refuses identity_provider other than COGNITO",
+}
+
+
+def not_emulated_entry(region: str, kind: str, resource_id: str, name: str, setting: str, value: str,
+                       why: str | None = None) -> dict:
+    return {"region": region, "kind": kind, "id": resource_id, "name": name, "setting": setting, "value": value,
+            "why": why or NOT_EMULATED_WHY[setting]}
+
+
+def pool_not_emulated(cognito, region: str, described: dict) -> list[dict]:
+    """A pool's settings that the local stack does not emulate (its triggers other than pre token
+    generation, MFA, email sending, tier, identity providers)."""
+    pool_id, name = described["Id"], described.get("Name", "")
+    found = [not_emulated_entry(region, "user pool", pool_id, name, f"LambdaConfig.{key}", value,
+                                f"{why}: not emulated, never invoked locally")
+             for key, value, why in not_emulated_triggers(described.get("LambdaConfig"))]
+    if described.get("MfaConfiguration") not in (None, "OFF"):
+        found.append(not_emulated_entry(region, "user pool", pool_id, name, "MfaConfiguration",
+                                        described["MfaConfiguration"]))
+    email = described.get("EmailConfiguration") or {}
+    if email.get("EmailSendingAccount") == "DEVELOPER" or email.get("SourceArn"):
+        found.append(not_emulated_entry(region, "user pool", pool_id, name, "EmailConfiguration",
+                                        email.get("SourceArn") or email.get("EmailSendingAccount", "")))
+    if described.get("UserPoolTier"):
+        found.append(not_emulated_entry(region, "user pool", pool_id, name, "UserPoolTier", described["UserPoolTier"]))
+    for provider in _paged(cognito.list_identity_providers, "Providers", "NextToken", UserPoolId=pool_id, MaxResults=60):
+        found.append(not_emulated_entry(region, "user pool", pool_id, name, "Identity provider",
+                                        f"{provider['ProviderName']} ({provider.get('ProviderType', '')})"))
+    return found
+
+
+def function_not_emulated(lam, region: str, function: dict) -> list[dict]:
+    """A function's settings that change no answer locally (VPC, tracing, KMS key, reserved concurrency)."""
+    name = function["FunctionName"]
+    found = []
+
+    def add(setting: str, value: str) -> None:
+        found.append(not_emulated_entry(region, "Lambda function", name, name, setting, value))
+
+    vpc = function.get("VpcConfig") or {}
+    if vpc.get("SubnetIds") or vpc.get("SecurityGroupIds"):
+        add("VpcConfig", ", ".join(vpc.get("SubnetIds", []) + vpc.get("SecurityGroupIds", [])))
+    if (function.get("TracingConfig") or {}).get("Mode") == "Active":
+        add("TracingConfig", "Active")
+    if function.get("KMSKeyArn"):
+        add("KMSKeyArn", function["KMSKeyArn"])
+    reserved = lam.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions")
+    if reserved is not None:
+        add("ReservedConcurrentExecutions", str(reserved))
+    return found
+
+
 def _paged(call, key: str, token_key: str, token_arg: str | None = None, **kwargs) -> list[dict]:
     """Every item of a paginated list call (`token_arg`: the request's name for the token, if not token_key)."""
     items, token = [], None
@@ -452,10 +540,12 @@ def inventory(aws_endpoint: str) -> dict:
     services = {service: _regions_first_default(aws.regions(aws_endpoint, service))
                 for service in ("cognito-idp", "apigatewayv2", "apigateway", "lambda")}
     pools: list[dict] = []
+    not_emulated: list[dict] = []
     for region in services["cognito-idp"]:
         cognito = aws.client("cognito-idp", aws_endpoint, region)
         for pool in _paged(cognito.list_user_pools, "UserPools", "NextToken", MaxResults=60):
             described = cognito.describe_user_pool(UserPoolId=pool["Id"])["UserPool"]
+            not_emulated += pool_not_emulated(cognito, region, described)
             clients = {}
             for summary in _paged(cognito.list_user_pool_clients, "UserPoolClients", "NextToken",
                                   UserPoolId=pool["Id"], MaxResults=60):
@@ -488,13 +578,20 @@ def inventory(aws_endpoint: str) -> dict:
             name = function["FunctionName"]
             log_group = (function.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{name}"
             functions.append({"name": name, "arn": function["FunctionArn"], "region": region, "log_group": log_group})
+            not_emulated += function_not_emulated(lam, region, function)
             try:  # moto has no ListFunctionUrlConfigs: one GetFunctionUrlConfig per function
                 lam.get_function_url_config(FunctionName=name)
             except lam.exceptions.ResourceNotFoundException:
                 continue
             unserved(region, "Lambda function URL", name, name)
+    for region in _regions_first_default(aws.regions(aws_endpoint, "cloudwatch")):
+        cloudwatch = aws.client("cloudwatch", aws_endpoint, region)
+        for alarm in _paged(cloudwatch.describe_alarms, "MetricAlarms", "NextToken"):
+            not_emulated.append(not_emulated_entry(region, "CloudWatch alarm", alarm["AlarmName"], alarm["AlarmName"],
+                                                   "CloudWatch alarm", alarm.get("MetricName", "")))
     regions = _regions_first_default(sorted({r for found in services.values() for r in found}))
-    return {"regions": regions, "user_pools": pools, "apis": apis, "functions": functions, "not_served": not_served}
+    return {"regions": regions, "user_pools": pools, "apis": apis, "functions": functions, "not_served": not_served,
+            "not_emulated": not_emulated}
 
 
 # -- app clients, for `token` and the pytest plugin ---------------------------------------------
@@ -581,6 +678,10 @@ def walkthrough(d: dict, seconds: float, paths: Paths) -> str:
         lines += ["", "Not served by the local stack (the root has them; nothing answers for them here):"]
         lines += [f"  {n['kind']} {n['id']}" + (f" ({n['name']})" if n["name"] and n["name"] != n["id"] else "")
                   + f" in {n['region']}: {n['why']}" for n in d["not_served"]]
+    if d.get("not_emulated"):
+        lines += ["", "Not emulated, no effect locally (the root sets them; the local stack ignores them, by name):"]
+        lines += [f"  {n['kind']} {n['id']}" + (f" ({n['name']})" if n["name"] and n["name"] != n["id"] else "")
+                  + f" in {n['region']}: {n['setting']} = {n['value']}: {n['why']}" for n in d["not_emulated"]]
     if api:
         lines += ["", "Try it from another shell:",
                   f"  curl -s {api}/hello",

@@ -104,7 +104,8 @@ def _token_request(auth_url: str, client: AppClient, fields: dict[str, str]) -> 
     status, _, body = _Browser().request(f"{auth_url}/oauth2/token", fields, headers)
     answer = json.loads(body) if body.startswith("{") else {"error": body[:200]}
     if status != 200:
-        raise TokenError(f"token endpoint refused ({status}): {answer.get('error')}")
+        description = f": {answer['error_description']}" if answer.get("error_description") else ""
+        raise TokenError(f"token endpoint refused ({status}): {answer.get('error')}{description}")
     return answer
 
 

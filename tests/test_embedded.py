@@ -315,6 +315,37 @@ def test_code_update_changes_architecture(aws):
     assert functions.get_function(FunctionName=name)["Configuration"]["Architectures"] == ["x86_64"]
 
 
+# --- dynamodb ----------------------------------------------------------------------------------
+
+
+def test_a_cancelled_transaction_loses_no_concurrent_write(aws):
+    """moto rolls a cancelled TransactWriteItems back by restoring a copy of the table: without the
+    serialization, puts that landed while the transaction ran were silently undone."""
+    import concurrent.futures
+
+    dynamodb, table = aws("dynamodb"), unique("items")
+    dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                          KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                          AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}])
+    dynamodb.put_item(TableName=table, Item={"k": {"S": "taken"}})
+    for start in range(0, 1000, 25):  # a table big enough that copying it takes a while
+        dynamodb.batch_write_item(RequestItems={table: [
+            {"PutRequest": {"Item": {"k": {"S": f"old-{n}"}, "v": {"S": "x" * 100}}}} for n in range(start, start + 25)]})
+
+    def cancelled_transaction(n: int) -> None:
+        with pytest.raises(ClientError, match="TransactionCanceled"):
+            dynamodb.transact_write_items(TransactItems=[{"Put": {
+                "TableName": table, "Item": {"k": {"S": "taken"}}, "ConditionExpression": "attribute_not_exists(k)"}}])
+
+    def put(n: int) -> None:
+        dynamodb.put_item(TableName=table, Item={"k": {"S": f"item-{n}"}})
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda n: cancelled_transaction(n) if n % 2 else put(n), range(200)))
+    count = dynamodb.scan(TableName=table, Select="COUNT")["Count"]
+    assert count == 1 + 1000 + 100
+
+
 # --- the server --------------------------------------------------------------------------------
 
 def test_patches_are_idempotent(aws, api_id):

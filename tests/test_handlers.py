@@ -20,13 +20,15 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from local_aws import runtime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 FUNCTIONS = REPOSITORY / "functions"
 EVENTS = Path(__file__).parent / "events"
-FUNCTION_NAMES = ("hello", "profile", "create_note")
+FUNCTION_NAMES = ("hello", "profile", "create_note", "list_notes", "get_note", "delete_note", "note_stats")
+SHARED_MODULES = ("apigw_http", "notes_store")  # functions/shared, at the root of every package
 JSON_HEADERS = {"content-type": "application/json"}
 USER_SUB = "7c2e9a41-3b5d-4f8e-a6c0-d19b2f7e4a53"
 USER_SCOPES = ["openid", "profile", "email", "notes-api/read", "notes-api/write"]
@@ -43,22 +45,39 @@ def _load_module(name: str, path: Path) -> ModuleType:
 
 
 def _load_functions() -> tuple[ModuleType, dict[str, Callable[[dict, Any], dict]]]:
-    """The shared helper and each function's handler, whose `import apigw_http` gets the helper
-    as it does in its zip.
+    """The shared helper and each function's handler, whose `import apigw_http` (and
+    `import notes_store`) gets the shared module as it does in its zip.
 
     Every app module is named `app`, so each is loaded under its own name; sys.modules is left
     as it was found.
     """
-    shared = _load_module("apigw_http", FUNCTIONS / "shared" / "apigw_http.py")
-    previous = sys.modules.get("apigw_http")
-    sys.modules["apigw_http"] = shared
+    previous = {name: sys.modules.get(name) for name in SHARED_MODULES}
     try:
-        return shared, {name: _load_module(f"{name}_app", FUNCTIONS / name / "app.py").handler for name in FUNCTION_NAMES}
+        for name in SHARED_MODULES:
+            sys.modules[name] = _load_module(name, FUNCTIONS / "shared" / f"{name}.py")
+        SHARED.update({name: sys.modules[name] for name in SHARED_MODULES})
+        return SHARED["apigw_http"], {
+            name: _load_module(f"{name}_app", FUNCTIONS / name / "app.py").handler for name in FUNCTION_NAMES
+        }
     finally:
-        if previous is None:
-            del sys.modules["apigw_http"]
-        else:
-            sys.modules["apigw_http"] = previous
+        for name, module in previous.items():
+            if module is None:
+                del sys.modules[name]
+            else:
+                sys.modules[name] = module
+
+
+SHARED: dict[str, ModuleType] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _store(notes_table: dict[str, str]) -> None:
+    """The handlers' table client, made once in the environment a deployed function has."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in notes_table.items():
+            patch.setenv(name, value)
+        SHARED["notes_store"]._table = None
+        SHARED["notes_store"].table()
 
 
 APIGW_HTTP, HANDLERS = _load_functions()
@@ -233,7 +252,7 @@ def test_create_note_checks_the_caller_before_the_body() -> None:
 def test_create_note_returns_the_note_with_a_new_id() -> None:
     status, body = respond("create_note", load_event("create_note"))
     assert status == 201
-    assert uuid.UUID(body["note"].pop("id")).version == 4
+    assert uuid.UUID(body["note"].pop("id")).version == 7
     assert body == {
         "message": "Note created",
         "note": {"title": "Groceries", "content": "Milk, eggs, bread", "ownerSub": USER_SUB},
@@ -458,10 +477,11 @@ def test_an_unexpected_exception_propagates_to_the_runtime() -> None:
     ("function", "event_name", "status"),
     [("hello", "hello", 200), ("profile", "profile_machine_token", 200), ("create_note", "create_note", 201)],
 )
-def test_each_function_runs_from_its_package_alone(tmp_path: Path, function: str, event_name: str, status: int) -> None:
+def test_each_function_runs_from_its_package_alone(tmp_path: Path, notes_table: dict[str, str], function: str,
+                                                   event_name: str, status: int) -> None:
     """Unzipped as Lambda does into its task root (main.tf: the function's folder merged with
-    functions/shared), the handler imports and answers in an interpreter that sees only the
-    standard library besides it."""
+    functions/shared), the handler imports and answers in an interpreter that sees only what
+    Lambda's Python runtime has besides it: the standard library and the AWS SDK."""
     package = _load_module("lambda_route_package", REPOSITORY / "modules" / "lambda_route" / "package.py")
     archive = tmp_path / f"{function}.zip"
     package.write_zip(package.collect([FUNCTIONS / function, FUNCTIONS / "shared"]), archive)
@@ -469,12 +489,14 @@ def test_each_function_runs_from_its_package_alone(tmp_path: Path, function: str
     with zipfile.ZipFile(archive) as unpacked:
         unpacked.extractall(task_root)
     run_handler = (
-        "import json, sys; sys.path.insert(0, sys.argv[1]); import app; "
+        "import json, sys; sys.path[:0] = sys.argv[1:]; import app; "
         "print(json.dumps(app.handler(json.load(sys.stdin), None)))"
     )
+    sdk = runtime.sdk_dir(tmp_path / "sdk")
     completed = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", run_handler, str(task_root)],
+        [sys.executable, "-I", "-S", "-c", run_handler, str(task_root), str(sdk)],
         input=_event_text(event_name), capture_output=True, text=True, cwd=tmp_path, timeout=30, check=False,
+        env=notes_table,
     )
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout)["statusCode"] == status

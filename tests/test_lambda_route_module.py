@@ -13,6 +13,10 @@ import importlib.util
 import json
 import os
 import re
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -74,6 +78,27 @@ BATCHES = {
             "GET /valid": {"authorization_type": "JWT", "authorizer_id": "jwt0001", "authorization_scopes": ["notes-api/read"]},
         },
     },
+    "every new variable wrong": {
+        **PUBLIC_ROUTE,
+        "source_dirs": FIXTURE_SOURCES,
+        "python_executable": "  ",
+        "package_s3_bucket": "Build_Artifacts",
+        "package_s3_prefix": "/lambda/",
+        "log_kms_key_arn": "alias/logs",
+        "kms_key_arn": "1234abcd-12ab-34cd-56ef-1234567890ab",
+        "vpc_subnet_ids": ["subnet-xyz"],
+        "vpc_security_group_ids": ["default"],
+        "layers": ["common:3"],
+        "tracing_mode": "On",
+        "log_format": "XML",
+        "application_log_level": "VERBOSE",
+        "system_log_level": "ERROR",
+        "reserved_concurrent_executions": -1,
+        "ephemeral_storage_mb": 256,
+        "role_arn": "byo-lambda",
+        "role_permissions_boundary": "workload-boundary",
+        "alarms": {"sns_topic_arn": "oncall", "errors_threshold": 0, "period_seconds": 45, "evaluation_periods": 0.5},
+    },
 }
 AUTHORIZER_RULE = (
     'routes "GET /custom-without-authorizer", "GET /iam-with-authorizer", "GET /jwt-without-authorizer": '
@@ -119,6 +144,53 @@ RULES = [
     ("JWT route without authorizer_id", "every route rule broken", AUTHORIZER_RULE),
     ("CUSTOM route without authorizer_id", "every route rule broken", AUTHORIZER_RULE),
     ("AWS_IAM route with an authorizer_id", "every route rule broken", AUTHORIZER_RULE),
+    ("python_executable blank", "every new variable wrong", "python_executable must be an interpreter name or path, or null to look for python3, then python."),
+    (
+        "package_s3_bucket",
+        "every new variable wrong",
+        "package_s3_bucket must be an S3 bucket name: 3-63 lower-case letters, digits, dots or hyphens, starting and ending with a letter or digit.",
+    ),
+    ("package_s3_prefix", "every new variable wrong", "package_s3_prefix must not start with / and must be at most 900 characters."),
+    ("log_kms_key_arn alias", "every new variable wrong", "log_kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not a key id or alias."),
+    ("kms_key_arn key id", "every new variable wrong", "kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not a key id or alias."),
+    ("vpc_subnet_ids", "every new variable wrong", "vpc_subnet_ids must be at most 16 subnet ids (subnet-<hex>)."),
+    ("vpc_security_group_ids", "every new variable wrong", "vpc_security_group_ids must be at most 5 security group ids (sg-<hex>)."),
+    ("layers", "every new variable wrong", "layers must be at most 5 layer version ARNs (arn:aws:lambda:<region>:<account>:layer:<name>:<version>)."),
+    ("tracing_mode", "every new variable wrong", "tracing_mode must be Active, PassThrough or null."),
+    ("log_format", "every new variable wrong", "log_format must be Text, JSON or null."),
+    ("application_log_level", "every new variable wrong", "application_log_level must be TRACE, DEBUG, INFO, WARN, ERROR or FATAL."),
+    ("system_log_level", "every new variable wrong", "system_log_level must be DEBUG, INFO or WARN."),
+    ("reserved_concurrent_executions", "every new variable wrong", "reserved_concurrent_executions must be a whole number, 0 or more, or null for unreserved."),
+    ("ephemeral_storage_mb", "every new variable wrong", "ephemeral_storage_mb must be a whole number of MB between 512 and 10240."),
+    ("role_arn", "every new variable wrong", "role_arn must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)."),
+    ("role_permissions_boundary", "every new variable wrong", "role_permissions_boundary must be an IAM policy ARN (arn:aws:iam::<account>:policy/<name>)."),
+    ("alarms topic", "every new variable wrong", "alarms.sns_topic_arn must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)."),
+    ("alarms thresholds", "every new variable wrong", "alarms: errors_threshold, throttles_threshold and duration_p99_threshold_ms must be 1 or more."),
+    ("alarms period", "every new variable wrong", "alarms.period_seconds must be 10, 30 or a multiple of 60."),
+    ("alarms evaluation_periods", "every new variable wrong", "alarms.evaluation_periods must be a whole number, 1 or more."),
+]
+
+# Rules between inputs are preconditions: one plan breaks them all (each on valid inputs).
+CROSS_INPUT = {
+    **PUBLIC_ROUTE,
+    "source_dirs": FIXTURE_SOURCES,
+    "vpc_subnet_ids": ["subnet-0a1b2c3d4e5f60718"],
+    "application_log_level": "DEBUG",
+    "role_arn": "arn:aws:iam::123456789012:role/byo",
+    "role_permissions_boundary": "arn:aws:iam::123456789012:policy/boundary",
+    "package_s3_prefix": "lambda/",
+    "timeout": 5,
+    "alarms": {"sns_topic_arn": "arn:aws:sns:us-east-1:123456789012:oncall", "duration_p99_threshold_ms": 5000},
+}
+PRECONDITIONS = [
+    ("VPC subnets without security groups", "vpc_subnet_ids and vpc_security_group_ids: set both (a function in a VPC) or neither."),
+    ("log levels without JSON", 'application_log_level and system_log_level need log_format = "JSON" (Lambda filters by level only in JSON logs).'),
+    (
+        "own role with a boundary",
+        "role_arn: a role you bring is used as it is; policy_statements and role_permissions_boundary apply only to the role the module creates.",
+    ),
+    ("S3 prefix without a bucket", "package_s3_prefix needs package_s3_bucket."),
+    ("p99 alarm at the timeout", "alarms.duration_p99_threshold_ms (5000) must be below the timeout (5000 ms): a duration never reaches it."),
 ]
 
 
@@ -139,6 +211,17 @@ def test_validation_rule_refuses_with_its_message(tf, rule: str, batch: str, mes
 def test_batch_is_refused_only_by_the_rules_it_breaks(tf, batch: str) -> None:
     # Nothing else fails (so each message above is the rule's own), and GET /valid is never named.
     assert sorted(refusals(tf, batch)) == sorted({message for _, b, message in RULES if b == batch})
+
+
+@on_module_root
+@pytest.mark.parametrize(("rule", "message"), PRECONDITIONS, ids=[rule for rule, _ in PRECONDITIONS])
+def test_cross_input_rule_refuses_with_its_message(tf, rule: str, message: str) -> None:
+    assert f"Resource precondition failed: {message}" in tf.root(MODULE).errors(CROSS_INPUT)
+
+
+@on_module_root
+def test_cross_input_plan_is_refused_only_by_those_rules(tf) -> None:
+    assert sorted(tf.root(MODULE).errors(CROSS_INPUT)) == sorted(f"Resource precondition failed: {m}" for _, m in PRECONDITIONS)
 
 
 @on_module_root
@@ -255,7 +338,8 @@ def test_readme_tables_match_variables_and_outputs(tf) -> None:
         if type_cell.startswith("`"):
             assert type_cell == f"`{declared_types[name]}`", name
         else:  # an object type, spelled out under "Object inputs"
-            assert declared_types[name] == f"{type_cell.split()[0]}(object({{", name
+            kind = type_cell.split()[0].rstrip(",")
+            assert declared_types[name] == ("object({" if kind == "object" else f"{kind}(object({{"), name
     assert readme_table("Outputs") == {name: [output["description"]] for name, output in config["outputs"].items()}
 
 
@@ -297,13 +381,13 @@ STATE_AFTER_FIRST_APPLY = {
 
 
 @on_policy_root
-def test_role_may_write_only_to_its_own_log_group_plus_the_given_statements(tf) -> None:
+def test_role_may_write_only_to_its_own_log_group_its_vpc_and_traces_plus_the_given_statements(tf) -> None:
     root = tf.root(POLICY_ROOT)
     (root.dir / "terraform.tfstate").write_text(json.dumps(STATE_AFTER_FIRST_APPLY))
     plan = root.plan()
     assert plan.actions["module.fn.aws_cloudwatch_log_group.this"] == ["no-op"]
 
-    policy = json.loads(plan.values["module.fn.aws_iam_role_policy.this"]["policy"])
+    policy = json.loads(plan.values["module.fn.aws_iam_role_policy.this[0]"]["policy"])
 
     def as_list(value: str | list[str]) -> list[str]:
         return sorted([value] if isinstance(value, str) else value)
@@ -314,6 +398,17 @@ def test_role_may_write_only_to_its_own_log_group_plus_the_given_statements(tf) 
     ]
     assert statements == [
         {"Sid": "WriteOwnLogGroup", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": [f"{LOG_GROUP_ARN}:*"]},
+        {
+            # AWSLambdaVPCAccessExecutionRole's EC2 actions, without its logs:* on every log group.
+            "Sid": "ManageVpcNetworkInterfaces",
+            "Effect": "Allow",
+            "Action": sorted([
+                "ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+                "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:UnassignPrivateIpAddresses",
+            ]),
+            "Resource": ["*"],
+        },
+        {"Sid": "WriteTraces", "Effect": "Allow", "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "Resource": ["*"]},
         {"Sid": "ReadNotes", "Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query"], "Resource": ["arn:aws:dynamodb:us-east-1:123456789012:table/notes"]},
         {"Sid": "NeverDelete", "Effect": "Deny", "Action": ["dynamodb:DeleteItem"], "Resource": ["*"]},
     ]
@@ -355,16 +450,25 @@ def test_apply_builds_the_planned_package_with_package_py(built, tmp_path: Path)
 
 
 @on_build_root
-def test_package_is_rebuilt_only_when_sources_change(built) -> None:
-    root, plan, _ = built
+def test_package_is_rebuilt_when_sources_change_or_the_zip_is_missing(built) -> None:
+    root, plan, zip_bytes = built
     app = root.dir / "src" / "app.py"
     original = app.read_text()
+    package_file = root.dir / plan.outputs["package_path"]
 
-    # A fresh CI checkout: no .build directory, other mtimes and modes. Nothing to rebuild.
-    (root.dir / plan.outputs["package_path"]).unlink()
+    # The zip that apply built is there: nothing to do.
+    assert package_plan_exit_code(root) == 0
+
+    # A fresh CI checkout (or another runner, or a run after an apply that built the zip and then
+    # failed): no zip, other mtimes and modes. The rebuild is planned, and applying it writes the
+    # same bytes; the next plan is empty again.
+    package_file.unlink()
     for path in (root.dir / "src").rglob("*"):
         os.utime(path, (1_000_000_000, 1_000_000_000))
         path.chmod(0o755)
+    assert package_plan_exit_code(root) == 2
+    root.run("apply", "-auto-approve", "-refresh=false", PACKAGE_TARGET)
+    assert package_file.read_bytes() == zip_bytes
     assert package_plan_exit_code(root) == 0
 
     try:
@@ -376,9 +480,72 @@ def test_package_is_rebuilt_only_when_sources_change(built) -> None:
         app.write_text(original + "# edited again after the plan\n")
         applied = root.run("apply", "edited.tfplan", check=False)
         assert applied.returncode != 0
-        assert list((root.dir / ".build").rglob("*.zip")) == []
+        assert sorted(p.name for p in (root.dir / ".build").rglob("*.zip")) == [package_file.name]
     finally:
         app.write_text(original)
+
+
+@on_build_root
+def test_packager_runs_with_python_when_there_is_no_python3(built, tmp_path: Path) -> None:
+    """Runners with only `python` on PATH (python_executable unset): the module finds it."""
+    root, plan, zip_bytes = built
+    only_python = tmp_path / "bin"
+    only_python.mkdir()
+    (only_python / "python").symlink_to(sys.executable)
+    for tool in ("sh",):
+        (only_python / tool).symlink_to(shutil.which(tool))
+    env = {**root.env, "PATH": str(only_python)}
+    package_file = root.dir / plan.outputs["package_path"]
+    package_file.unlink()
+
+    result = subprocess.run([shutil.which("terraform"), "apply", "-auto-approve", "-refresh=false", "-no-color", PACKAGE_TARGET],
+                            cwd=root.dir, env=env, capture_output=True, text=True)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert package_file.read_bytes() == zip_bytes
+
+
+@on_build_root
+def test_packager_names_the_missing_interpreter(built, tmp_path: Path) -> None:
+    root, plan, _ = built
+    no_python = tmp_path / "bin"
+    no_python.mkdir()
+    (no_python / "sh").symlink_to(shutil.which("sh"))
+    (root.dir / plan.outputs["package_path"]).unlink()
+    env = {**root.env, "PATH": str(no_python)}
+
+    result = subprocess.run([shutil.which("terraform"), "apply", "-auto-approve", "-refresh=false", "-no-color", PACKAGE_TARGET],
+                            cwd=root.dir, env=env, capture_output=True, text=True)
+
+    assert result.returncode != 0
+    assert "lambda_route: no Python 3.9+ found as python3 or python on PATH; set the python_executable input" in " ".join(result.stderr.split())
+    root.run("apply", "-auto-approve", "-refresh=false", PACKAGE_TARGET)  # leave the zip for the other tests
+
+
+@on_build_root
+def test_requirements_are_installed_for_the_platform_reproducibly(tf) -> None:
+    """six from requirements.txt lands in the package root; a second build gives the same bytes."""
+    root = tf.root(BUILD_ROOT)
+    plan = root.plan()
+    target = "-target=module.deps.terraform_data.package"
+    package_file = root.dir / plan.outputs["deps_package_path"]
+    root.run("apply", "-auto-approve", "-refresh=false", target)
+    first = package_file.read_bytes()
+    package_file.unlink()
+    root.run("apply", "-auto-approve", "-refresh=false", target)  # missing at plan time: rebuilt
+
+    assert package_file.read_bytes() == first
+    with zipfile.ZipFile(package_file) as archive:
+        names = archive.namelist()
+    assert names == sorted(names)
+    assert {"app.py", "requirements.txt", "six.py", "six-1.17.0.dist-info/METADATA", "six-1.17.0.dist-info/RECORD"} <= set(names)
+    assert not [n for n in names if n.startswith("bin/") or n.endswith(".pyc") or "__pycache__" in n]
+    # Lambda puts the package root on sys.path: the handler imports its dependency from it.
+    imported = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", "import sys; sys.path.insert(0, sys.argv[1]); import app; print(app.handler({}, None))", package_file],
+        capture_output=True, text=True, check=True,
+    )
+    assert imported.stdout.strip() == "{'statusCode': 200, 'body': '1.17.0'}"
 
 
 def test_example_handler_greets_by_query_parameter() -> None:

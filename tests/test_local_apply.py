@@ -6,6 +6,9 @@ destroy. Variables: only deletion protection is switched off, so that destroy ca
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+import importlib.util
 import io
 import json
 import shutil
@@ -19,9 +22,18 @@ import pytest
 from local_aws import stack, terraform
 from tests.embedded_aws import EmbeddedAws
 
+# The packager, loaded from its file (as Terraform runs it), to compute the expected hashes.
+_spec = importlib.util.spec_from_file_location("package_lambda", stack.REPO / "modules" / "lambda_route" / "package.py")
+package_lambda = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(package_lambda)
 
-ROOT_VARS = ["-var=cognito_deletion_protection=false"]
-ROUTES = {"hello": "GET /hello", "profile": "GET /profile", "create_note": "POST /notes"}
+
+ROOT_VARS = ["-var=cognito_deletion_protection=false", "-var=notes_deletion_protection=false"]
+ROUTES = {"hello": "GET /hello", "profile": "GET /profile", "create_note": "POST /notes", "list_notes": "GET /notes",
+          "get_note": "GET /notes/{id}", "delete_note": "DELETE /notes/{id}", "note_stats": "GET /notes/stats"}
+# What each function may do to the notes table, and nothing else (least privilege).
+TABLE_ACTIONS = {"create_note": ["dynamodb:GetItem", "dynamodb:PutItem"], "list_notes": ["dynamodb:Query"],
+                 "get_note": ["dynamodb:GetItem"], "delete_note": ["dynamodb:DeleteItem"], "note_stats": ["dynamodb:Query"]}
 
 
 @dataclass
@@ -39,6 +51,18 @@ class Deployment:
         self.tf("plan", "-input=false", "-out=tfplan", *ROOT_VARS, *extra)
         shown = json.loads(self.tf("show", "-json", "tfplan").stdout)
         return {c["address"]: c["change"]["actions"] for c in shown.get("resource_changes", []) if c["change"]["actions"] not in (["no-op"], ["read"])}
+
+    def planned_updates(self, address: str) -> dict[str, tuple]:
+        """Attributes the saved plan changes on a resource: name -> (before, after); unknown after is None."""
+        shown = json.loads(self.tf("show", "-json", "tfplan").stdout)
+        (change,) = [c["change"] for c in shown["resource_changes"] if c["address"] == address]
+        unknown = change.get("after_unknown") or {}
+        names = set(change["before"]) | set(change["after"]) | set(unknown)
+        return {
+            name: (change["before"].get(name), None if unknown.get(name) is True else change["after"].get(name))
+            for name in sorted(names)
+            if unknown.get(name) is True or change["before"].get(name) != change["after"].get(name)
+        }
 
     def apply_plan(self) -> None:
         """Apply exactly the plan plan_changes() showed."""
@@ -108,10 +132,14 @@ def test_protected_routes_carry_their_scope_and_the_authorizer(deployed) -> None
     routes = {r["RouteKey"]: r for r in apigw.get_routes(ApiId=deployed.outputs["api_id"])["Items"]}
     (authorizer,) = apigw.get_authorizers(ApiId=deployed.outputs["api_id"])["Items"]
     assert routes["GET /hello"]["AuthorizationType"] == "NONE"
-    for route_key, scope in (("GET /profile", "notes-api/read"), ("POST /notes", "notes-api/write")):
+    for route_key, scope in (("GET /profile", "notes-api/read"), ("POST /notes", "notes-api/write"),
+                             ("GET /notes", "notes-api/read"), ("GET /notes/{id}", "notes-api/read"),
+                             ("DELETE /notes/{id}", "notes-api/write")):
         assert routes[route_key]["AuthorizationType"] == "JWT"
         assert routes[route_key]["AuthorizerId"] == authorizer["AuthorizerId"]
         assert routes[route_key]["AuthorizationScopes"] == [scope]
+    assert routes["GET /notes/stats"]["AuthorizationType"] == "AWS_IAM"
+    assert "AuthorizerId" not in routes["GET /notes/stats"]
 
 
 @root_lifecycle
@@ -149,16 +177,50 @@ def test_log_groups_exist_with_retention(deployed) -> None:
 @root_lifecycle
 def test_functions_run_python_on_arm64_with_a_least_privilege_role(deployed) -> None:
     lambda_, iam = deployed.aws.client("lambda"), deployed.aws.client("iam")
-    for name in deployed.outputs["function_names"].values():
+    table_arn = deployed.aws.client("dynamodb").describe_table(TableName="notes-api-notes")["Table"]["TableArn"]
+    for key, name in deployed.outputs["function_names"].items():
         config = lambda_.get_function_configuration(FunctionName=name)
         assert (config["Runtime"], config["Handler"], config["Architectures"]) == ("python3.13", "app.handler", ["arm64"])
         role = config["Role"].rsplit("/", 1)[1]
         (policy_name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
         document = iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
         document = json.loads(document) if isinstance(document, str) else document
-        (statement,) = document["Statement"]
+        statement, *table_statements = document["Statement"]
         assert sorted(statement["Action"]) == ["logs:CreateLogStream", "logs:PutLogEvents"]
         assert statement["Resource"].endswith(f":log-group:/aws/lambda/{name}:*")
+        if key in TABLE_ACTIONS:
+            (table_statement,) = table_statements
+            actions = table_statement["Action"]
+            assert sorted([actions] if isinstance(actions, str) else actions) == TABLE_ACTIONS[key]
+            assert table_statement["Resource"] == table_arn
+            assert config["Environment"]["Variables"] == {"NOTES_TABLE": "notes-api-notes"}
+        else:
+            assert table_statements == [] and "Environment" not in config
+
+
+@root_lifecycle
+def test_notes_table_is_keyed_by_owner_recoverable_encrypted_and_protected(deployed) -> None:
+    dynamodb = deployed.aws.client("dynamodb")
+    table = dynamodb.describe_table(TableName="notes-api-notes")["Table"]
+    assert table["KeySchema"] == [{"AttributeName": "ownerSub", "KeyType": "HASH"}, {"AttributeName": "noteId", "KeyType": "RANGE"}]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["SSEDescription"]["Status"] == "ENABLED"
+    backups = dynamodb.describe_continuous_backups(TableName="notes-api-notes")["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    ttl = dynamodb.describe_time_to_live(TableName="notes-api-notes")["TimeToLiveDescription"]
+    assert (ttl["AttributeName"], ttl["TimeToLiveStatus"]) == ("expiresAt", "ENABLED")
+
+
+@root_lifecycle
+def test_the_operator_policy_allows_the_stats_route_only(deployed) -> None:
+    iam = deployed.aws.client("iam")
+    (policy,) = [p for p in iam.list_policies(Scope="Local")["Policies"] if p["PolicyName"] == "notes-api-notes-operator"]
+    version = iam.get_policy_version(PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])["PolicyVersion"]
+    document = version["Document"]
+    document = json.loads(document) if isinstance(document, str) else document
+    (statement,) = document["Statement"]
+    assert (statement["Effect"], statement["Action"]) == ("Allow", "execute-api:Invoke")
+    assert statement["Resource"] == f"arn:aws:execute-api:us-east-1:123456789012:{deployed.outputs['api_id']}/$default/GET/notes/stats"
 
 
 @root_lifecycle
@@ -186,8 +248,32 @@ def test_second_plan_is_empty(deployed) -> None:
     assert deployed.plan_is_empty()
 
 
+def code_sha256(data: bytes) -> str:
+    """CodeSha256 as Lambda reports it: base64 of the package's sha256."""
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
 @root_lifecycle
-def test_editing_one_handler_updates_that_function_only(deployed) -> None:
+def test_functions_are_deployed_from_their_objects_in_the_stacks_private_bucket(deployed) -> None:
+    s3, lambda_ = deployed.aws.client("s3"), deployed.aws.client("lambda")
+    (bucket,) = [b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("notes-api-code-")]
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    for name in ROUTES:
+        source = package_lambda.source_hash(package_lambda.collect([deployed.dir / "functions" / name, deployed.dir / "functions" / "shared"]))
+        key = f"functions/{source}.zip"
+        assert key in keys, name
+        stored = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        assert lambda_.get_function(FunctionName=deployed.outputs["function_names"][name])["Configuration"]["CodeSha256"] == code_sha256(stored)
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
+    }
+    (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+
+
+@root_lifecycle
+def test_editing_one_handler_uploads_a_new_object_and_changes_only_its_key(deployed) -> None:
     handler = deployed.dir / "functions" / "hello" / "app.py"
     lambda_ = deployed.aws.client("lambda")
     before = {n: lambda_.get_function(FunctionName=n)["Configuration"]["CodeSha256"] for n in deployed.outputs["function_names"].values()}
@@ -196,7 +282,16 @@ def test_editing_one_handler_updates_that_function_only(deployed) -> None:
     changes = deployed.plan_changes()
     assert changes == {
         'module.route["hello"].aws_lambda_function.this': ["update"],
-        'module.route["hello"].terraform_data.package[0]': ["delete", "create"],
+        # The new object is uploaded before the function points at it, and the old one deleted after.
+        'module.route["hello"].aws_s3_object.package[0]': ["create", "delete"],
+        # Replaced before its old instance goes, as the object that depends on it.
+        'module.route["hello"].terraform_data.package[0]': ["create", "delete"],
+    }
+    source = package_lambda.source_hash(package_lambda.collect([handler.parent, deployed.dir / "functions" / "shared"]))
+    updates = deployed.planned_updates('module.route["hello"].aws_lambda_function.this')
+    assert {name: after for name, (_, after) in updates.items()} == {
+        "s3_key": f"functions/{source}.zip", "source_code_hash": source,
+        "last_modified": None,  # set by Lambda: unknown until apply
     }
     deployed.apply_plan()
     after = {n: lambda_.get_function(FunctionName=n)["Configuration"]["CodeSha256"] for n in before}
@@ -223,6 +318,9 @@ def test_destroy_leaves_nothing_behind(deployed) -> None:
     assert aws.client("cognito-idp").list_user_pools(MaxResults=10)["UserPools"] == []
     assert aws.client("iam").list_roles()["Roles"] == []
     assert aws.client("logs").describe_log_groups()["logGroups"] == []
+    assert aws.client("dynamodb").list_tables()["TableNames"] == []
+    assert aws.client("iam").list_policies(Scope="Local")["Policies"] == []
+    assert not [b for b in aws.client("s3").list_buckets()["Buckets"] if b["Name"].startswith("notes-api-")]
 
 
 EXAMPLES = sorted(p.parent.name for p in (stack.REPO / "examples").glob("*/main.tf"))
@@ -314,3 +412,78 @@ def test_cognito_example_with_a_pre_token_generation_trigger(aws, tmp_path) -> N
         lambda_.delete_function(FunctionName="pre-token")
         aws.client("iam").delete_role(RoleName="pre-token")
     assert json.loads((root / "terraform.tfstate").read_text())["resources"] == []
+
+
+# --- packaging: the build never depends on a file left by an earlier run -------------------------
+
+PACKAGING_ROOT = Path("tests/fixtures/lambda_route_apply")
+
+
+def packaging_checkout(base: Path, aws: EmbeddedAws) -> Deployment:
+    """A fresh checkout of the packaging fixture (modules/ and the fixture sources; no .build, no
+    state), initialised. Each checkout lives at its own path, as on another CI runner."""
+    shutil.copytree(stack.REPO / "modules", base / "modules", ignore=stack.NOT_COPIED)
+    for name in ("lambda_route_apply", "lambda_route_src", "lambda_route_shared"):
+        shutil.copytree(stack.REPO / "tests" / "fixtures" / name, base / "tests" / "fixtures" / name, ignore=stack.NOT_COPIED)
+    root = base / PACKAGING_ROOT
+    shutil.copy(stack.REPO / ".terraform.lock.hcl", root)
+    checkout = Deployment(root, terraform.terraform_env(base / "cli", stack.sandbox_env(aws.url)), {}, aws)
+    checkout.tf("init", "-input=false", "-lockfile=readonly")
+    return checkout
+
+
+def assert_functions_run_the_packages_built_in(checkout: Deployment, name: str) -> None:
+    """Each function's code is the zip this checkout built (CodeSha256), and a new plan is empty."""
+    lambda_ = checkout.aws.client("lambda")
+    paths = json.loads(checkout.tf("output", "-json", "package_paths").stdout)
+    for function, path in paths.items():
+        built = (checkout.dir / path).read_bytes()
+        assert lambda_.get_function(FunctionName=f"{name}-{function}")["Configuration"]["CodeSha256"] == code_sha256(built), function
+    result = checkout.tf("plan", "-input=false", "-detailed-exitcode", f"-var=name={name}", check=False)
+    assert result.returncode == 0, result.stdout
+
+
+packaging = pytest.mark.xdist_group("apply-packaging")
+
+
+@packaging
+def test_a_plan_saved_in_one_checkout_applies_in_another(aws, tmp_path) -> None:
+    name = "saved-plan"
+    planner, applier = packaging_checkout(tmp_path / "planner", aws), packaging_checkout(tmp_path / "applier", aws)
+    planner.tf("plan", "-input=false", "-out=tfplan", f"-var=name={name}")
+    shutil.copy(planner.dir / "tfplan", applier.dir / "tfplan")
+
+    applier.tf("apply", "-input=false", "tfplan")
+
+    # Built where the plan was applied, under that checkout's path; the planner has no zip.
+    assert len(list((applier.dir / ".build" / "lambda").glob("*.zip"))) == 2
+    assert not (planner.dir / ".build").exists()
+    assert_functions_run_the_packages_built_in(applier, name)
+    applier.tf("destroy", "-auto-approve", "-input=false", f"-var=name={name}")
+
+
+@packaging
+def test_an_apply_that_failed_after_the_build_converges_when_rerun_in_a_fresh_clone(aws, tmp_path) -> None:
+    name = "rerun"
+    logs = aws.client("logs")
+    # The functions' log groups exist already: their creates fail while the packages (no
+    # dependencies, started first) are built and recorded in the state; no function is created.
+    squatters = [f"/aws/lambda/{name}-direct", f"/aws/lambda/{name}-stored"]
+    for group in squatters:
+        logs.create_log_group(logGroupName=group)
+    first = packaging_checkout(tmp_path / "first", aws)
+    failed = first.tf("apply", "-auto-approve", "-input=false", f"-var=name={name}", check=False)
+    assert failed.returncode != 0 and "ResourceAlreadyExistsException" in failed.stderr, failed.stderr
+    state = first.tf("state", "list").stdout.split()
+    assert {"module.direct.terraform_data.package[0]", "module.stored.terraform_data.package[0]"} <= set(state)
+    assert not [address for address in state if address.endswith("aws_lambda_function.this")]
+    for group in squatters:
+        logs.delete_log_group(logGroupName=group)
+
+    # The rerun: a fresh clone with the state (a remote backend would give it), no .build.
+    fresh = packaging_checkout(tmp_path / "fresh", aws)
+    shutil.copy(first.dir / "terraform.tfstate", fresh.dir / "terraform.tfstate")
+    fresh.tf("apply", "-auto-approve", "-input=false", f"-var=name={name}")
+
+    assert_functions_run_the_packages_built_in(fresh, name)
+    fresh.tf("destroy", "-auto-approve", "-input=false", f"-var=name={name}")

@@ -1,5 +1,6 @@
 """`make local` end to end: the real stack in subprocesses (embedded AWS, Terraform apply, data
 plane with its Lambda environments), used over HTTP on loopback the way the walkthrough does.
+The stack is the pytest plugin's `local_stack`, which runs `python -m local_aws up` itself.
 
 The rejection matrix proves each refusal never reaches the handler: the function's log group
 (written by the local Lambda runtime, START line per invocation) must grow by exactly the one
@@ -95,28 +96,17 @@ def descendants(pid: int) -> set[int]:
 
 
 @pytest.fixture(scope="module")
-def local(tmp_path_factory) -> Running:
-    base = tmp_path_factory.mktemp("local-stack")
-    root = base / "root"
-    shutil.copytree(stack.REPO, root, ignore=stack.NOT_COPIED)
-    state_dir = base / "state"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local_aws", "up", "--root", str(root), "--state-dir", str(state_dir),
-         "--aws-port", str(free_port()), "--api-port", str(free_port()), "--auth-port", str(free_port())],
-        cwd=stack.REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    output: list[str] = []
+def local(local_stack) -> Running:
+    """The plugin's stack (local_aws.pytest_plugin): `python -m local_aws up` on free ports, the
+    very command `make local` runs, started by this worker (the tests below signal it)."""
+    assert local_stack.process is not None, "the stack was started by another xdist worker"
     deadline = time.monotonic() + START_TIMEOUT_S
-    for line in process.stdout:
-        output.append(line)
-        if line.startswith("Stop with Ctrl-C") or time.monotonic() > deadline:
-            break
-    assert (state_dir / "stack.json").exists(), "make local did not get ready:\n" + "".join(output)
-    running = Running(process, json.loads((state_dir / "stack.json").read_text()), state_dir, root, output)
-    yield running
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+    output = local_stack.log.read_text()
+    while "Stop with Ctrl-C" not in output and time.monotonic() < deadline:  # printed just after stack.json
+        time.sleep(0.1)
+        output = local_stack.log.read_text()
+    return Running(local_stack.process, local_stack.description, local_stack.state_dir, local_stack.root,
+                   output.splitlines(keepends=True))
 
 
 # -- what make local tells and writes (issues 3 and 4) ------------------------------------------
@@ -130,7 +120,10 @@ def test_stack_json_describes_the_running_stack(local) -> None:
     assert d["api_url"].startswith("http://127.0.0.1:") and list(d["apis"]) == [d["outputs"]["api_id"]]
     assert d["jwks_uri"] == f"{d['auth_url']}/{d['user_pool_id']}/.well-known/jwks.json"
     assert d["demo_user"]["username"] == "demo@example.com" and len(d["demo_user"]["password"]) >= 12
-    assert d["outputs"]["function_names"] == {"hello": "notes-api-hello", "profile": "notes-api-profile", "create_note": "notes-api-create-note"}
+    assert d["outputs"]["function_names"] == {
+        "hello": "notes-api-hello", "profile": "notes-api-profile", "create_note": "notes-api-create-note",
+        "list_notes": "notes-api-list-notes", "get_note": "notes-api-get-note", "delete_note": "notes-api-delete-note",
+        "note_stats": "notes-api-note-stats"}
 
 
 def test_walkthrough_has_live_values(local) -> None:

@@ -6,6 +6,7 @@ test_lambda_route_module.py.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib.util
 import os
@@ -233,3 +234,93 @@ def test_any_file_set_packages_the_same_bytes_wherever_and_however_it_was_writte
         assert package.source_hash(package.collect([first])) == package.source_hash(package.collect([second]))
         with zipfile.ZipFile(Path(tmp, "1.zip")) as archive:
             assert archive.namelist() == packaged
+
+
+# --- requirements.txt: dependencies installed for the function's platform ---------------------
+
+def tiny_wheel(directory: Path) -> Path:
+    """A pure-Python wheel with a console script (pip writes it to bin/ with this machine's
+    interpreter in its first line), built by hand: offline, and nothing but the standard library."""
+    files = {
+        "tinydep/__init__.py": b"VERSION = '1.0'\ndef main():\n    print(VERSION)\n",
+        "tinydep-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: tinydep\nVersion: 1.0\n",
+        "tinydep-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        "tinydep-1.0.dist-info/entry_points.txt": b"[console_scripts]\ntinydep = tinydep:main\n",
+    }
+    record = "".join(
+        f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
+        for name, data in files.items()
+    ) + "tinydep-1.0.dist-info/RECORD,,\n"
+    wheel = directory / "tinydep-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, data in {**files, "tinydep-1.0.dist-info/RECORD": record.encode()}.items():
+            archive.writestr(name, data)
+    return wheel
+
+
+@pytest.fixture
+def offline_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """pip resolves from a folder holding the tiny wheel only (no index, no network)."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    tiny_wheel(wheels)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    return wheels
+
+
+def test_requirements_are_installed_into_the_package_root_without_machine_traces(offline_index: Path, tmp_path: Path) -> None:
+    handler = write_tree(tmp_path / "handler", {"app.py": b"import tinydep\n", "requirements.txt": b"tinydep==1.0  # pinned\n"})
+    outputs = []
+    for number in (1, 2):
+        output = tmp_path / f"{number}.zip"
+        result = run_packager("--source", handler, "--pip-platform", "manylinux2014_aarch64", "--python-version", "3.13", output)
+        assert result.returncode == 0, result.stderr
+        outputs.append(output.read_bytes())
+
+    assert outputs[0] == outputs[1]  # the same requirements give the same bytes
+    with zipfile.ZipFile(tmp_path / "1.zip") as archive:
+        names = archive.namelist()
+        record = archive.read("tinydep-1.0.dist-info/RECORD").decode()
+    assert "app.py" in names and "requirements.txt" in names and "tinydep/__init__.py" in names
+    # pip's bin/ script starts with this machine's interpreter path: neither it nor its RECORD line is packaged.
+    assert not [n for n in names if n.startswith("bin/") or n.endswith(".pyc")]
+    assert "../" not in record and "tinydep/__init__.py,sha256=" in record
+
+
+@pytest.mark.parametrize(
+    ("line", "refusal"),
+    [
+        ("tinydep", "'tinydep' is not pinned: write name==version so every build installs the same files"),
+        ("tinydep>=1.0", "'tinydep>=1.0' is not pinned"),
+        ("-r more.txt", "'-r more.txt': include files and editable installs are not packaged"),
+        ("-e .", "'-e .': include files and editable installs are not packaged"),
+    ],
+)
+def test_unpinned_or_included_requirements_are_refused(tmp_path: Path, line: str, refusal: str) -> None:
+    handler = write_tree(tmp_path / "handler", {"app.py": b"", "requirements.txt": f"# dependencies\nsix==1.17.0\n{line}\n".encode()})
+
+    result = run_packager("--source", handler, "--pip-platform", "manylinux2014_x86_64", "--python-version", "3.12", tmp_path / "fn.zip")
+
+    assert result.returncode != 0
+    assert f"{handler / 'requirements.txt'}:3: {refusal}" in result.stderr
+    assert not (tmp_path / "fn.zip").exists()
+
+
+def test_requirements_without_a_platform_are_refused(tmp_path: Path) -> None:
+    handler = write_tree(tmp_path / "handler", {"app.py": b"", "requirements.txt": b"six==1.17.0\n"})
+
+    result = run_packager("--source", handler, tmp_path / "fn.zip")
+
+    assert result.returncode != 0
+    assert "requirements need --pip-platform and --python-version (the function's platform)" in result.stderr
+
+
+def test_a_dependency_clashing_with_a_source_file_is_an_error(offline_index: Path, tmp_path: Path) -> None:
+    handler = write_tree(tmp_path / "handler", {"tinydep/__init__.py": b"# mine\n", "requirements.txt": b"tinydep==1.0\n"})
+
+    result = run_packager("--source", handler, "--pip-platform", "manylinux2014_aarch64", "--python-version", "3.13", tmp_path / "fn.zip")
+
+    assert result.returncode != 0
+    assert "tinydep/__init__.py both in the sources and installed from" in result.stderr

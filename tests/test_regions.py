@@ -373,7 +373,8 @@ class _LateApply(stack.Stack):
     """A re-apply whose root now also holds a pool in ca-central-1 (made with boto3 here: what is
     under test is what stack.json says afterwards, and Terraform's own applies are tested elsewhere)."""
 
-    def apply(self, env: dict[str, str], extra_vars: dict[str, str], fresh_state: bool = True) -> dict:
+    def apply(self, env: dict[str, str], extra_vars: dict[str, str], fresh_state: bool = True,
+              var_files: list | None = None) -> dict:
         assert not fresh_state  # a re-apply keeps the state
         idp = aws.client("cognito-idp", env["AWS_ENDPOINT_URL"], "ca-central-1")
         pool_id = idp.create_user_pool(PoolName="late-pool")["UserPool"]["Id"]

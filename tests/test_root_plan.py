@@ -52,7 +52,17 @@ def test_each_package_is_named_after_its_handler_and_the_shared_helper(tf, funct
     expected = package_lambda.source_hash(files)
     assert "app.py" in files and "apigw_http.py" in files
     assert values["source_code_hash"] == expected
-    assert values["filename"] == f"./.build/lambda/notes-api-{function.replace('_', '-')}-{expected[:16]}.zip"
+    assert values["s3_key"] == f"functions/{expected}.zip"
+    stored = plan.values[f'module.route["{function}"].aws_s3_object.package[0]']
+    assert stored["key"] == values["s3_key"]
+    assert stored["source"] == f"./.build/lambda/notes-api-{function.replace('_', '-')}-{expected[:16]}.zip"
+
+
+def test_functions_upload_directly_when_s3_packaging_is_off(tf) -> None:
+    plan = tf.root(".").plan({"lambda_packages_in_s3": False})
+    assert plan.counts["aws_s3_bucket"] == 0 and plan.counts["aws_s3_object"] == 0
+    values = plan.values['module.route["hello"].aws_lambda_function.this']
+    assert values["s3_bucket"] is None and values["filename"].startswith("./.build/lambda/notes-api-hello-")
 
 
 def test_packages_differ_per_function(tf) -> None:

@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from local_aws import stack
 from tests.embedded_aws import free_port
 
@@ -36,3 +38,50 @@ def test_down_while_the_lock_is_held_but_its_pid_not_yet_written(tmp_path) -> No
         out = io.StringIO()
         assert stack.down(paths, out) == 1
     assert "starting or stopping" in out.getvalue()
+
+
+class _RecordingStack(stack.Stack):
+    """A Stack that remembers every service it started, to check them after stop() forgot them."""
+
+    def start_child(self, *args, **kwargs) -> str:
+        self.started = getattr(self, "started", []) + [None]
+        details = super().start_child(*args, **kwargs)
+        self.started[-1] = self.children[-1]
+        return details
+
+
+def _empty_root(tmp_path, text: str = "# nothing to create\n"):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "main.tf").write_text(text)
+    paths = stack.Paths(tmp_path / "state")
+    return _RecordingStack(repo=root, aws_port=0, api_port=0, auth_port=0, paths=paths, out=io.StringIO()), paths
+
+
+def test_start_serves_without_waiting_and_stop_leaves_nothing_running(tmp_path) -> None:
+    running, paths = _empty_root(tmp_path)
+    description = running.start()
+    try:
+        assert json.loads(paths.stack_json.read_text()) == description
+        assert description["apis"] == {} and description["user_pools"] == []
+        assert len(running.started) == 2 and all(child.poll() is None for child in running.started)  # embedded AWS, data plane
+        with pytest.raises(stack.StackError, match="already running"):
+            stack.Stack(repo=running.repo, paths=paths, out=io.StringIO()).start()
+        assert paths.stack_json.exists()  # the refused second start touched nothing of the first
+    finally:
+        running.stop()
+    assert all(child.poll() is not None for child in running.started)
+    assert not paths.stack_json.exists()
+    running.stop()  # stopping twice is harmless
+    assert stack.down(paths, io.StringIO()) == 0  # the state dir is free again
+
+
+def test_a_start_that_fails_stops_what_it_started(tmp_path) -> None:
+    failing = 'resource "terraform_data" "fails" {\n  provisioner "local-exec" {\n    command = "exit 3"\n  }\n}\n'
+    running, paths = _empty_root(tmp_path, failing)
+    with pytest.raises(stack.StackError, match="terraform apply failed"):
+        running.start()
+    assert len(running.started) == 1 and running.started[0].poll() is not None  # the embedded AWS, stopped
+    assert running.children == [] and not paths.stack_json.exists()
+    out = io.StringIO()
+    assert stack.down(paths, out) == 0 and "not running" in out.getvalue()

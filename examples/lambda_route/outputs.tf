@@ -17,3 +17,8 @@ output "package_path" {
   description = "The zip built from ./src and deployed."
   value       = module.hello.package_path
 }
+
+output "log_group_arn" {
+  description = "ARN of the function's log group (for subscriptions, metric filters)."
+  value       = module.hello.log_group_arn
+}

@@ -1,17 +1,22 @@
-"""POST /notes (JWT, notes-api/write): validates a note {title, content} and returns it with a new id.
+"""POST /notes (JWT, notes-api/write): validates a note {title, content}, stores it for the caller
+and returns it with its new id.
 
-Nothing is stored yet: the response is the note as it would be saved.
+With an `Idempotency-Key` header, a retry within 24 h (same key, same caller, same body) answers the
+note the first request created and stores nothing; the same key with another body is a 409.
 """
-import uuid
+import re
 from typing import Any
 
 import apigw_http
+import notes_store
 from apigw_http import ClientError
 
 NOTE_FIELDS = ("title", "content")
 MAX_TITLE_CHARS = 200
 MAX_CONTENT_CHARS = 10_000
 UNTITLED = "Untitled"
+# Printable ASCII without spaces, as the IETF Idempotency-Key draft and the big payment APIs use.
+IDEMPOTENCY_KEY = re.compile(r"^[!-~]{1,255}$")
 
 
 @apigw_http.http_handler
@@ -25,14 +30,19 @@ def handler(event: apigw_http.Event, context: object) -> apigw_http.Response:
         raise ClientError(400, f"unknown field(s) {apigw_http.quoted(unknown)}: a note has only {known}")
     title = text_field(fields, "title", MAX_TITLE_CHARS)
     content = text_field(fields, "content", MAX_CONTENT_CHARS)
+    key = idempotency_key(event)
     note = {
-        # Random, not time-based: two notes created in the same instant still differ.
-        "id": str(uuid.uuid4()),
+        # UUIDv7: sorted by creation time, and random enough that two in one millisecond still differ.
+        "id": notes_store.new_note_id(),
         # A title of nothing but whitespace is no title at all.
         "title": title if title.strip() else UNTITLED,
         "content": content,
         "ownerSub": claims["sub"],
     }
+    if key is None:
+        notes_store.put_note(note)
+    else:
+        note = notes_store.put_note_once(note, key, notes_store.fingerprint(fields))
     return apigw_http.json_response(
         201,
         {
@@ -41,6 +51,13 @@ def handler(event: apigw_http.Event, context: object) -> apigw_http.Response:
             "auth": {"username": apigw_http.caller_username(claims), "scopes": apigw_http.token_scopes(claims)},
         },
     )
+
+
+def idempotency_key(event: apigw_http.Event) -> str | None:
+    key = apigw_http.header(event, "idempotency-key")
+    if key is not None and not IDEMPOTENCY_KEY.match(key):
+        raise ClientError(400, "Idempotency-Key must be 1-255 printable ASCII characters without spaces")
+    return key
 
 
 def text_field(fields: dict[str, Any], name: str, max_chars: int) -> str:

@@ -35,6 +35,11 @@ def json_response(status_code: int, payload: Any) -> Response:
     return {"statusCode": status_code, "headers": {"content-type": "application/json"}, "body": json.dumps(payload)}
 
 
+def empty_response(status_code: int) -> Response:
+    """A response without a body (204)."""
+    return {"statusCode": status_code, "headers": {}, "body": ""}
+
+
 def error_response(status_code: int, message: str) -> Response:
     return json_response(status_code, {"message": message})
 
@@ -70,6 +75,36 @@ def jwt_claims(event: Event) -> dict[str, str]:
     if not isinstance(subject, str) or not subject:
         raise ClientError(401, "Unauthorized")
     return claims
+
+
+def iam_caller(event: Event) -> dict[str, Any]:
+    """The SigV4 caller that API Gateway's IAM authorization verified (spec E2); 401 when none,
+    so a route deployed without AWS_IAM serves nobody."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    caller = authorizer.get("iam") or {}
+    if not isinstance(caller, dict) or not caller.get("userArn"):
+        raise ClientError(401, "Unauthorized")
+    return caller
+
+
+def path_parameter(event: Event, name: str) -> str:
+    """A path parameter of the route; the route key guarantees it, so its absence is a 404."""
+    value = (event.get("pathParameters") or {}).get(name)
+    if not isinstance(value, str) or not value:
+        raise ClientError(404, "Not Found")
+    return value
+
+
+def query_parameter(event: Event, name: str) -> str | None:
+    """One query parameter, as API Gateway decoded it (repeated keys arrive joined with ",": spec B2)."""
+    value = (event.get("queryStringParameters") or {}).get(name)
+    return value if isinstance(value, str) else None
+
+
+def header(event: Event, name: str) -> str | None:
+    """A request header by its lower-case name (spec B2)."""
+    value = (event.get("headers") or {}).get(name)
+    return value if isinstance(value, str) else None
 
 
 def caller_username(claims: dict[str, str]) -> str | None:

@@ -10,15 +10,26 @@ depend only on the file names and contents:
 - fixed timestamp (1980-01-01 00:00:00, the zip epoch) and fixed mode (0644 files);
 - stored, not deflated: deflate output varies between zlib builds (zlib-ng, say), stored bytes do not.
 
-Usage: package.py --source DIR [--source DIR ...] [--expect-hash HEX] OUTPUT.zip
-Standard library only, so `terraform apply` needs nothing but Python 3.
+Dependencies: with --pip-platform and --python-version, each source directory holding a
+`requirements.txt` at its top gets those requirements installed by pip into the package root, as
+wheels for that platform (`--only-binary=:all:`: nothing is compiled here, so the build does not
+depend on this machine's compilers). Every requirement must be pinned (`name==version`), so the
+same requirements file gives the same files; pip's per-machine traces are dropped (byte-code, the
+`bin/` scripts whose first line names this machine's interpreter, and their RECORD lines).
+
+Usage: package.py --source DIR [--source DIR ...] [--expect-hash HEX]
+                  [--pip-platform manylinux2014_aarch64 --python-version 3.13] OUTPUT.zip
+Standard library only, so `terraform apply` needs nothing but Python 3 (and pip for requirements).
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
 import os
+import re
+import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -68,6 +79,56 @@ def source_hash(files: dict[str, Path]) -> str:
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
+REQUIREMENTS = "requirements.txt"
+# `name==version` or `name[extra]==version`, optionally with environment markers after `;`.
+PINNED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?\s*===?\s*[^\s;*]+(\s*;.*)?$")
+
+
+def check_pinned(requirements: Path) -> None:
+    """Refuse what would make the installed files depend on the day of the build or on other files."""
+    for number, raw in enumerate(requirements.read_text().splitlines(), start=1):
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith(("-r", "-c", "-e", "--requirement", "--constraint", "--editable")):
+            raise SystemExit(f"package.py: {requirements}:{number}: {line!r}: include files and editable installs are not packaged; list pinned requirements here")
+        if line.startswith("--"):
+            continue  # index options (--index-url, --extra-index-url, ...)
+        if not PINNED.match(line):
+            raise SystemExit(f"package.py: {requirements}:{number}: {line!r} is not pinned: write name==version so every build installs the same files")
+
+
+def install_requirements(requirements: Path, target: Path, platform: str, python_version: str) -> dict[str, Path]:
+    """pip-install pinned requirements as wheels for the function's platform; map archive names to files."""
+    check_pinned(requirements)
+    command = [
+        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input",
+        "--no-compile", "--only-binary=:all:", "--platform", platform, "--implementation", "cp",
+        "--python-version", python_version, "--target", str(target), "--requirement", str(requirements),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"package.py: pip could not install {requirements} for {platform}, Python {python_version} (exit {result.returncode}):\n{result.stderr.strip()}")
+    files: dict[str, Path] = {}
+    for path in walk(target):
+        name = path.relative_to(target).as_posix()
+        if name.startswith("bin/") or not is_packaged(name):
+            continue
+        if name.endswith(".dist-info/RECORD"):
+            # Lines for files outside the package root (scripts in bin/) carry this machine's paths.
+            lines = [line for line in path.read_text().splitlines() if not line.startswith("../")]
+            path.write_text("".join(f"{line}\n" for line in lines))
+        files[name] = path
+    return files
+
+
+def merge_dependencies(files: dict[str, Path], dependencies: dict[str, Path], requirements: Path) -> dict[str, Path]:
+    clashes = sorted(set(files) & set(dependencies))
+    if clashes:
+        raise SystemExit(f"package.py: {', '.join(clashes[:5])} both in the sources and installed from {requirements}")
+    return dict(sorted({**files, **dependencies}.items()))
+
+
 def write_zip(files: dict[str, Path], output: Path) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial")
@@ -84,8 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", action="append", required=True, type=Path, help="source directory (repeatable)")
     parser.add_argument("--expect-hash", help="the source hash Terraform computed; refuse to build on a mismatch")
+    parser.add_argument("--pip-platform", help="install each source directory's requirements.txt for this pip platform (manylinux2014_aarch64, ...)")
+    parser.add_argument("--python-version", help="the runtime's Python version for --pip-platform (3.13, ...)")
     parser.add_argument("output", type=Path, help="zip file to write")
     args = parser.parse_args(argv)
+    if bool(args.pip_platform) != bool(args.python_version):
+        parser.error("--pip-platform and --python-version go together")
 
     files = collect(args.source)
     digest = source_hash(files)
@@ -95,7 +160,14 @@ def main(argv: list[str] | None = None) -> int:
             "they changed after Terraform hashed them, or Terraform and package.py disagree on the files; "
             "nothing was written"
         )
-    write_zip(files, args.output)
+    requirements = [source / REQUIREMENTS for source in args.source if (source / REQUIREMENTS).is_file()]
+    if requirements and not args.pip_platform:
+        raise SystemExit(f"package.py: {requirements[0]}: requirements need --pip-platform and --python-version (the function's platform)")
+    with tempfile.TemporaryDirectory(prefix="lambda-deps-") as scratch:
+        for number, requirement in enumerate(requirements):
+            target = Path(scratch, str(number))
+            files = merge_dependencies(files, install_requirements(requirement, target, args.pip_platform, args.python_version), requirement)
+        write_zip(files, args.output)
     print(f"{args.output} {digest} {len(files)} files")
     return 0
 

@@ -38,9 +38,36 @@ variable "build_dir" {
 }
 
 variable "python_executable" {
-  description = "Python 3 interpreter that runs the packager at apply time."
+  description = "Python 3 interpreter that runs the packager at apply time. Null: the first of python3 and python on PATH that is Python 3.9+."
   type        = string
-  default     = "python3"
+  default     = null
+
+  validation {
+    condition     = var.python_executable == null || try(trimspace(var.python_executable) != "", false)
+    error_message = "python_executable must be an interpreter name or path, or null to look for python3, then python."
+  }
+}
+
+variable "package_s3_bucket" {
+  description = "S3 bucket the package is uploaded to (key: package_s3_prefix, the package hash, .zip) and deployed from. Null: uploaded directly (filename)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.package_s3_bucket == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.package_s3_bucket))
+    error_message = "package_s3_bucket must be an S3 bucket name: 3-63 lower-case letters, digits, dots or hyphens, starting and ending with a letter or digit."
+  }
+}
+
+variable "package_s3_prefix" {
+  description = "Key prefix of the package objects in package_s3_bucket (e.g. \"lambda/\")."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = !startswith(var.package_s3_prefix, "/") && length(var.package_s3_prefix) <= 900
+    error_message = "package_s3_prefix must not start with / and must be at most 900 characters."
+  }
 }
 
 variable "handler" {
@@ -127,6 +154,174 @@ variable "log_kms_key_arn" {
   description = "KMS key ARN to encrypt the log group with (null: CloudWatch's own encryption)."
   type        = string
   default     = null
+
+  validation {
+    # CloudWatch Logs takes a key ARN only: not a key id, not an alias (as in http_api).
+    condition     = var.log_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.log_kms_key_arn))
+    error_message = "log_kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not a key id or alias."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "KMS key ARN that encrypts the function's environment variables (null: Lambda's AWS-managed key)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not a key id or alias."
+  }
+}
+
+variable "vpc_subnet_ids" {
+  description = "Subnets to attach the function to (with vpc_security_group_ids). Empty: no VPC. The role then may manage the function's network interfaces."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = length(var.vpc_subnet_ids) <= 16 && alltrue([for id in var.vpc_subnet_ids : can(regex("^subnet-[0-9a-f]{8,17}$", id))])
+    error_message = "vpc_subnet_ids must be at most 16 subnet ids (subnet-<hex>)."
+  }
+}
+
+variable "vpc_security_group_ids" {
+  description = "Security groups of the function's network interfaces (with vpc_subnet_ids)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = length(var.vpc_security_group_ids) <= 5 && alltrue([for id in var.vpc_security_group_ids : can(regex("^sg-[0-9a-f]{8,17}$", id))])
+    error_message = "vpc_security_group_ids must be at most 5 security group ids (sg-<hex>)."
+  }
+}
+
+variable "layers" {
+  description = "Lambda layer version ARNs, in order (at most 5)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = length(var.layers) <= 5 && alltrue([for arn in var.layers : can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:layer:[A-Za-z0-9_-]{1,140}:[0-9]+$", arn))])
+    error_message = "layers must be at most 5 layer version ARNs (arn:aws:lambda:<region>:<account>:layer:<name>:<version>)."
+  }
+}
+
+variable "tracing_mode" {
+  description = "X-Ray tracing: Active or PassThrough (the role may then write traces). Null: no tracing configuration."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.tracing_mode == null || contains(["Active", "PassThrough"], coalesce(var.tracing_mode, "Active"))
+    error_message = "tracing_mode must be Active, PassThrough or null."
+  }
+}
+
+variable "log_format" {
+  description = "Log format: Text or JSON (JSON allows application_log_level and system_log_level). Null: Lambda's default (Text)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.log_format == null || contains(["Text", "JSON"], coalesce(var.log_format, "Text"))
+    error_message = "log_format must be Text, JSON or null."
+  }
+}
+
+variable "application_log_level" {
+  description = "Lowest level of the function's own JSON logs that reaches CloudWatch (needs log_format JSON)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.application_log_level == null || contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], coalesce(var.application_log_level, "INFO"))
+    error_message = "application_log_level must be TRACE, DEBUG, INFO, WARN, ERROR or FATAL."
+  }
+}
+
+variable "system_log_level" {
+  description = "Lowest level of Lambda's own (platform) JSON logs that reaches CloudWatch (needs log_format JSON)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.system_log_level == null || contains(["DEBUG", "INFO", "WARN"], coalesce(var.system_log_level, "INFO"))
+    error_message = "system_log_level must be DEBUG, INFO or WARN."
+  }
+}
+
+variable "reserved_concurrent_executions" {
+  description = "Concurrency reserved for the function, taken from the account's pool (0 stops every invocation). Null: unreserved."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.reserved_concurrent_executions == null || try(var.reserved_concurrent_executions >= 0 && floor(var.reserved_concurrent_executions) == var.reserved_concurrent_executions, false)
+    error_message = "reserved_concurrent_executions must be a whole number, 0 or more, or null for unreserved."
+  }
+}
+
+variable "ephemeral_storage_mb" {
+  description = "Size of /tmp in MB (512-10240). Null: Lambda's default, 512."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.ephemeral_storage_mb == null || try(var.ephemeral_storage_mb >= 512 && var.ephemeral_storage_mb <= 10240 && floor(var.ephemeral_storage_mb) == var.ephemeral_storage_mb, false)
+    error_message = "ephemeral_storage_mb must be a whole number of MB between 512 and 10240."
+  }
+}
+
+variable "role_arn" {
+  description = "An execution role you manage: the module creates none (nor its policy). It must let the function write its logs, and any VPC or X-Ray access it needs."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.role_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$", var.role_arn))
+    error_message = "role_arn must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)."
+  }
+}
+
+variable "role_permissions_boundary" {
+  description = "ARN of the permissions boundary policy of the role the module creates."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.role_permissions_boundary == null || can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/[A-Za-z0-9+=,.@_/-]+$", var.role_permissions_boundary))
+    error_message = "role_permissions_boundary must be an IAM policy ARN (arn:aws:iam::<account>:policy/<name>)."
+  }
+}
+
+variable "alarms" {
+  description = "CloudWatch alarms on the function's Errors, Throttles and p99 Duration, notifying an SNS topic. Null: no alarms."
+  type = object({
+    sns_topic_arn             = string
+    errors_threshold          = optional(number, 1)
+    throttles_threshold       = optional(number, 1)
+    duration_p99_threshold_ms = optional(number)
+    period_seconds            = optional(number, 300)
+    evaluation_periods        = optional(number, 1)
+  })
+  default = null
+
+  validation {
+    condition     = var.alarms == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\\.fifo)?$", var.alarms.sns_topic_arn))
+    error_message = "alarms.sns_topic_arn must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)."
+  }
+  validation {
+    condition     = var.alarms == null || try(var.alarms.errors_threshold >= 1 && var.alarms.throttles_threshold >= 1 && coalesce(var.alarms.duration_p99_threshold_ms, 1) >= 1, false)
+    error_message = "alarms: errors_threshold, throttles_threshold and duration_p99_threshold_ms must be 1 or more."
+  }
+  validation {
+    condition     = var.alarms == null || try(contains([10, 30], var.alarms.period_seconds) || (var.alarms.period_seconds >= 60 && var.alarms.period_seconds % 60 == 0), false)
+    error_message = "alarms.period_seconds must be 10, 30 or a multiple of 60."
+  }
+  validation {
+    condition     = var.alarms == null || try(var.alarms.evaluation_periods >= 1 && floor(var.alarms.evaluation_periods) == var.alarms.evaluation_periods, false)
+    error_message = "alarms.evaluation_periods must be a whole number, 1 or more."
+  }
 }
 
 variable "policy_statements" {
