@@ -74,6 +74,8 @@ from botocore.credentials import Credentials
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from jwt.algorithms import RSAAlgorithm
 
+from local_aws import payload_v2
+
 SUPPORTED_JWT_ALGORITHMS = frozenset({"RS256", "RS384", "RS512"})
 MAX_JWKS_BYTES = 150_000  # A5: a larger key set is treated as unavailable
 SIGV4_MAX_SKEW_S = 15 * 60  # E: a request dated further than this from now is refused
@@ -120,14 +122,15 @@ class Decision:
     context: dict | None  # requestContext.authorizer when allowed
     reason: str  # why (for logs)
     principal: str | None = None  # a Lambda authorizer's principalId (policy responses; payload 1.0 passes it on)
+    explicit_deny: bool = False  # refused by an explicit Deny (REST APIs word their 403 after it)
 
 
 def _allow(context: dict, reason: str) -> Decision:
     return Decision(True, 200, {}, {}, context, reason)
 
 
-def _forbidden(reason: str) -> Decision:
-    return Decision(False, 403, dict(FORBIDDEN), {}, None, reason)
+def _forbidden(reason: str, *, explicit: bool = False) -> Decision:
+    return Decision(False, 403, dict(FORBIDDEN), {}, None, reason, explicit_deny=explicit)
 
 
 def _server_error(reason: str) -> Decision:
@@ -369,6 +372,20 @@ def _parse(token: str) -> tuple[dict | None, str]:
     return header, ""
 
 
+_claims_text: dict[str, dict[str, str]] = {}  # token -> stringify_claims of its verified claims
+
+
+def _claims_as_text(token: str, claims: dict) -> dict[str, str]:
+    """stringify_claims, once per token (its claims never change). Shared between requests: nobody
+    changes an event's claims after they are built (the event is serialised for the handler)."""
+    text = _claims_text.get(token)
+    if text is None:
+        if len(_claims_text) >= _TOKEN_CACHE_SIZE:
+            _claims_text.clear()
+        text = _claims_text[token] = stringify_claims(claims)
+    return text
+
+
 def _verified_claims(token: str, public_key: Any, alg: str) -> dict:
     """The claims of a token whose signature `public_key` verifies; raises jwt.PyJWTError if not.
     A rotated key is a new key object, so a cached answer for the old one is never reused."""
@@ -380,6 +397,12 @@ def _verified_claims(token: str, public_key: Any, alg: str) -> dict:
         _verified.clear()
     _verified[token] = (public_key, alg, claims)
     return claims
+
+
+def verified_claims(token: str, public_key: Any, alg: str) -> dict:
+    """The JWT signature check for the local stack's other verifiers (the local Cognito's userInfo):
+    one check, one cache. Only the signature is verified; the caller checks every claim."""
+    return _verified_claims(token, public_key, alg)
 
 
 def authorize_jwt(request: HttpRequest, *, issuer: str, audience: Sequence[str], identity_source: str,
@@ -456,7 +479,7 @@ def authorize_jwt(request: HttpRequest, *, issuer: str, audience: Sequence[str],
         context_scopes: list[str] | None = scopes
     else:
         context_scopes = None
-    return _allow({"jwt": {"claims": stringify_claims(claims), "scopes": context_scopes}},
+    return _allow({"jwt": {"claims": _claims_as_text(token, claims), "scopes": context_scopes}},
                   f"JWT of {claims.get('sub')!r} accepted")
 
 
@@ -525,15 +548,102 @@ def _statement_applies(statement: Mapping, action: str, resource: str, *, lenien
     return not any(_resource_matches(p, resource, segmented=lenient) for p in _values(statement, "NotResource"))
 
 
-def _unevaluable(statement: Any) -> str:
+# Resource policies of REST APIs (spec H2): the condition keys the local data plane knows for every
+# request (the VPC endpoint it came through and that endpoint's VPC; absent on the internet listener),
+# and the operators evaluated on them. Anything else in a Condition is unevaluable (fail closed).
+RESOURCE_POLICY_KEYS = frozenset({"aws:sourcevpce", "aws:sourcevpc"})
+_CONDITION_OPERATORS = frozenset({"StringEquals", "StringNotEquals", "StringEqualsIgnoreCase",
+                                  "StringNotEqualsIgnoreCase", "StringLike", "StringNotLike"})
+
+
+def _condition_problem(condition: Any, known_keys: frozenset[str]) -> str:
+    """Why this Condition block cannot be evaluated with these keys, or ""."""
+    if not known_keys:
+        return "a Condition (conditions are not evaluated locally)"
+    if not isinstance(condition, Mapping):
+        return "a malformed Condition"
+    for operator, tests in condition.items():
+        base = operator.removesuffix("IfExists")
+        if base not in _CONDITION_OPERATORS:
+            return f"the condition operator {operator}"
+        if not isinstance(tests, Mapping):
+            return f"a malformed {operator}"
+        for key, expected in tests.items():
+            if key.lower() not in known_keys:
+                return f"the condition key {key}"
+            values = expected if isinstance(expected, list) else [expected]
+            if not all(isinstance(v, str) for v in values):
+                return f"a malformed value of {key}"
+    return ""
+
+
+def _condition_holds(condition: Mapping, context: Mapping[str, str]) -> bool:
+    """IAM's rules: every operator and key must hold; a key absent from the request makes a positive
+    operator false and a negated one (String*Not*) true; ...IfExists holds on an absent key."""
+    for operator, tests in condition.items():
+        base = operator.removesuffix("IfExists")
+        negated = "Not" in base
+        ignore_case = base.endswith("IgnoreCase")
+        for key, expected in tests.items():
+            actual = context.get(key.lower())
+            if actual is None:
+                if operator.endswith("IfExists") or negated:
+                    continue
+                return False
+            values = expected if isinstance(expected, list) else [expected]
+            if base.startswith(("StringLike", "StringNotLike")):
+                matched = any(_glob(v, segmented=False).fullmatch(actual) for v in values)
+            elif ignore_case:
+                matched = actual.lower() in [v.lower() for v in values]
+            else:
+                matched = actual in values
+            if matched == negated:
+                return False
+    return True
+
+
+def _principal_problem(statement: Mapping) -> str:
+    if "NotPrincipal" in statement:
+        return "NotPrincipal"
+    principal = statement.get("Principal")
+    if principal == "*":
+        return ""
+    if isinstance(principal, Mapping) and principal and set(principal) <= {"AWS", "Service", "Federated", "CanonicalUser"}:
+        return "" if all(_values(principal, k) is not None for k in principal) else "a malformed Principal"
+    return "a resource policy statement without a readable Principal"
+
+
+def _principal_matches(statement: Mapping, caller: tuple[str, str] | None) -> bool:
+    """Whether the statement's Principal names the caller: (user ARN, account id), or None for an
+    unsigned (anonymous) request, which only "*" names."""
+    principal = statement.get("Principal")
+    if principal == "*":
+        return True
+    named = _values(principal, "AWS") or []
+    if "*" in named:
+        return True
+    if caller is None:
+        return False
+    arn, account = caller
+    return arn in named or account in named or f"arn:aws:iam::{account}:root" in named
+
+
+def _unevaluable(statement: Any, known_keys: frozenset[str] = frozenset(), resource_policy: bool = False) -> str:
     """Why this statement cannot be evaluated here, or "" if it can."""
     if not isinstance(statement, Mapping):
         return "a statement that is not an object"
     if statement.get("Effect") not in ("Allow", "Deny"):
         return f"Effect {statement.get('Effect')!r}"
     if "Condition" in statement:
-        return "a Condition (conditions are not evaluated locally)"
-    extra = set(statement) - _STATEMENT_KEYS
+        problem = _condition_problem(statement["Condition"], known_keys)
+        if problem:
+            return problem
+    if resource_policy:
+        problem = _principal_problem(statement)
+        if problem:
+            return problem
+    # A Condition was checked above; a Principal belongs in resource policies only.
+    extra = set(statement) - _STATEMENT_KEYS - {"Condition"} - ({"Principal"} if resource_policy else set())
     if extra:
         return f"unsupported elements {sorted(extra)}"
     if ("Action" in statement) == ("NotAction" in statement) or ("Resource" in statement) == ("NotResource" in statement):
@@ -559,24 +669,35 @@ def _statements(document: Any) -> list[Any] | None:
     return None
 
 
-def evaluate_policies(policies: Sequence[Any], *, action: str, resource: str) -> PolicyResult:
-    """IAM's identity-policy logic: an explicit Deny wins, then an Allow, else an implicit deny.
+def evaluate_policies(policies: Sequence[Any], *, action: str, resource: str,
+                      context: Mapping[str, str] | None = None, caller: tuple[str, str] | None = None,
+                      resource_policy: bool = False) -> PolicyResult:
+    """IAM's policy logic: an explicit Deny wins, then an Allow, else an implicit deny.
 
+    Identity policies by default. With `resource_policy`, statements apply only to the principals
+    they name (`caller`: (user ARN, account id), None for an anonymous request), and conditions on
+    RESOURCE_POLICY_KEYS are evaluated against `context` (lower-cased keys; absent keys left out).
     A statement that cannot be evaluated (see `_unevaluable`) never allows; an unevaluable Deny — or
     any unevaluable statement whose effect cannot be told — denies.
     """
+    known_keys = RESOURCE_POLICY_KEYS if context is not None else frozenset()
+    context = context or {}
     allowed_by = ""
     for number, document in enumerate(policies):
         statements = _statements(document)
         if statements is None:
             return PolicyResult("Deny", f"policy {number} has no readable Statement: refused")
         for statement in statements:
-            problem = _unevaluable(statement)
+            problem = _unevaluable(statement, known_keys, resource_policy)
             effect = statement.get("Effect") if isinstance(statement, Mapping) else None
             if problem:
                 if effect == "Allow":
                     continue  # an Allow that cannot be evaluated does not allow
                 return PolicyResult("Deny", f"policy {number}: a statement with {problem} refuses")
+            if resource_policy and not _principal_matches(statement, caller):
+                continue
+            if "Condition" in statement and not _condition_holds(statement["Condition"], context):
+                continue
             if effect == "Deny" and _statement_applies(statement, action, resource, lenient=True):
                 return PolicyResult("Deny", f"explicit Deny in policy {number} ({statement.get('Sid', 'no Sid')})")
             if effect == "Allow" and not allowed_by and _statement_applies(statement, action, resource, lenient=False):
@@ -584,6 +705,20 @@ def evaluate_policies(policies: Sequence[Any], *, action: str, resource: str) ->
     if allowed_by:
         return PolicyResult("Allow", allowed_by)
     return PolicyResult("ImplicitDeny", f"no statement allows {action} on {resource}")
+
+
+def resource_policy_problems(document: Any) -> list[str]:
+    """What in a REST API's resource policy cannot be evaluated locally (empty: all of it can)."""
+    statements = _statements(document)
+    if statements is None:
+        return ["no readable Statement"]
+    problems = []
+    for number, statement in enumerate(statements):
+        problem = _unevaluable(statement, RESOURCE_POLICY_KEYS, resource_policy=True)
+        if problem:
+            sid = statement.get("Sid") if isinstance(statement, Mapping) else None
+            problems.append(f"statement {sid or number}: {problem}")
+    return problems
 
 
 # --------------------------------------------------------------------------------------------------
@@ -660,12 +795,14 @@ def _parse_authorization(value: str) -> dict[str, str] | None:
 
 
 def authorize_iam(request: HttpRequest, *, host: str, region: str, route_arn: str,
-                  find_caller: Callable[[str], Caller | None], now: float | None = None) -> Decision:
+                  find_caller: Callable[[str], Caller | None], now: float | None = None,
+                  resource_policy: Callable[[Caller], PolicyResult] | None = None) -> Decision:
     """SigV4 (service execute-api) by a known caller, then `execute-api:Invoke` on the route ARN.
 
     `host` is the Host the request was received at (the gateway's HTTP_HOST): the signed `host`
     header must equal it. `find_caller(access_key_id)` gives the key's secret and identity
-    policies, or None for an unknown or inactive key (see `caller_lookup`).
+    policies, or None for an unknown or inactive key (see `caller_lookup`). `resource_policy(caller)`:
+    a REST API's resource policy evaluated for the caller (None: HTTP APIs, which have none).
     """
     now = time.time() if now is None else now
     authorization = request.header("authorization")
@@ -740,8 +877,16 @@ def authorize_iam(request: HttpRequest, *, host: str, region: str, route_arn: st
         return _forbidden(f"caller account {caller.account_id} is not the API's account {arn_account} "
                           "(cross-account access is not emulated)")
     result = evaluate_policies(caller.policies, action=INVOKE_ACTION, resource=route_arn)
+    if resource_policy is not None:
+        # REST APIs, same account (apigateway-authorization-flow): an explicit Deny in either policy
+        # refuses, else an Allow in either grants.
+        granted = resource_policy(caller)
+        if "Deny" in (result.effect, granted.effect):
+            denied = result if result.effect == "Deny" else granted
+            return _forbidden(f"{caller.user_arn}: {denied.reason}", explicit=True)
+        result = result if result.allowed else granted
     if not result.allowed:
-        return _forbidden(f"{caller.user_arn}: {result.reason}")
+        return _forbidden(f"{caller.user_arn}: {result.reason}", explicit=result.effect == "Deny")
     return _allow({"iam": {
         "accessKey": caller.access_key_id,
         "accountId": caller.account_id,
@@ -764,31 +909,22 @@ def request_cookies(request: HttpRequest) -> list[str]:
 
 
 def lambda_authorizer_event(request: HttpRequest, *, route_arn: str, route_key: str, identity_sources: Sequence[str],
-                            request_context: dict, path_parameters: dict, stage_variables: dict) -> dict | None:
-    """The payload 2.0 REQUEST authorizer event; None when an identity source is missing (401, no invoke)."""
+                            request_context: dict, path_parameters: dict, stage_variables: dict,
+                            raw_path: str | None = None) -> dict | None:
+    """The payload 2.0 REQUEST authorizer event (payload_v2.py builds it, as it builds the
+    integration's); None when an identity source is missing (401, no invoke). `raw_path`: the
+    event's rawPath, the request's raw path when None."""
     identity = []
     for source in identity_sources:
         value = identity_value(request, source, stage_variables=stage_variables)
         if value is None:
             return None
         identity.append(value)
-    event: dict[str, Any] = {"version": "2.0", "type": "REQUEST", "routeArn": route_arn}
-    if identity:
-        event["identitySource"] = identity
-    event.update(routeKey=route_key, rawPath=request.raw_path, rawQueryString=request.raw_query)
-    cookies = request_cookies(request)
-    if cookies:
-        event["cookies"] = cookies
-    event["headers"] = {name.lower(): value for name, value in request.headers.items() if name.lower() != "cookie"}
-    query = query_parameters(request.raw_query)
-    if query:
-        event["queryStringParameters"] = query
-    event["requestContext"] = request_context
-    if path_parameters:
-        event["pathParameters"] = dict(path_parameters)
-    if stage_variables:
-        event["stageVariables"] = dict(stage_variables)
-    return event
+    fields = payload_v2.request_fields(
+        route_key=route_key, raw_path=request.raw_path if raw_path is None else raw_path, raw_query=request.raw_query,
+        headers=request.headers, cookies=request_cookies(request), query=query_parameters(request.raw_query),
+        request_context=request_context, path_parameters=path_parameters, stage_variables=stage_variables)
+    return payload_v2.authorizer_event(fields, route_arn=route_arn, identity=identity)
 
 
 def lambda_identity_missing(identity_sources: Sequence[str]) -> Decision:

@@ -54,6 +54,13 @@ def private(endpoint_url: str, path: str, payload: dict | None = None) -> tuple[
         return error.code, error.read()
 
 
+def generation(endpoint_url: str) -> int | None:
+    """The embedded AWS's change counter (GET /_local/state: it moves with every write to APIs,
+    functions, pools and IAM), None when it does not answer; the one place that reads it."""
+    status, body = private(endpoint_url, "state")
+    return json.loads(body)["generation"] if status == 200 else None
+
+
 def issuer(region: str, pool_id: str) -> str:
     """A user pool's issuer, as AWS names it (spec D1; the one place that builds it)."""
     return f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"

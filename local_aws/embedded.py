@@ -64,6 +64,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.iam.models import IAMBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+from local_aws import embedded_rest
 from local_aws.embedded_hooks import LocalHooks
 from local_aws.serving import MotoServer, PortInUseError, is_loopback
 
@@ -576,6 +577,7 @@ def apply_patches() -> None:
         for path in _APIGATEWAYV2_PATHS:
             apigatewayv2_urls.url_paths.setdefault(path, ApiGatewayV2Response.dispatch)
 
+        embedded_rest.apply_patches()
         # Read when moto creates an account's IAM backends (lazily, at its first IAM call).
         default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True
         IAMBackend._init_aws_policies = _aws_policies_in_the_aws_partition(IAMBackend._init_aws_policies)

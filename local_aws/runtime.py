@@ -67,7 +67,8 @@ What is emulated, and how:
   needs logs:CreateLogGroup, and Terraform creates it): a stream per environment named
   `YYYY/MM/DD/[$LATEST]<32 hex>`, INIT_START, START, every line the handler prints (stdout,
   stderr, even from subprocesses), logging records and error reports as one event each, END,
-  REPORT (with Init Duration on a cold start). A background thread ships them with PutLogEvents
+  REPORT (with Init Duration on a cold start). The runtime's own records come on a framed channel
+  of their own (runtime_bootstrap.py), so a handler's output can neither fake nor cut one. A background thread ships them with PutLogEvents
   in batches; invocations never wait for CloudWatch, and a refusal is logged here, never raised.
 
 Not emulated: the Runtime API (AWS_LAMBDA_RUNTIME_API), extensions and wrapper scripts, X-Ray
@@ -91,7 +92,6 @@ import json
 import logging
 import math
 import os
-import queue
 import re
 import select
 import shutil
@@ -107,22 +107,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NoReturn
 
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+import orjson
+from botocore.exceptions import ClientError
 
 from local_aws import aws
 from local_aws.aws import REGION
-from local_aws.runtime_bootstrap import RECORD, RECORD_NEWLINE
+from local_aws.log_shipping import MAX_EVENT_BYTES, LogsApi, LogShipper
+from local_aws.runtime_bootstrap import report_line
 
 log = logging.getLogger(__name__)
 
 BOOTSTRAP = Path(__file__).with_name("runtime_bootstrap.py")
 INIT_LIMIT_S = 10.0          # AWS's limit on the init phase of an on-demand environment
 RETIRE_GRACE_S = 2.0         # an environment told to stop gets this long to finish its log lines
-LOG_BATCH_WINDOW_S = 0.2     # how long the shipper gathers events before a PutLogEvents
-MAX_EVENT_BYTES = 256 * 1024 - 26   # CloudWatch's limit per event, less its per-event overhead
-MAX_BATCH_BYTES = 1024 * 1024
-MAX_BATCH_EVENTS = 10_000
 
 # Lambda refuses a configuration that sets these.
 RESERVED_VARIABLES = frozenset({
@@ -204,7 +201,7 @@ class Runtime:
         self._layer_dirs: dict[str, Path] = {}              # unpacked layers, by version ARN
         self._opt_dirs: dict[tuple[str, ...], Path] = {}    # each function's /opt, by its layers
         self._lambdas: dict[str, Any] = {}                  # lambda clients by region
-        self._shippers: dict[str, _LogShipper] = {}         # log shippers by region
+        self._shippers: dict[str, LogShipper] = {}         # log shippers by region
         self._lock = threading.Lock()
         self._load_lock = threading.Lock()
         self._functions: dict[str, tuple[Function, int]] = {}   # by the name or ARN asked for
@@ -245,10 +242,10 @@ class Runtime:
         return function
 
     def _generation(self) -> int:
-        status, body = aws.private(self.aws_endpoint, "state")
-        if status != 200:
-            raise LambdaRuntimeError(f"the embedded AWS at {self.aws_endpoint} did not give its state: {status} {body[:200]!r}")
-        return json.loads(body)["generation"]
+        found = aws.generation(self.aws_endpoint)
+        if found is None:
+            raise LambdaRuntimeError(f"the embedded AWS at {self.aws_endpoint} did not give its change counter")
+        return found
 
     def _load(self, name_or_arn: str) -> Function:
         name = self._function_name(name_or_arn)
@@ -380,7 +377,7 @@ class Runtime:
         started = time.monotonic()
         caller_deadline = None if wait_s is None else started + wait_s
         request_id = str(uuid.uuid4())
-        request = json.dumps(event)
+        request = _event_json(event)
         pool = self._pool(function)
         while True:
             environment = pool.acquire(function, caller_deadline, wait_s)
@@ -511,11 +508,11 @@ class Runtime:
                 self._lambdas[region] = aws.client("lambda", self.aws_endpoint, region)
             return self._lambdas[region]
 
-    def _shipper(self, region: str) -> _LogShipper:
+    def _shipper(self, region: str) -> LogShipper:
         """The log shipper of a region (log groups live in their function's region)."""
         with self._lock:
             if region not in self._shippers:
-                self._shippers[region] = _LogShipper(_logs_client(self.aws_endpoint, region))
+                self._shippers[region] = LogShipper(LogsApi(self.aws_endpoint, region))
             return self._shippers[region]
 
     def _check_open(self) -> None:
@@ -547,10 +544,27 @@ class Runtime:
         self.close()
 
 
-def _logs_client(endpoint: str, region: str) -> Any:
-    """aws.client("logs") without botocore's parameter validation: the shipper builds every event
-    itself, and validating thousands per batch would double its CPU time, taken from invocations."""
-    return aws.client("logs", endpoint, region, Config(parameter_validation=False))
+def _event_json(event: Any) -> bytes:
+    """The event as JSON, by orjson (a tenth of json's time); json for what orjson refuses (integers
+    over 64 bits). orjson writes NaN and infinities as null, where json writes non-JSON tokens."""
+    try:
+        return orjson.dumps(event)
+    except TypeError:
+        return json.dumps(event).encode()
+
+
+_LONG_INTEGER = re.compile(rb"\d{19}")
+
+
+def _message_from_json(data: bytes) -> Any:
+    """An environment's message, by orjson; by json where orjson would read it otherwise: integers of
+    19 digits or more (orjson makes floats of those over 64 bits) and NaN or infinities (it refuses them)."""
+    if _LONG_INTEGER.search(data) is None:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data)
 
 
 def _earliest(deadline: float, other: float | None) -> float:
@@ -742,22 +756,23 @@ class _Environment:
         request_r, self._request_w = os.pipe()
         self._response_r, response_w = os.pipe()
         self._log_r, log_w = os.pipe()
+        self._record_r, record_w = os.pipe()
         try:
             self.process = subprocess.Popen(
                 # -I -S: no site-packages (the venv's, the user's), no .pth files, no PYTHON* variables;
                 # the bootstrap puts search_path before the standard library.
                 [sys.executable, "-I", "-S", str(BOOTSTRAP), str(request_r), str(response_w), str(runtime._lifeline_r),
-                 *search_path],
+                 str(record_w), *search_path],
                 cwd=code_dir, env=env, stdin=subprocess.DEVNULL, stdout=log_w, stderr=log_w,
-                pass_fds=(request_r, response_w, runtime._lifeline_r), start_new_session=True,
+                pass_fds=(request_r, response_w, runtime._lifeline_r, record_w), start_new_session=True,
             )
         except BaseException:
-            for fd in (self._request_w, self._response_r, self._log_r):
+            for fd in (self._request_w, self._response_r, self._log_r, self._record_r):
                 os.close(fd)
             shutil.rmtree(self._tmp, ignore_errors=True)
             raise
         finally:
-            for fd in (request_r, response_w, log_w):
+            for fd in (request_r, response_w, log_w, record_w):
                 os.close(fd)
         self._poller = select.poll()
         self._poller.register(self._response_r, select.POLLIN)
@@ -766,11 +781,11 @@ class _Environment:
 
     # --- protocol ---
 
-    def send(self, request_id: str, request_json: str, arn: str, budget_s: float) -> None:
+    def send(self, request_id: str, request_json: bytes, arn: str, budget_s: float) -> None:
         self.busy_since = time.monotonic()
         self.invocations += 1
-        body = ('{"id": %s, "arn": %s, "timeout_ms": %d, "event": %s}' % (
-            json.dumps(request_id), json.dumps(arn), int(budget_s * 1000), request_json)).encode()
+        body = b'{"id":%s,"arn":%s,"timeout_ms":%d,"event":%s}' % (
+            orjson.dumps(request_id), orjson.dumps(arn), int(budget_s * 1000), request_json)
         data = memoryview(len(body).to_bytes(4, "big") + body)
         while data:
             data = data[os.write(self._request_w, data):]
@@ -780,7 +795,7 @@ class _Environment:
         self._fill(4, deadline)
         size = int.from_bytes(self._buffer[:4], "big")
         self._fill(4 + size, deadline)
-        message = json.loads(self._buffer[4:4 + size])
+        message = _message_from_json(bytes(self._buffer[4:4 + size]))
         del self._buffer[:4 + size]
         return message
 
@@ -802,31 +817,54 @@ class _Environment:
     # --- logs ---
 
     def _read_logs(self) -> None:
-        """Everything the environment writes to stdout/stderr, one event per line or record."""
-        pending = b""
+        """Everything the environment writes: each line of its stdout/stderr, each runtime record
+        (a frame on the record channel), one event each, in the order written (see
+        runtime_bootstrap: a record is written only once the log bytes before it were read here,
+        so the records read are handled before the log bytes read with them)."""
+        pending, frames = b"", bytearray()
+        poller = select.poll()
+        for fd in (self._log_r, self._record_r):
+            poller.register(fd, select.POLLIN)
+        open_fds = {self._log_r, self._record_r}
         try:
-            while chunk := os.read(self._log_r, 1 << 16):
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    self._emit_line(line)
-                while len(pending) > MAX_EVENT_BYTES:
-                    self._emit_line(pending[:MAX_EVENT_BYTES])
-                    pending = pending[MAX_EVENT_BYTES:]
+            while open_fds:
+                ready = {fd for fd, _ in poller.poll()}
+                while self._record_r in ready:
+                    chunk = os.read(self._record_r, 1 << 16)
+                    if not chunk:
+                        poller.unregister(self._record_r)
+                        open_fds.discard(self._record_r)
+                        break
+                    frames += chunk
+                    while len(frames) >= 4 and len(frames) >= 4 + (size := int.from_bytes(frames[:4], "big")):
+                        if pending:  # the handler's partial line, cut by a runtime record
+                            self._emit_line(pending)
+                            pending = b""
+                        self.emit(frames[4:4 + size].decode("utf-8", "replace"))
+                        del frames[:4 + size]
+                    if not frames:
+                        break  # else the rest of a frame is on its way: it goes before any later log bytes
+                if self._log_r in ready:
+                    chunk = os.read(self._log_r, 1 << 16)
+                    if not chunk:
+                        poller.unregister(self._log_r)
+                        open_fds.discard(self._log_r)
+                        continue
+                    pending += chunk
+                    *lines, pending = pending.split(b"\n")
+                    for line in lines:
+                        self._emit_line(line)
+                    while len(pending) > MAX_EVENT_BYTES:
+                        self._emit_line(pending[:MAX_EVENT_BYTES])
+                        pending = pending[MAX_EVENT_BYTES:]
             if pending:
                 self._emit_line(pending)
         finally:
             os.close(self._log_r)
+            os.close(self._record_r)
 
     def _emit_line(self, line: bytes) -> None:
-        text = line.decode("utf-8", "replace")
-        mark = text.find(RECORD)
-        if mark < 0:
-            self.emit(text)
-            return
-        if mark:
-            self.emit(text[:mark])  # the handler's partial line, cut by a runtime record
-        self.emit(text[mark + 1:].replace(RECORD_NEWLINE, "\n"))
+        self.emit(line.decode("utf-8", "replace"))
 
     def emit(self, text: str) -> None:
         self._shipper.put(self.function.log_group, self.stream, int(time.time() * 1000), text + "\n")
@@ -840,11 +878,9 @@ class _Environment:
         if note:
             self.emit(note)
         self.emit(f"END RequestId: {request_id}")
-        report = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
-                  f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\tMemory Size: {self.function.memory_mb} MB\t")
-        if self.invocations <= 1 and self.init_ms is not None:  # the runtime would have said it
-            report += f"Init Duration: {self.init_ms:.2f} ms\t"
-        self.emit(report + status)
+        first = self.invocations <= 1 and self.init_ms is not None  # the runtime would have said it
+        self.emit(report_line(request_id, duration_ms, self.function.memory_mb, init_ms=self.init_ms if first else None,
+                              status=status))
 
     # --- ending ---
 
@@ -1011,92 +1047,3 @@ def _retire(environments: list[_Environment]) -> None:
         environment.begin_retirement()
     for environment in environments:
         environment.finish_retirement(deadline)
-
-
-# --- CloudWatch Logs ---------------------------------------------------------------------------------
-
-class _LogShipper:
-    """Ships log events to CloudWatch Logs from one background thread, in batches per stream."""
-
-    def __init__(self, client: Any):
-        self._client = client
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._created: set[tuple[str, str]] = set()
-        self._warned: set[tuple[str, str]] = set()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="lambda-log-shipper", daemon=True)
-        self._thread.start()
-
-    def put(self, group: str, stream: str, timestamp_ms: int, message: str) -> None:
-        self._queue.put((group, stream, timestamp_ms, message))
-
-    def close(self, timeout_s: float = 10.0) -> None:
-        self._stopping.set()
-        self._queue.put(None)
-        self._thread.join(timeout_s)
-
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            stop = first is None
-            if not stop:
-                self._stopping.wait(LOG_BATCH_WINDOW_S)  # gather a batch (cut short by close())
-            batch = [] if stop else [first]
-            while True:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                else:
-                    batch.append(item)
-            if batch:
-                self._ship(batch)
-            if stop:
-                return
-
-    def _ship(self, batch: list[tuple[str, str, int, str]]) -> None:
-        streams: dict[tuple[str, str], list[dict]] = {}
-        for group, stream, timestamp, message in batch:
-            encoded = message.encode("utf-8")
-            if len(encoded) > MAX_EVENT_BYTES:
-                message = encoded[:MAX_EVENT_BYTES].decode("utf-8", "ignore")
-            streams.setdefault((group, stream), []).append({"timestamp": timestamp, "message": message})
-        for (group, stream), events in streams.items():
-            try:
-                self._ensure_stream(group, stream)
-                events.sort(key=lambda event: event["timestamp"])  # stable: lines keep their order
-                for chunk in _chunks(events):
-                    self._client.put_log_events(logGroupName=group, logStreamName=stream, logEvents=chunk)
-            except (ClientError, BotoCoreError) as error:
-                code = error.response["Error"]["Code"] if isinstance(error, ClientError) else type(error).__name__
-                if (group, code) not in self._warned:  # once per cause, not once per batch
-                    self._warned.add((group, code))
-                    log.warning("Lambda logs for %s dropped: CloudWatch Logs refused them (%s)", group, error)
-            except Exception:  # never let the shipper die: the next batch may get through
-                log.exception("Lambda logs for %s dropped", group)
-
-    def _ensure_stream(self, group: str, stream: str) -> None:
-        if (group, stream) in self._created:
-            return
-        try:
-            self._client.create_log_stream(logGroupName=group, logStreamName=stream)
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ResourceAlreadyExistsException":
-                raise
-        self._created.add((group, stream))
-
-
-def _chunks(events: list[dict]) -> list[list[dict]]:
-    chunks, current, size = [], [], 0
-    for event in events:
-        event_size = len(event["message"].encode("utf-8")) + 26
-        if current and (len(current) == MAX_BATCH_EVENTS or size + event_size > MAX_BATCH_BYTES):
-            chunks.append(current)
-            current, size = [], 0
-        current.append(event)
-        size += event_size
-    if current:
-        chunks.append(current)
-    return chunks

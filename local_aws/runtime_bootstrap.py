@@ -1,7 +1,7 @@
 """One Lambda execution environment: the process that imports a Python handler and runs it.
 
 Started by local_aws/runtime.py as
-`python -I -S runtime_bootstrap.py REQUEST_FD RESPONSE_FD LIFELINE_FD PATH...` with the Lambda
+`python -I -S runtime_bootstrap.py REQUEST_FD RESPONSE_FD LIFELINE_FD RECORD_FD PATH...` with the Lambda
 environment variables already set (_HANDLER, LAMBDA_TASK_ROOT, AWS_LAMBDA_*, ...), the function's
 code directory as its working directory, and stdout and stderr both writing to the log pipe that the
 parent ships to CloudWatch Logs. Standard library only: a handler's imports must find only what they
@@ -21,13 +21,19 @@ the environment then kills its whole process group, so nothing outlives the data
 What the handler sees follows the AWS Python runtime (awslambdaric): the error documents and their
 types (Runtime.ImportModuleError, Runtime.HandlerNotFound, Runtime.MarshalError, ...), the context
 object, the logging handler on the root logger and its line format, unbuffered stdout/stderr.
-Lines the runtime itself writes (START, END, REPORT, logging records, error reports) may span
-several lines but must stay one CloudWatch event: they go to the log pipe as RECORD + text with
-newlines replaced by RECORD_NEWLINE, ended by a newline; the parent turns them back.
+Records the runtime itself writes (INIT_START, START, END, REPORT, logging records, error reports)
+may span several lines but must stay one CloudWatch event: they go on a channel of their own,
+RECORD_FD, as frames (a 4-byte big-endian length, then UTF-8 text), as AWS's runtime interface
+client sends them on its telemetry fd. Nothing a handler prints can fake one or cut one in two.
+What the handler writes to fd 1 and 2 (print, os.write, its subprocesses) stays on the log pipe,
+split into lines by the parent. To keep the two in the order written, a record waits (up to
+RECORD_WAIT_S) until the parent has read everything already in the log pipe (FIONREAD), and the
+parent handles the records it has before the log bytes it reads after them.
 """
 from __future__ import annotations
 
 import decimal
+import fcntl
 import importlib
 import io
 import json
@@ -38,13 +44,15 @@ import platform
 import resource
 import signal
 import sys
+import termios
 import threading
 import time
 import traceback
 
-RECORD = "\x1e"
-RECORD_NEWLINE = "\x1f"
 LOG_FD = 1
+RECORD_WAIT_S = 0.5
+_record_fd = -1  # set by main()
+_record_lock = threading.Lock()
 _THIS_FILE = os.path.abspath(__file__)
 _request_id = ""  # the invocation running now, for the logging filter
 
@@ -57,10 +65,36 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+def _log_pipe_drained() -> None:
+    """Wait until the parent has read what is in the log pipe, so a record lands after it."""
+    deadline = None
+    while True:
+        try:
+            pending = int.from_bytes(fcntl.ioctl(LOG_FD, termios.FIONREAD, b"\0\0\0\0"), sys.byteorder)
+        except OSError:
+            return  # not a pipe (or no FIONREAD here): nothing to wait for
+        if not pending:
+            return
+        now = time.monotonic()
+        deadline = deadline or now + RECORD_WAIT_S
+        if now >= deadline:
+            return
+        time.sleep(0.0002)
+
+
+def write_records(*texts: str) -> None:
+    """CloudWatch events written by the runtime (not the handler), one each, whatever their newlines."""
+    frames = []
+    for text in texts:
+        body = (text[:-1] if text.endswith("\n") else text).encode("utf-8", "backslashreplace")
+        frames.append(len(body).to_bytes(4, "big") + body)
+    with _record_lock:
+        _log_pipe_drained()
+        _write_all(_record_fd, b"".join(frames))
+
+
 def write_record(text: str) -> None:
-    """One CloudWatch event written by the runtime (not the handler), whatever its newlines."""
-    body = text[:-1] if text.endswith("\n") else text
-    _write_all(LOG_FD, (RECORD + body.replace("\n", RECORD_NEWLINE) + "\n").encode("utf-8", "backslashreplace"))
+    write_records(text)
 
 
 class _RawLogStream(io.RawIOBase):
@@ -144,6 +178,19 @@ def _setup_logging() -> None:
     # The root level stays WARNING, as on Lambda (logging.info needs setLevel), and basicConfig
     # is a no-op because the root logger already has a handler: the same surprises as on AWS.
     logging.getLogger().addHandler(handler)
+
+
+def report_line(request_id: str, duration_ms: float, memory_mb: str | int, *, max_memory_mb: int | None = None,
+                init_ms: float | None = None, status: str = "") -> str:
+    """Lambda's REPORT line, the one place it is built: here after an invocation the environment
+    finished, by runtime.py for one it could not (a timeout, a crash: then a Status, no memory)."""
+    line = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\tMemory Size: {memory_mb} MB\t")
+    if max_memory_mb is not None:
+        line += f"Max Memory Used: {max_memory_mb} MB\t"
+    if init_ms is not None:
+        line += f"Init Duration: {init_ms:.2f} ms\t"
+    return line + status
 
 
 # --- errors, as the AWS runtime reports them ---------------------------------------------------
@@ -241,15 +288,22 @@ def _marshal_default(value):
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+_status_fd = -1  # /proc/self/status, kept open: read again from its start for each REPORT
+
+
 def _max_memory_used_mb() -> int:
     """Peak resident memory of this process since exec (ru_maxrss would count the parent's, from
     before the exec)."""
+    global _status_fd
     try:
-        with open("/proc/self/status", "rb") as status:
-            for line in status:
-                if line.startswith(b"VmHWM:"):
-                    return math.ceil(int(line.split()[1]) / 1024)
-    except OSError:
+        try:
+            status = os.pread(_status_fd, 1 << 16, 0)
+        except OSError:  # not open yet (or the handler closed it)
+            _status_fd = os.open("/proc/self/status", os.O_RDONLY | os.O_CLOEXEC)
+            status = os.pread(_status_fd, 1 << 16, 0)
+        start = status.index(b"VmHWM:")
+        return math.ceil(int(status[start + 6:status.index(b"kB", start)]) / 1024)
+    except (OSError, ValueError):
         pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return math.ceil(peak / (1024 * 1024 if sys.platform == "darwin" else 1024))
@@ -308,9 +362,9 @@ def _add_site_builtins() -> None:
 
 
 def main(argv: list[str]) -> int:
-    global _request_id
-    request_fd, response_fd, lifeline_fd = (int(arg) for arg in argv[1:4])
-    for fd in (request_fd, response_fd, lifeline_fd):
+    global _request_id, _record_fd
+    request_fd, response_fd, lifeline_fd, _record_fd = (int(arg) for arg in argv[1:5])
+    for fd in (request_fd, response_fd, lifeline_fd, _record_fd):
         os.set_inheritable(fd, False)  # a handler's subprocesses must not hold the protocol open
     threading.Thread(target=_watch_lifeline, args=(lifeline_fd,), name="lifeline", daemon=True).start()
     sys.stdout = _LogStream(1, "<stdout>")
@@ -328,7 +382,7 @@ def main(argv: list[str]) -> int:
                      f"here: the standard library, the language and C extensions ({sys.implementation.cache_tag}) "
                      f"differ from {runtime_name} on AWS")
     _add_site_builtins()
-    sys.path[:0] = argv[4:]
+    sys.path[:0] = argv[5:]
 
     started = time.perf_counter()
     try:
@@ -371,14 +425,11 @@ def main(argv: list[str]) -> int:
             log_error(error)
             body = json.dumps({"type": "result", "ms": duration_ms, "error": error})
         _send(response_fd, body.encode())
-        report = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
-                  f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\tMemory Size: {memory_mb} MB\t"
-                  f"Max Memory Used: {_max_memory_used_mb()} MB\t")
-        if first:
-            report += f"Init Duration: {init_ms:.2f} ms\t"
-            first = False
+        report = report_line(request_id, duration_ms, memory_mb, max_memory_mb=_max_memory_used_mb(),
+                             init_ms=init_ms if first else None)
+        first = False
         _request_id = ""
-        _write_all(LOG_FD, f"{RECORD}END RequestId: {request_id}\n{RECORD}{report}\n".encode())
+        write_records(f"END RequestId: {request_id}", report)
     return 0
 
 

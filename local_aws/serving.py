@@ -1,13 +1,13 @@
 """Serving WSGI apps on loopback, for the data plane and the embedded AWS.
 
-The data plane (WsgiServer) runs on waitress, not werkzeug's development server: that one closes
-every connection after one response and starts a thread per connection, which clients of API
-Gateway and Cognito never see from AWS and which cost most of a request's time. waitress keeps
-connections alive (HTTP/1.1) and serves from a fixed pool of threads.
+The data plane (WsgiServer) runs on http11.py's server, not werkzeug's development server: that one
+closes every connection after one response, which clients of API Gateway and Cognito never see from
+AWS and which cost most of a request's time. http11.py keeps connections alive (HTTP/1.1) and parses
+each request once (llhttp), repeated headers joined as API Gateway joins them.
 
 The embedded AWS (MotoServer) runs where moto itself runs, on werkzeug's threaded server: under
-waitress, one CreateFunction response of a loaded test run never reached Terraform (moto had made
-the function; cause not found), while werkzeug showed nothing of the kind in many runs, and the
+waitress (once the data plane's server too), one CreateFunction response of a loaded test run never
+reached Terraform (moto had made the function; cause not found), while werkzeug showed nothing of the kind in many runs, and the
 embedded AWS gains little from keep-alive (Terraform's own waits dominate an apply).
 
 Sockets are bound here, so that a taken port is an error the caller can name a flag for.
@@ -20,13 +20,9 @@ import socket
 import threading
 from typing import Callable
 
-from waitress import wasyncore
-from waitress.channel import HTTPChannel
-from waitress.parser import HTTPRequestParser, get_header_lines
-from waitress.rfc7230 import HEADER_FIELD_RE
-from waitress.server import create_server
-from waitress.task import WSGITask
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+
+from local_aws import http11
 
 
 class PortInUseError(OSError):
@@ -42,44 +38,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-# The WSGI environ key holding each header's values one by one, {lower-cased name: [value, ...]} in
-# the order received (latin-1 strings, as WSGI's): payload 1.0's multiValueHeaders needs them.
-HEADER_VALUES_KEY = "local_aws.header_values"
-
-
-class _CommaJoinedHeaders(HTTPRequestParser):
-    """A header sent several times reaches the app joined with "," as API Gateway joins it
-    (spec B2), not with waitress's ", " (a value's own ", " stays as sent). The values one by
-    one are kept too (`header_values`)."""
-
-    _FRAMING = {"CONTENT_LENGTH", "TRANSFER_ENCODING"}  # waitress has already judged these
-
-    def parse_header(self, header_plus: bytes) -> None:
-        super().parse_header(header_plus)
-        values: dict[str, list[str]] = {}
-        self.header_values: dict[str, list[str]] = {}
-        for line in get_header_lines(header_plus[header_plus.find(b"\r\n") + 2:]):
-            field = HEADER_FIELD_RE.match(line)
-            if field and b"_" not in field.group("name"):
-                key = field.group("name").upper().replace(b"-", b"_").decode("latin-1")
-                value = field.group("value").strip(b" \t").decode("latin-1")
-                values.setdefault(key, []).append(value)
-                self.header_values.setdefault(field.group("name").lower().decode("latin-1"), []).append(value)
-        for key, repeated in values.items():
-            if len(repeated) > 1 and key in self.headers and key not in self._FRAMING:
-                self.headers[key] = ",".join(repeated)
-
-
-class _Task(WSGITask):
-    def get_environment(self) -> dict:
-        environ = super().get_environment()
-        environ.setdefault(HEADER_VALUES_KEY, getattr(self.request, "header_values", {}))
-        return environ
-
-
-class _Channel(HTTPChannel):
-    parser_class = _CommaJoinedHeaders
-    task_class = _Task
+HEADER_VALUES_KEY = http11.HEADER_VALUES_KEY  # each header's values as sent (payload 1.0's multiValueHeaders)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -118,28 +77,16 @@ class _Served:
 
 
 class WsgiServer(_Served):
-    """The data plane's server: waitress on host:port (0: a free port), from a background thread."""
+    """The data plane's server (http11.py) on host:port (0: a free port), from a background thread.
+    `threads` is accepted for callers of the waitress era: each connection has a thread of its own."""
 
     def __init__(self, app: Callable, host: str, port: int, *, threads: int = 16):
         listener = _listen(host, port)
         self._address(listener)
-        # ident="": no Server header (API Gateway and Cognito send none that names a server)
-        self._sockets: dict = {}  # waitress's socket map: the listener and every open connection
-        self._server = create_server(app, map=self._sockets, sockets=[listener], threads=threads, ident="",
-                                     expose_tracebacks=False)
-        self._server.channel_class = _Channel
-        self._thread = threading.Thread(target=self._server.run, name=f"wsgi-{self.port}", daemon=True)
-        self._thread.start()
+        self._server = http11.Http11Server(app, listener, f"wsgi-{self.port}")
 
     def stop(self) -> None:
-        if not self._thread.is_alive():
-            return
-        # First let requests in flight finish (their threads still signal the loop when done),
-        # then close every socket (listener, kept-alive connections, the loop's trigger) from
-        # inside the loop, where they are polled; run() returns once none is left.
-        self._server.task_dispatcher.shutdown(timeout=5)
-        self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._sockets))
-        self._thread.join(timeout=5)
+        self._server.stop()
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -143,9 +143,10 @@ def applied_root(paths: Paths) -> dict | None:
 def demo_password() -> str:
     """A fresh password that meets the pool's policy (12+ characters, all four kinds)."""
     kinds = ["ABCDEFGHJKLMNPQRSTUVWXYZ", "abcdefghijkmnopqrstuvwxyz", "23456789", "-_.!%"]
-    chars = [secrets.choice(kind) for kind in kinds] + [secrets.choice("".join(kinds)) for _ in range(14)]
+    chars = [secrets.choice(kind) for kind in kinds] + [secrets.choice("".join(kinds)) for _ in range(13)]
     secrets.SystemRandom().shuffle(chars)
-    return "".join(chars)
+    # A letter first: a password starting with "-" would read as a flag in `token --password ...`.
+    return secrets.choice(kinds[0] + kinds[1]) + "".join(chars)
 
 
 @dataclass
@@ -334,6 +335,8 @@ class Stack:
             "regions": found["regions"],
             "api_url": next(iter(apis.values()))["url"] if len(apis) == 1 else None,
             "apis": apis,
+            # REST APIs (spec H): {api id: {name, private, urls: {VPC endpoint id | "internet": url with the stage}}}
+            "rest_apis": data_plane.get("rest_apis", {}),
             "auth_url": auth_url,
             "user_pool_id": first["id"],
             "issuer": first["issuer"],
@@ -449,7 +452,6 @@ class Stack:
 
 # Why each kind of resource that a root may hold is not served (named at startup, never silently absent).
 NOT_SERVED_WHY = {
-    "REST API": "REST APIs (API Gateway v1) are not emulated; the local stack serves HTTP APIs (apigatewayv2)",
     "WebSocket API": "WebSocket APIs are not emulated; the local stack serves HTTP APIs",
     "Lambda function URL": "function URLs are not served; the function runs only behind an HTTP API route",
 }
@@ -538,7 +540,7 @@ def inventory(aws_endpoint: str) -> dict:
     """Pools (with clients), HTTP APIs, functions (with log groups) and what is not served, each with
     its region, from every region the embedded AWS holds anything in."""
     services = {service: _regions_first_default(aws.regions(aws_endpoint, service))
-                for service in ("cognito-idp", "apigatewayv2", "apigateway", "lambda")}
+                for service in ("cognito-idp", "apigatewayv2", "apigateway", "lambda")}  # REST APIs: rest_gateway.py
     pools: list[dict] = []
     not_emulated: list[dict] = []
     for region in services["cognito-idp"]:
@@ -568,9 +570,6 @@ def inventory(aws_endpoint: str) -> dict:
                 unserved(region, "WebSocket API", api["ApiId"], api.get("Name", ""))
             else:
                 apis[api["ApiId"]] = {"name": api.get("Name", ""), "region": region}
-    for region in services["apigateway"]:
-        for api in _paged(aws.client("apigateway", aws_endpoint, region).get_rest_apis, "items", "position"):
-            unserved(region, "REST API", api["id"], api.get("name", ""))
     functions: list[dict] = []
     for region in services["lambda"]:
         lam = aws.client("lambda", aws_endpoint, region)
@@ -655,7 +654,9 @@ def find_client(description: dict, name: str, pool: str | None = None) -> FoundC
 
 def walkthrough(d: dict, seconds: float, paths: Paths) -> str:
     """What make local prints when ready: where things are, and commands to paste, with live values."""
-    api, cli = d["api_url"] or next(iter(d["apis"].values()), {}).get("url"), ".venv/bin/python -m local_aws"
+    api = d["api_url"] or next(iter(d["apis"].values()), {}).get("url")
+    # In this repository (make local) the venv's interpreter; elsewhere the installed command.
+    cli = ".venv/bin/python -m local_aws" if Path.cwd().resolve() == REPO else "local-aws"
     state = "" if paths.base == REPO / ".local" else f" --state-dir {paths.base}"
     regions = d.get("regions") or [d["region"]]
     lines = [f"Local stack ready in {seconds:.1f} s."]
@@ -668,6 +669,9 @@ def walkthrough(d: dict, seconds: float, paths: Paths) -> str:
         lines += [f"  Cognito       {p['auth_url'] or '(no domain)'}   ({p['name']}: issuer {p['issuer']})" for p in pools]
     else:
         lines.append(f"  Cognito       {d['auth_url']}   (issuer {d['issuer']})")
+    for api_id, rest in sorted((d.get("rest_apis") or {}).items()):  # spec H: one URL per VPC endpoint
+        lines += [f"  REST API      {url}   ({rest['name']}{', private' if rest['private'] else ''}; "
+                  f"{'the internet' if via == 'internet' else 'through ' + via})" for via, url in rest["urls"].items()]
     lines.append(f"  Embedded AWS  {d['aws_endpoint_url']}   (region{'s' if len(regions) > 1 else ''} {', '.join(regions)}; "
                  "AWS_ENDPOINT_URL for the AWS CLI or boto3)")
     demo = d.get("demo_user")
@@ -682,27 +686,45 @@ def walkthrough(d: dict, seconds: float, paths: Paths) -> str:
         lines += ["", "Not emulated, no effect locally (the root sets them; the local stack ignores them, by name):"]
         lines += [f"  {n['kind']} {n['id']}" + (f" ({n['name']})" if n["name"] and n["name"] != n["id"] else "")
                   + f" in {n['region']}: {n['setting']} = {n['value']}: {n['why']}" for n in d["not_emulated"]]
-    if api:
+    apply_hint = f"{cli} apply{state}" if state else "make local-apply"
+    if api and _is_this_repository(d):
         lines += ["", "Try it from another shell:",
                   f"  curl -s {api}/hello",
                   f"  TOKEN=$({cli} token{state} --client machine)",
                   f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/profile"]
         if demo:
             sign_in = f"--client spa --username {demo['username']} --password '{demo['password']}'"
+            bearer = "-H \"Authorization: Bearer $USER_TOKEN\""
             lines += [f"  USER_TOKEN=$({cli} token{state} {sign_in})",
-                      f"  curl -s -H \"Authorization: Bearer $USER_TOKEN\" {api}/profile",
-                      f"  curl -s -X POST -H \"Authorization: Bearer $USER_TOKEN\" -H 'content-type: application/json' "
+                      f"  curl -s {bearer} {api}/profile",
+                      f"  curl -s -X POST {bearer} -H 'content-type: application/json' -H 'idempotency-key: first' "
                       f"-d '{{\"title\":\"First note\",\"content\":\"Hello\"}}' {api}/notes",
+                      f"  curl -s {bearer} '{api}/notes?limit=10'          # newest first; pass ?cursor=<next> for more",
+                      f"  NOTE=$(curl -s {bearer} {api}/notes | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"notes\"][0][\"id\"])')",
+                      f"  curl -s {bearer} {api}/notes/$NOTE",
+                      f"  curl -si -X DELETE {bearer} {api}/notes/$NOTE    # 204; then 404, as for anyone else's note",
                       "", "Refused, as on AWS (the handler never runs):",
                       f"  curl -si {api}/profile                     # 401: no Authorization header",
                       f"  ID_TOKEN=$({cli} token{state} {sign_in} --id-token)",
                       f"  curl -si -H \"Authorization: Bearer $ID_TOKEN\" {api}/profile   # 403: an ID token carries no scope"]
         lines += [f"  READ_ONLY=$({cli} token{state} --client machine --scope notes-api/read)",
                   f"  curl -si -X POST -H \"Authorization: Bearer $READ_ONLY\" -d '{{}}' {api}/notes   # 403: needs notes-api/write",
-                  "", f"Edit a handler, then `{f'{cli} apply{state}' if state else 'make local-apply'}`: "
-                  "the change is served without a restart."]
+                  f"  curl -si {api}/notes/stats?owner=x         # 403: an AWS_IAM route needs a SigV4 signature"]
+    elif api or pools:
+        clients = sorted({name for p in pools for name in p.get("clients", {})})
+        lines += ["", "From another shell:",
+                  f"  {cli} token{state} --client NAME      # a token (clients: {', '.join(clients) or 'none'}); --username/--password to sign in",
+                  f"  {cli} audit{state}                    # every route attacked; exit 0 when each refuses what it must"]
+    if api:
+        lines += ["", f"Edit a handler, then `{apply_hint}`: the change is served without a restart."]
     lines += ["", f"Stop with Ctrl-C here, or `{f'{cli} down{state}' if state else 'make local-down'}`."]
     return "\n".join(lines)
+
+
+def _is_this_repository(d: dict) -> bool:
+    """Whether the root is this repository's own (its walkthrough names its routes and clients)."""
+    names = (d.get("outputs") or {}).get("function_names") or {}
+    return {"hello", "profile", "create_note"} <= set(names) and {"machine", "spa"} <= set(d.get("clients") or {})
 
 
 class _StopSignal:

@@ -1,6 +1,7 @@
 """Getting tokens from a Cognito domain as an app does, for the `token` command and the tests:
 client credentials, or the authorization code flow with PKCE through the sign-in form.
-Standard library only; nothing here knows how the local Cognito works inside.
+Standard library only (and local_aws/hosts.py, which is); nothing here knows how the local
+Cognito works inside.
 
 Host names under .localhost (the local Cognito's domains: `<prefix>.auth.localhost`) are
 connected to on loopback, as browsers and curl do (RFC 6761 6.3), whatever the machine's
@@ -20,6 +21,8 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from html.parser import HTMLParser
+
+from local_aws.hosts import under_localhost
 
 
 class TokenError(RuntimeError):
@@ -47,7 +50,7 @@ class _LocalhostConnection(http.client.HTTPConnection):
 
     def __init__(self, host: str, *args, **kwargs):
         super().__init__(host, *args, **kwargs)
-        if self.host.lower().rstrip(".").endswith(".localhost"):
+        if under_localhost(self.host):
             self._create_connection = _loopback_create_connection
 
 

@@ -24,7 +24,7 @@ from jwt.utils import base64url_encode
 
 from local_aws.authorizer import (
     Caller, Decision, HttpRequest, JwksCache, JwksUnavailable, NotEmulated, authorize_iam, authorize_jwt,
-    evaluate_policies, interpret_lambda_authorizer, lambda_authorizer_event, lambda_identity_missing,
+    evaluate_policies, resource_policy_problems, interpret_lambda_authorizer, lambda_authorizer_event, lambda_identity_missing,
     parse_jwks, stringify_claims,
 )
 
@@ -916,3 +916,79 @@ def test_lambda_malformed_response_is_500(result, simple) -> None:
     assert (decision.allowed, decision.status, decision.body, decision.context) == (
         False, 500, {"message": "Internal Server Error"}, None)
 
+
+
+# --- resource policies of REST APIs (spec H2, H5, H7) ------------------------------------------------
+
+REST_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/v1/GET/orders/42"
+VPCE = "vpce-0123456789abcdef0"
+
+
+def private_policy(principal: object = "*") -> dict:
+    """The documented private API policy (as modules/private_rest_api renders it)."""
+    resource = "arn:aws:execute-api:us-east-1:123456789012:abc123/*"
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Allow", "Effect": "Allow", "Principal": principal, "Action": "execute-api:Invoke", "Resource": resource,
+         "Condition": {"StringEquals": {"aws:SourceVpce": [VPCE]}}},
+        {"Sid": "Deny", "Effect": "Deny", "Principal": "*", "Action": "execute-api:Invoke", "Resource": resource,
+         "Condition": {"StringNotEquals": {"aws:SourceVpce": [VPCE]}}},
+    ]}
+
+
+def rest_verdict(policy: dict, context: dict, caller=None) -> str:
+    return evaluate_policies([policy], action="execute-api:Invoke", resource=REST_ARN, context=context, caller=caller,
+                             resource_policy=True).effect
+
+
+@pytest.mark.parametrize(("context", "effect"), [
+    ({"aws:sourcevpce": VPCE, "aws:sourcevpc": "vpc-1"}, "Allow"),
+    ({"aws:sourcevpce": "vpce-0ffffffffffffffff", "aws:sourcevpc": "vpc-1"}, "Deny"),  # another endpoint
+    ({}, "Deny"),  # the internet: no aws:SourceVpce, so StringNotEquals holds (IAM's rule for absent keys)
+])
+def test_private_api_policy_allows_only_its_endpoint(context: dict, effect: str) -> None:
+    assert rest_verdict(private_policy(), context) == effect
+
+
+def test_resource_policy_principals_name_signed_callers_only() -> None:
+    named = private_policy({"AWS": ["arn:aws:iam::123456789012:user/reindexer"]})
+    through = {"aws:sourcevpce": VPCE}
+    assert rest_verdict(named, through, ("arn:aws:iam::123456789012:user/reindexer", "123456789012")) == "Allow"
+    assert rest_verdict(named, through, ("arn:aws:iam::123456789012:user/other", "123456789012")) == "ImplicitDeny"
+    assert rest_verdict(named, through, None) == "ImplicitDeny"  # anonymous
+    account = private_policy({"AWS": "123456789012"})
+    assert rest_verdict(account, through, ("arn:aws:iam::123456789012:user/other", "123456789012")) == "Allow"
+
+
+def test_condition_operators_on_absent_keys_follow_iam() -> None:
+    def allow(condition: dict) -> dict:
+        return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke",
+                                                        "Resource": "*", "Condition": condition}]}
+    assert rest_verdict(allow({"StringEquals": {"aws:SourceVpce": VPCE}}), {}) == "ImplicitDeny"
+    assert rest_verdict(allow({"StringEqualsIfExists": {"aws:SourceVpce": VPCE}}), {}) == "Allow"
+    assert rest_verdict(allow({"StringLike": {"aws:SourceVpc": "vpc-*"}}), {"aws:sourcevpc": "vpc-9"}) == "Allow"
+    assert rest_verdict(allow({"StringNotLike": {"aws:SourceVpc": "vpc-*"}}), {"aws:sourcevpc": "vpc-9"}) == "ImplicitDeny"
+
+
+def test_identity_policies_still_refuse_every_condition() -> None:
+    """Without a context (identity policies, spec E) a Condition is not evaluated: an Allow with one never allows."""
+    policy = private_policy()
+    del policy["Statement"][1]
+    policy["Statement"][0].pop("Principal")
+    assert evaluate_policies([policy], action="execute-api:Invoke", resource=REST_ARN).effect == "ImplicitDeny"
+
+
+def test_resource_policy_problems_name_what_cannot_be_evaluated() -> None:
+    policy = private_policy()
+    policy["Statement"].append({"Sid": "Office", "Effect": "Deny", "Principal": "*", "Action": "execute-api:Invoke",
+                                "Resource": "*", "Condition": {"NotIpAddress": {"aws:SourceIp": ["10.0.0.0/8"]}}})
+    policy["Statement"].append({"Sid": "Vpc", "Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke",
+                                "Resource": "*", "Condition": {"StringEquals": {"aws:VpcSourceIp": "10.0.0.1"}}})
+    policy["Statement"].append({"Sid": "Nobody", "Effect": "Deny", "NotPrincipal": {"AWS": "x"}, "Action": "*", "Resource": "*"})
+    assert resource_policy_problems(private_policy()) == []
+    assert resource_policy_problems(policy) == [
+        "statement Office: the condition operator NotIpAddress",
+        "statement Vpc: the condition key aws:VpcSourceIp",
+        "statement Nobody: NotPrincipal",
+    ]
+    # And an unevaluable Deny refuses everything (fail closed).
+    assert rest_verdict(policy, {"aws:sourcevpce": VPCE}) == "Deny"

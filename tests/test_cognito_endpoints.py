@@ -7,7 +7,7 @@ the in-process embedded AWS; `LocalCognito` is served by Werkzeug on a free port
 RS256 keys, and tokens are checked with PyJWT against the published JWKS.
 
 Each test names the rule it checks. "local choice" marks behaviour the spec leaves open
-(UNCONFIRMED) and local_aws/cognito.py documents: those tests pin what this emulator does, not
+(UNCONFIRMED) and local_aws/cognito/ documents: those tests pin what this emulator does, not
 what AWS does.
 
 The pool lives in its own region, so pools that other tests create in the same process (moto's
@@ -835,6 +835,31 @@ def test_D4_userinfo_refuses_bad_tokens_with_401_invalid_token(port, base, setup
     later(30 * 60 + 1)  # web's access tokens live 30 minutes
     expired = userinfo(port, base, tokens["access_token"])
     assert expired.status == 401 and 'error="invalid_token"' in expired.headers["WWW-Authenticate"]
+
+
+
+def test_D4_userinfo_checks_the_registered_claims_of_a_well_signed_token(port, base, setup, cognito) -> None:
+    # local choice: userInfo's own claim checks after the shared signature check (verifier.py).
+    tokens = web_tokens(port, base, setup)
+    claims = {**jwt.decode(tokens["access_token"], options={"verify_signature": False}),
+              "exp": int(time.time()) + 600}
+    assert userinfo(port, base, cognito.sign(setup.pool_id, claims)).status == 200  # re-signed as it was: good
+    bad = {
+        **{f"no {name}": {k: v for k, v in claims.items() if k != name} for name in ("exp", "iat", "iss", "sub")},
+        "null iat": {**claims, "iat": None},
+        "other issuer": {**claims, "iss": claims["iss"] + "x"},
+        "sub not a string": {**claims, "sub": 7},
+        "jti not a string": {**claims, "jti": 7},
+        "exp not an integer": {**claims, "exp": float(claims["exp"])},
+        "an ID token's use": {**claims, "token_use": "id"},
+    }
+    for name, forged in bad.items():
+        reply = userinfo(port, base, cognito.sign(setup.pool_id, forged))
+        assert reply.status == 401, name
+        assert 'error="invalid_token"' in reply.headers["WWW-Authenticate"], name
+    signed_by_id_key = userinfo(port, base, cognito.sign(setup.pool_id, claims, key="id"))
+    assert signed_by_id_key.status == 401
+    assert signed_by_id_key.json()["error_description"] == "the token is not an access token of this user pool"
 
 
 _OTHER_KEY = None

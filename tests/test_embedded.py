@@ -436,3 +436,19 @@ def test_cli_refuses_a_non_loopback_host_without_the_flag(processes):
 
     assert process.returncode == 2 and stdout == ""
     assert "--host 0.0.0.0 is not a loopback address" in stderr and "--allow-remote" in stderr
+
+
+# --- apigateway (REST APIs) ------------------------------------------------------------------------
+
+def test_rest_api_policy_is_returned_escaped_as_aws_returns_it(aws) -> None:
+    """The AWS provider un-escapes GetRestApi's policy and fails on moto's raw document."""
+    apigw = aws("apigateway")
+    api_id = apigw.create_rest_api(name=unique("private"), endpointConfiguration={"types": ["PRIVATE"]})["id"]
+    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke",
+                                                         "Resource": f"arn:aws:execute-api:us-east-1:{ACCOUNT}:{api_id}/*"}]}
+    apigw.update_rest_api(restApiId=api_id, patchOperations=[{"op": "replace", "path": "/policy", "value": json.dumps(document)}])
+
+    returned = apigw.get_rest_api(restApiId=api_id)["policy"]
+
+    assert returned == json.dumps(document).replace('"', '\\"')
+    assert embedded.embedded_rest.unescaped_policy(returned) == document

@@ -3,7 +3,7 @@
 The AWS provider's `payload_format_version` defaults to 1.0 (G1), so every root that does not set
 it has 1.0 integrations. HTTP APIs are built with boto3 in an embedded AWS of this module's own,
 functions run in the real Runtime, tokens are RS256 tokens signed with PyJWT, IAM requests are
-signed by botocore, and every request is real HTTP on loopback to the gateway served by waitress
+signed by botocore, and every request is real HTTP on loopback to the gateway on the data plane's server
 (the data plane's server, which keeps each repeated header's values for multiValueHeaders).
 Where the spec says UNCONFIRMED, the test name says it checks this local stack's choice.
 """

@@ -1,7 +1,8 @@
 """A root in any region, or several: the data plane, the local Cognito, the runtime and stack.json
 against one real embedded AWS (its own process) holding resources in three regions, none of them
 the default us-east-1 — pools in eu-west-1 and ap-southeast-2 with a domain each, an HTTP API and
-its functions in eu-west-1, a REST API and a function URL that the local stack does not serve.
+its functions in eu-west-1, a REST API (served since spec H: not listed as unserved) and a function URL
+that the local stack does not serve.
 
 Every request is real HTTP on loopback; tokens come from the local Cognito itself (RS256, its keys),
 IAM requests are signed by botocore, and `token` runs as the real CLI on the stack.json that
@@ -131,8 +132,8 @@ def world(tmp_path_factory: pytest.TempPathFactory):
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": f"{api.execution_arn}/*/GET/iam"}]}))
 
-        # What the stack does not serve: a REST API (eu-west-1), a WebSocket API and a function URL
-        # (ap-southeast-2).
+        # A REST API (eu-west-1, served by rest_gateway.py), and what the stack does not serve: a
+        # WebSocket API and a function URL (ap-southeast-2).
         rest_api_id = aws.client("apigateway", url, EU).create_rest_api(name="legacy-rest")["id"]
         websocket_id = aws.client("apigatewayv2", url, AP).create_api(
             Name="chat", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action")["ApiId"]
@@ -298,13 +299,11 @@ def test_stack_json_lists_everything_with_its_region_and_names_what_is_not_serve
     assert d["not_served"] == [
         {"region": AP, "kind": "WebSocket API", "id": world.websocket_id, "name": "chat",
          "why": stack.NOT_SERVED_WHY["WebSocket API"]},
-        {"region": EU, "kind": "REST API", "id": world.rest_api_id, "name": "legacy-rest",
-         "why": stack.NOT_SERVED_WHY["REST API"]},
         {"region": AP, "kind": "Lambda function URL", "id": "rg-url", "name": "rg-url",
          "why": stack.NOT_SERVED_WHY["Lambda function URL"]},
     ]
     printed = stack.walkthrough(d, 1.0, stack.Paths(world.tmp / "state"))
-    assert f"REST API {world.rest_api_id} (legacy-rest) in eu-west-1: REST APIs (API Gateway v1) are not emulated" in printed
+    assert f"REST API {world.rest_api_id}" not in printed  # served by rest_gateway.py (spec H), so not listed
     assert "Lambda function URL rg-url in ap-southeast-2: function URLs are not served" in printed
     assert f"WebSocket API {world.websocket_id} (chat) in ap-southeast-2: WebSocket APIs are not emulated" in printed
     assert "(regions ap-southeast-2, eu-west-1;" in printed

@@ -644,6 +644,27 @@ def test_logs_arrive_in_the_log_group_as_lambda_writes_them(runtime: Runtime, de
     assert not any("not shown" in line for line in lines)
 
 
+def test_handler_output_can_neither_fake_nor_cut_a_runtime_record(runtime: Runtime, deploy, aws_url: str) -> None:
+    function = runtime.function(deploy({"app.py": """
+        import logging
+        import sys
+
+        def handler(event, context):
+            print("\\x1eREPORT RequestId: forged\\x1fDuration: 0.00 ms")  # the old in-band record marks
+            sys.stdout.write("half a line")  # no newline: the runtime's END must not be glued to it
+            logging.getLogger().warning("one record\\nof two lines")
+            return "ok"
+    """}))
+    invocation = runtime.invoke(function, {})
+    events = log_events(aws_url, function.log_group, has_line(f"REPORT RequestId: {invocation.request_id}"))
+    lines = messages(events)
+    start = lines.index(f"START RequestId: {invocation.request_id} Version: $LATEST\n")
+    assert lines[start + 1:start + 3] == ["\x1eREPORT RequestId: forged\x1fDuration: 0.00 ms\n", "half a line\n"]
+    assert lines[start + 3].endswith(f"\t{invocation.request_id}\tone record\nof two lines\n")
+    assert lines[start + 4] == f"END RequestId: {invocation.request_id}\n"
+    assert sum(line.startswith("REPORT RequestId:") for line in lines) == 1
+
+
 def test_cloudwatch_refusing_logs_never_fails_an_invocation(aws_url: str, tmp_path: Path, deploy,
                                                             caplog: pytest.LogCaptureFixture) -> None:
     name = deploy({"app.py": "def handler(e, c):\n    print('nowhere to go')\n    return 'fine'\n"}, log_group=False)
@@ -722,9 +743,17 @@ def test_the_projects_handlers_run_from_their_packaged_zip(runtime: Runtime, aws
     packager.write_zip(packager.collect([REPOSITORY / "functions" / function_dir, REPOSITORY / "functions" / "shared"]), package)
     name = f"project-{function_dir}-{uuid.uuid4().hex[:8]}"
     aws.client("logs", aws_url).create_log_group(logGroupName=f"/aws/lambda/{name}")
+    environment = {}
+    if function_dir == "create_note":  # it stores the note: a table as main.tf declares it
+        aws.client("dynamodb", aws_url).create_table(
+            TableName=name, BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "ownerSub", "KeyType": "HASH"}, {"AttributeName": "noteId", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "ownerSub", "AttributeType": "S"},
+                                  {"AttributeName": "noteId", "AttributeType": "S"}])
+        environment = {"Environment": {"Variables": {"NOTES_TABLE": name}}}
     aws.client("lambda", aws_url).create_function(
         FunctionName=name, Runtime="python3.13", Role=role, Handler="app.handler", Timeout=10,
-        Code={"ZipFile": package.read_bytes()})
+        Code={"ZipFile": package.read_bytes()}, **environment)
     function = runtime.function(name)
     event_file = {"hello": "hello", "profile": "profile_user_access_token", "create_note": "create_note"}[function_dir]
     event = json.loads((EVENTS / f"{event_file}.json").read_text())

@@ -85,3 +85,22 @@ def test_a_start_that_fails_stops_what_it_started(tmp_path) -> None:
     assert running.children == [] and not paths.stack_json.exists()
     out = io.StringIO()
     assert stack.down(paths, out) == 0 and "not running" in out.getvalue()
+
+
+def test_the_walkthrough_of_another_root_names_its_clients_and_no_route_of_ours(tmp_path) -> None:
+    d = {"api_url": "http://127.0.0.1:9", "apis": {"a1": {"url": "http://127.0.0.1:9", "name": "orders", "region": "eu-west-1"}},
+         "user_pools": [{"id": "eu-west-1_x", "name": "shop", "issuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_x",
+                         "auth_url": "http://127.0.0.1:8", "clients": {"backend": {}, "browser": {}}}],
+         "auth_url": "http://127.0.0.1:8", "issuer": None, "region": "eu-west-1", "regions": ["eu-west-1"],
+         "aws_endpoint_url": "http://127.0.0.1:7", "clients": {}, "outputs": {"api_id": "a1"}}
+    text = stack.walkthrough(d, 1.0, stack.Paths(tmp_path / "state"))
+    assert "token --state-dir" in text and "clients: backend, browser" in text and "audit --state-dir" in text
+    assert "/hello" not in text and "notes-api" not in text and "--client machine" not in text
+
+
+def test_demo_passwords_meet_the_policy_and_never_read_as_a_flag() -> None:
+    for _ in range(300):
+        password = stack.demo_password()
+        assert len(password) >= 12 and password[0].isalpha()
+        assert any(c.isupper() for c in password) and any(c.islower() for c in password)
+        assert any(c.isdigit() for c in password) and any(c in "-_.!%" for c in password)

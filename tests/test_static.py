@@ -77,3 +77,12 @@ def test_every_cited_rule_is_in_the_behaviour_reference() -> None:
     assert defined >= {"A1", "A7", "B1", "B7", "C1", "C5", "D1", "D7", "E1", "E2", "G1", "G4", "H1", "H4"}
     assert cited, "expected code and tests to cite rules as 'spec A2'"
     assert not cited - defined, f"cited but not in docs/aws-behaviour.md: {sorted(cited - defined)}"
+
+
+def test_module_readme_tables_are_generated_from_the_modules() -> None:
+    """Inputs and Outputs tables follow variables.tf and outputs.tf (tests/readme_tables.py)."""
+    from tests import readme_tables
+
+    stale = [m.name for m in readme_tables.MODULES if len(set(readme_tables.rendered(m))) != 1]
+    assert not stale, f"stale README tables in {stale}: run .venv/bin/python -m tests.readme_tables"
+    assert len(readme_tables.MODULES) >= 3

@@ -9,7 +9,7 @@ variable "name" {
 }
 
 variable "domain_prefix" {
-  description = "Prefix of the managed login domain (https://<prefix>.auth.<region>.amazoncognito.com). Null: <name>-<12 hex chars derived from the pool id>, unique per pool."
+  description = "Prefix of the sign-in domain (https://<prefix>.auth.<region>.amazoncognito.com). Null: <name>-<12 hex chars derived from the pool id>, unique per pool."
   type        = string
   default     = null
 
