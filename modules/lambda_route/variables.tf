@@ -342,7 +342,12 @@ variable "policy_statements" {
 
 variable "api" {
   description = "The HTTP API the routes belong to: modules/http_api's api output (id, execution ARN, and whether it has CORS and a preflight route, which routes are checked against)."
-  type        = object({ id = string, execution_arn = string, cors_enabled = bool, preflight_route = bool })
+  type = object({
+    id              = string
+    execution_arn   = string
+    cors_enabled    = bool
+    preflight_route = bool
+  })
 }
 
 variable "integration_timeout_ms" {
