@@ -136,8 +136,7 @@ module "route" {
   # module decides from that whether it creates an object.
   package_s3_bucket = var.lambda_packages_in_s3 ? format("%s", aws_s3_bucket.lambda_packages[0].id) : null
   package_s3_prefix = var.lambda_packages_in_s3 ? "functions/" : ""
-  api_id            = module.http_api.api_id
-  api_execution_arn = module.http_api.execution_arn
+  api               = module.http_api.api
 
   environment = length(each.value.table_actions) == 0 ? {} : { NOTES_TABLE = aws_dynamodb_table.notes.name }
   policy_statements = length(each.value.table_actions) == 0 ? [] : [{

@@ -24,7 +24,7 @@ output "jwks_uri" {
 }
 
 output "auth_base_url" {
-  description = "Base URL of the managed login domain."
+  description = "Base URL of the Cognito domain (the classic hosted UI pages, managed_login_version 1)."
   value       = module.cognito.domain_base_url
 }
 

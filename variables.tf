@@ -32,7 +32,7 @@ variable "api_identifier" {
 }
 
 variable "cognito_domain_prefix" {
-  description = "Managed login domain prefix. Null: derived from name and the user pool id (unique)."
+  description = "Cognito sign-in domain prefix (hosted UI). Null: derived from name and the user pool id (unique)."
   type        = string
   default     = null
 }

@@ -8,7 +8,7 @@ operations on moto's own backends and response classes, so they share moto's sta
   cognito-idp   UpdateResourceServer, DeleteResourceServer; TagResource, UntagResource,
                 ListTagsForResource (user pools); DeleteUserPool refuses while deletion protection
                 is ACTIVE; UpdateUserPool keeps the settings it cannot change (username attributes
-                and configuration) and the tags
+                and configuration) and the tags; user pool domains keep their ManagedLoginVersion
   apigatewayv2  GetAuthorizers, UpdateStage, DeleteRouteSettings, CreateDeployment, GetDeployment(s),
                 UpdateDeployment, DeleteDeployment, UpdateDomainName, UpdateApiMapping; tags of stages
                 and custom domains; a custom domain reports AVAILABLE and its target domain name
@@ -55,7 +55,7 @@ from moto.apigatewayv2.models import Api, ApiGatewayV2Backend, DomainName, Stage
 from moto.apigatewayv2.responses import ApiGatewayV2Response
 from moto.awslambda.models import LambdaFunction
 from moto.cognitoidp.exceptions import InvalidParameterException, ResourceNotFoundError
-from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool, CognitoResourceServer
+from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool, CognitoIdpUserPoolDomain, CognitoResourceServer
 from moto.cognitoidp.responses import CognitoIdpResponse
 from moto.core.config import default_user_config
 from moto.core.responses import ActionResult, EmptyResult
@@ -170,6 +170,30 @@ def _respond_delete_resource_server(self: CognitoIdpResponse) -> EmptyResult:
 
 
 # --- lambda ------------------------------------------------------------------------------------
+
+# moto ignores ManagedLoginVersion (1: classic hosted UI, 2: managed login) on CreateUserPoolDomain
+# and UpdateUserPoolDomain and never reports it, so every plan would set it again.
+def _domain_keeps_managed_login_version(respond):
+    def respond_keeping_managed_login_version(self: CognitoIdpResponse) -> ActionResult:
+        result = respond(self)
+        version = self._get_param("ManagedLoginVersion")
+        if version is not None:
+            self.backend.describe_user_pool_domain(self._get_param("Domain")).managed_login_version = version
+        return result
+
+    return respond_keeping_managed_login_version
+
+
+def _domain_reports_managed_login_version(to_json):
+    def to_json_with_managed_login_version(self: CognitoIdpUserPoolDomain, extended: bool = True) -> dict[str, Any]:
+        description = to_json(self, extended)
+        version = getattr(self, "managed_login_version", None)
+        if extended and version is not None:
+            description["ManagedLoginVersion"] = version
+        return description
+
+    return to_json_with_managed_login_version
+
 
 def _code_update_sets_architectures(update_function_code):
     def update_function_code_and_architectures(self: LambdaFunction, spec: dict[str, Any]) -> dict[str, Any]:
@@ -512,6 +536,9 @@ def apply_patches() -> None:
         CognitoIdpResponse.tag_resource = _respond_tag_resource
         CognitoIdpResponse.untag_resource = _respond_untag_resource
         CognitoIdpResponse.list_tags_for_resource = _respond_list_tags_for_resource
+        CognitoIdpResponse.create_user_pool_domain = _domain_keeps_managed_login_version(CognitoIdpResponse.create_user_pool_domain)
+        CognitoIdpResponse.update_user_pool_domain = _domain_keeps_managed_login_version(CognitoIdpResponse.update_user_pool_domain)
+        CognitoIdpUserPoolDomain.to_json = _domain_reports_managed_login_version(CognitoIdpUserPoolDomain.to_json)
 
         LambdaFunction.update_function_code = _code_update_sets_architectures(LambdaFunction.update_function_code)
         LambdaFunction.__init__ = _keeps_kms_key(LambdaFunction.__init__)

@@ -23,6 +23,9 @@ NOTES_API = {"notes-api": {"name": "Notes API", "scopes": {"read": "Read notes",
 CALLBACK = ["https://app.example.com/callback"]
 
 
+TRIGGER_ARN = "arn:aws:lambda:us-east-1:123456789012:function:notes-pre-token"
+
+
 def web_client(**overrides) -> dict:
     """A valid web client; each bad entry below changes only what its rule is about."""
     return {"kind": "web", "scopes": ["openid"], "callback_urls": CALLBACK, **overrides}
@@ -57,6 +60,39 @@ ONE_BAD_ENTRY_PER_RULE = {
         "short-refresh": web_client(refresh_token_validity_minutes=59),
         "long-refresh": web_client(refresh_token_validity_minutes=5256001),
         "name/with/slashes": web_client(),
+        # A native app's scheme is for spa clients only, and never one a browser runs.
+        "native-web": web_client(callback_urls=["myapp://callback"]),
+        "spa-javascript": web_client(kind="spa", callback_urls=["javascript://alert(1)"]),
+        "no-providers": web_client(supported_identity_providers=[]),
+    },
+    "managed_login_version": 3,
+    "user_pool_tier": "FREE",
+    "email_configuration": {"email_sending_account": "SES"},
+    "lambda_triggers": {
+        "pre_sign_up": "notes-pre-sign-up",
+        "pre_token_generation_config": {"lambda_arn": TRIGGER_ARN, "lambda_version": "V4_0"},
+    },
+    "groups": {
+        "has space": {},
+        "negative": {"precedence": -1},
+        "bad-role": {"role_arn": "arn:aws:iam::123456789012:user/admin"},
+        "long-description": {"description": "x" * 2049},
+    },
+    "custom_attributes": {
+        "a_name_over_twenty_chars": {"type": "String"},
+        "colour": {"type": "Text"},
+        "nickname": {"type": "String", "min_length": 10, "max_length": 5},
+        "flag": {"type": "Boolean", "min_value": 0},
+        "score": {"type": "Number", "min_value": 10, "max_value": 1},
+    },
+    "identity_providers": {
+        "Ldap": {"type": "LDAP"},
+        "MyGoogle": {"type": "Google", "client_id": "google-client-id"},
+        "_corp": {"type": "SAML", "metadata_url": "https://idp.example.com/metadata"},
+        "NoClient": {"type": "OIDC", "issuer": "https://login.example.com"},
+        "Insecure": {"type": "OIDC", "client_id": "oidc-client", "issuer": "http://login.example.com"},
+        "Verb": {"type": "OIDC", "client_id": "oidc-client", "issuer": "https://login.example.com", "attributes_request_method": "PUT"},
+        "NoMetadata": {"type": "SAML"},
     },
 }
 
@@ -93,14 +129,43 @@ VALIDATION_MESSAGES = {
     "redirect_urls_https_or_localhost": 'clients["bad-urls"] http://app.example.com/callback,'
     ' clients["bad-urls"] https://app.example.com#done,'
     ' clients["bad-urls"] http://localhost.example.com/,'
-    ' clients["bad-urls"] ftp://app.example.com/:'
-    " callback and logout URLs must be https://, or http://localhost for development, with no fragment.",
+    ' clients["bad-urls"] ftp://app.example.com/,'
+    ' clients["native-web"] myapp://callback,'
+    ' clients["spa-javascript"] javascript://alert(1):'
+    " callback and logout URLs must be https://, or http://localhost for development, with no fragment;"
+    " spa clients may also use a native app's own scheme (myapp://callback).",
+    "client_names_a_provider": 'clients["no-providers"]: supported_identity_providers must name at least one provider'
+    " (COGNITO for the pool's own users).",
     # D7: access and ID tokens 5 min to 24 h, refresh tokens 1 h to 10 years.
     "access_and_id_token_validity": 'clients["long-id"], clients["short-access"]: access and ID token validity must be'
     " between 5 and 1440 minutes (5 minutes to 1 day).",
     "refresh_token_validity": 'clients["long-refresh"], clients["short-refresh"]: refresh token validity must be'
     " between 60 and 5256000 minutes (1 hour to 10 years).",
     "client_name": 'clients["name/with/slashes"]: client names must be 1-128 letters, digits, spaces or + = , . @ - _.',
+    "managed_login_version": "managed_login_version must be 1 (classic hosted UI) or 2 (managed login).",
+    "user_pool_tier": "user_pool_tier must be LITE, ESSENTIALS or PLUS.",
+    "email_sending_account": "email_configuration.email_sending_account must be COGNITO_DEFAULT or DEVELOPER.",
+    "trigger_arn": "lambda_triggers pre_sign_up: a trigger is a Lambda function ARN"
+    " (arn:aws:lambda:<region>:<account>:function:<name>[:<alias or version>]).",
+    "pre_token_generation_version": "lambda_triggers.pre_token_generation_config.lambda_version must be V1_0, V2_0 or V3_0.",
+    "group_name": 'groups["has space"]: group names must be 1-128 characters without spaces.',
+    "group_precedence": 'groups["negative"]: precedence must be a whole number of at least 0.',
+    "group_role": 'groups["bad-role"]: role_arn must be an IAM role ARN (arn:aws:iam::<account>:role/<name>).',
+    "group_description": 'groups["long-description"]: description must be at most 2048 characters.',
+    "custom_attribute_name": 'custom_attributes["a_name_over_twenty_chars"]: names must be 1-20 letters, digits,'
+    " hyphens or underscores (without the custom: prefix).",
+    "custom_attribute_type": 'custom_attributes["colour"]: type must be String, Number, DateTime or Boolean.',
+    "custom_attribute_length": 'custom_attributes["nickname"]: a String\'s length range is 0 to 2048, with min_length <= max_length.',
+    "custom_attribute_value_range_type": 'custom_attributes["flag"]: min_value and max_value apply to Number attributes only.',
+    "custom_attribute_value_range": 'custom_attributes["score"]: min_value must not be greater than max_value.',
+    "identity_provider_type": 'identity_providers["Ldap"]: type must be Google, OIDC or SAML.',
+    "google_provider_name": 'identity_providers["MyGoogle"]: Cognito names a Google provider "Google"; use that key.',
+    "identity_provider_name": 'identity_providers["_corp"]: provider names are 1-32 characters without spaces,'
+    " not starting or ending with _, and not COGNITO.",
+    "identity_provider_client_id": 'identity_providers["NoClient"]: Google and OIDC providers need the client_id Cognito signs in with.',
+    "oidc_issuer": 'identity_providers["Insecure"]: an OIDC provider needs its https:// issuer.',
+    "oidc_request_method": 'identity_providers["Verb"]: attributes_request_method must be GET or POST.',
+    "saml_metadata": 'identity_providers["NoMetadata"]: a SAML provider needs its https:// metadata_url.',
 }
 
 
@@ -119,6 +184,65 @@ def test_validation_rule_rejects_its_bad_entry(rejected: list[str], message: str
 def test_each_bad_entry_breaks_one_rule(rejected: list[str]) -> None:
     # One error per rule and no other: no rule fires on an entry meant for another rule.
     assert len(rejected) == len(VALIDATION_MESSAGES), "\n".join(rejected)
+
+
+# email_configuration is one object: its other rules need plans of their own, one bad value each
+# (and only the rules named beside it break).
+EMAIL_CASES = {
+    "developer without an SES identity, and a malformed sender": (
+        {"email_sending_account": "DEVELOPER", "from_email_address": "Notes no-reply at example.com"},
+        [
+            "email_configuration: DEVELOPER sends through Amazon SES and needs source_arn, the ARN of a verified SES identity.",
+            "email_configuration: from_email_address and reply_to_email_address must be an email address, or Name <address>.",
+        ],
+    ),
+    "Cognito's sender with SES-only settings": (
+        {"source_arn": "arn:aws:iam::123456789012:user/mailer", "configuration_set": "notes-auth"},
+        [
+            "email_configuration.source_arn must be an SES identity ARN (arn:aws:ses:<region>:<account>:identity/<address or domain>).",
+            "email_configuration: from_email_address and configuration_set need email_sending_account = DEVELOPER"
+            " (Cognito's own sender takes neither).",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", EMAIL_CASES)
+def test_email_configuration_rules_reject_with_their_messages(tf, case: str) -> None:
+    email_configuration, messages = EMAIL_CASES[case]
+    errors = tf.root(MODULE).errors({"name": "notes", "email_configuration": email_configuration})
+    assert sorted(e.split("\n", 1)[0] for e in errors) == sorted(f"Invalid value for variable: {m}" for m in messages), "\n".join(errors)
+
+
+# Cross-input rules: preconditions, which run once every input is valid; one plan each, since a
+# failing user pool stops the planning of everything that depends on it.
+PRECONDITION_CASES = {
+    "access token customisation on a LITE pool": (
+        {"user_pool_tier": "LITE", "lambda_triggers": {"pre_token_generation_config": {"lambda_arn": TRIGGER_ARN}}},
+        "lambda_triggers.pre_token_generation_config: event version V2_0 needs user_pool_tier ESSENTIALS or PLUS;"
+        " LITE pools take V1_0 only.",
+    ),
+    "a client naming a provider the pool lacks": (
+        {"clients": {"web": web_client(supported_identity_providers=["COGNITO", "Okta"])}},
+        'clients["web"] names identity providers the pool does not have: Okta. Known: COGNITO.',
+    ),
+    "Google without its client secret": (
+        {"identity_providers": {"Google": {"type": "Google", "client_id": "google-client-id"}}},
+        'identity_providers["Google"]: a Google provider needs its client secret in identity_provider_client_secrets["Google"].',
+    ),
+}
+
+
+@pytest.mark.parametrize("case", PRECONDITION_CASES)
+def test_cross_input_rule_rejects_with_its_message(tf, case: str) -> None:
+    inputs, message = PRECONDITION_CASES[case]
+    errors = tf.root(MODULE).errors({"name": "notes", **inputs})
+    assert [e.split("\n", 1)[0] for e in errors] == [f"Resource precondition failed: {message}"], "\n".join(errors)
+
+
+def test_lite_pool_takes_the_v1_pre_token_generation_event(tf) -> None:
+    trigger = {"pre_token_generation_config": {"lambda_arn": TRIGGER_ARN, "lambda_version": "V1_0"}}
+    assert tf.root(MODULE).errors({"name": "notes", "user_pool_tier": "LITE", "lambda_triggers": trigger}) == []
 
 
 # Valid variables, but each client asks for a scope that nothing defines: a typo of a standard

@@ -145,6 +145,18 @@ def test_user_pool_tags(idp, pool):
     assert error_of(idp.tag_resource, ResourceArn=missing, Tags={"a": "b"}) == ("ResourceNotFoundException", 400)
 
 
+def test_user_pool_domain_keeps_its_managed_login_version(idp, pool):
+    domain = unique("login")
+    idp.create_user_pool_domain(Domain=domain, UserPoolId=pool["Id"], ManagedLoginVersion=2)
+    assert idp.describe_user_pool_domain(Domain=domain)["DomainDescription"]["ManagedLoginVersion"] == 2
+    idp.update_user_pool_domain(Domain=domain, UserPoolId=pool["Id"], ManagedLoginVersion=1)
+    assert idp.describe_user_pool_domain(Domain=domain)["DomainDescription"]["ManagedLoginVersion"] == 1
+    # A domain created without one reports none, as moto did.
+    bare = unique("bare")
+    idp.create_user_pool_domain(Domain=bare, UserPoolId=pool["Id"])
+    assert "ManagedLoginVersion" not in idp.describe_user_pool_domain(Domain=bare)["DomainDescription"]
+
+
 # --- apigatewayv2 ------------------------------------------------------------------------------
 
 @pytest.fixture

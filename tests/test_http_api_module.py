@@ -82,6 +82,7 @@ INVOKE_ARN = (
     "arn:aws:lambda:us-east-1:123456789012:function:orders-authorizer/invocations"
 )
 ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_EXAMPLE"
+PREFLIGHT_INVOKE_ARN = INVOKE_ARN.replace("orders-authorizer", "orders-preflight")
 CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
 
 
@@ -102,6 +103,7 @@ REJECTED = {
         "throttling_rate_limit": 0,
         "throttling_burst_limit": 0,
         "log_retention_days": 0,
+        "route_settings": {"GET /orders": {"throttling_rate_limit": 0, "throttling_burst_limit": 0}},
     },
     "too_high": {
         "name": "a" * 129,
@@ -113,6 +115,7 @@ REJECTED = {
         },
         "throttling_burst_limit": 2.5,
         "log_retention_days": 3654,
+        "route_settings": {"GET /orders": {"throttling_burst_limit": 2.5}},
     },
     "malformed": {
         "name": "-orders",
@@ -124,12 +127,21 @@ REJECTED = {
         "lambda_authorizers": {"api_key": lambda_authorizer(identity_sources=["X-Api-Key"])},
         "log_kms_key_arn": "alias/access-logs",
         "custom_domain": {"domain_name": "api.example.com", "certificate_arn": "arn:aws:iam::123456789012:server-certificate/api"},
+        "route_settings": {"FETCH /orders": {}, "/orders": {}},
+        "preflight_route": {"function_name": "orders-preflight", "invoke_arn": "arn:aws:lambda:us-east-1:123456789012:function:orders-preflight"},
     },
     # Valid inputs that clash: checked by a precondition once every input is valid.
     "shared_key": {
         "name": "orders-api",
         "jwt_authorizers": {"main": {"issuer": ISSUER, "audience": ["orders"]}},
         "lambda_authorizers": {"main": lambda_authorizer()},
+    },
+    # No way in left.
+    "nothing_to_call": {"name": "orders-api", "disable_execute_api_endpoint": True},
+    # A preflight route on an API that has no CORS, so answers no preflight.
+    "preflight_without_cors": {
+        "name": "orders-api",
+        "preflight_route": {"function_name": "orders-preflight", "invoke_arn": PREFLIGHT_INVOKE_ARN},
     },
 }
 
@@ -160,6 +172,13 @@ RULES = [  # (case, the input the message must name, the error the user sees)
     ("too_high", "log_retention_days", INVALID + "log_retention_days must be one of CloudWatch's values: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."),
     ("malformed", "log_kms_key_arn", INVALID + "log_kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not a key id or alias."),
     ("malformed", "custom_domain.certificate_arn", INVALID + "custom_domain.certificate_arn must be an ACM certificate ARN."),
+    ("malformed", "route_settings", INVALID + 'route_settings "/orders", "FETCH /orders": keys are route keys, "$default" or "METHOD /path" with METHOD one of ANY, GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS.'),
+    ("too_low", "route_settings", INVALID + 'route_settings "GET /orders": throttling_rate_limit must be greater than 0.'),
+    ("too_low", "route_settings", INVALID + 'route_settings "GET /orders": throttling_burst_limit must be a whole number of at least 1.'),
+    ("too_high", "route_settings", INVALID + 'route_settings "GET /orders": throttling_burst_limit must be a whole number of at least 1.'),
+    ("malformed", "preflight_route.invoke_arn", INVALID + "preflight_route.invoke_arn must be a Lambda function's invoke ARN (arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<function ARN>/invocations)."),
+    ("nothing_to_call", "disable_execute_api_endpoint", "Resource precondition failed: disable_execute_api_endpoint = true needs custom_domain: without one the API would have no endpoint left to call."),
+    ("preflight_without_cors", "preflight_route", "Resource precondition failed: preflight_route answers CORS preflights: it needs cors to be set."),
 ]
 
 # The last value each rule allows, on every side it has: all in one plan, which must succeed.
@@ -186,6 +205,13 @@ AT_THE_EDGES = {
     "log_retention_days": 3653,
     "log_kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     "custom_domain": {"domain_name": "api.example.com", "certificate_arn": CERTIFICATE_ARN, "mapping_key": "v1"},
+    "disable_execute_api_endpoint": True,  # allowed: the custom domain is a way in
+    "detailed_metrics_enabled": True,
+    "route_settings": {
+        "$default": {"throttling_rate_limit": 0.5, "throttling_burst_limit": 1},
+        "ANY /orders/{id+}": {"detailed_metrics_enabled": False},
+    },
+    "preflight_route": {"function_name": "orders-preflight", "invoke_arn": PREFLIGHT_INVOKE_ARN},
 }
 
 
@@ -217,6 +243,56 @@ def test_rejected_case_fails_only_the_rules_it_breaks(tf, case: str) -> None:
 @on_module_root
 def test_values_at_the_edges_of_every_rule_are_accepted(tf) -> None:
     assert tf.root(MODULE).errors(AT_THE_EDGES) == []
+
+
+# --- CORS preflights and authorized catch-all routes ------------------------------------------
+# http_api wired to lambda_route by its `api` output alone, as a user does: the route learns
+# whether the API has CORS and a preflight route from that one wire.
+
+PREFLIGHT_ROOT = "tests/fixtures/http_api_preflight"
+on_preflight_root = pytest.mark.xdist_group(PREFLIGHT_ROOT)
+PREFLIGHT_REFUSED = (
+    "Resource precondition failed: routes[{key}]: an authorized ANY or $default route on an API with CORS also"
+    " receives the browsers' preflight OPTIONS requests, which carry no credentials, so its authorizer refuses them"
+    " and every cross-origin call fails. Set preflight_route on modules/http_api (an unauthenticated OPTIONS"
+    " /{{proxy+}} route), or use explicit methods."
+)
+
+
+@on_preflight_root
+@pytest.mark.parametrize("route_key", ["ANY /{proxy+}", "$default", "ANY /orders"])
+def test_authorized_catch_all_route_on_an_api_with_cors_is_refused(tf, route_key: str) -> None:
+    errors = [first_paragraph(e) for e in tf.root(PREFLIGHT_ROOT).errors({"cors": True, "preflight_route": False, "route_key": route_key})]
+    assert errors == [PREFLIGHT_REFUSED.format(key=json.dumps(route_key))]
+
+
+@on_preflight_root
+@pytest.mark.parametrize(
+    ("cors", "preflight_route", "route_key"),
+    [
+        (True, True, "ANY /{proxy+}"),  # the OPTIONS /{proxy+} route answers preflights first
+        (True, True, "$default"),
+        (False, False, "ANY /{proxy+}"),  # no CORS: browsers send no preflight worth answering
+        (True, False, "GET /orders"),  # an explicit method: API Gateway answers its preflight itself
+    ],
+)
+def test_authorized_catch_all_route_is_accepted_when_preflights_are_answered(tf, cors: bool, preflight_route: bool, route_key: str) -> None:
+    assert tf.root(PREFLIGHT_ROOT).errors({"cors": cors, "preflight_route": preflight_route, "route_key": route_key}) == []
+
+
+@on_preflight_root
+def test_authorized_catch_all_route_is_accepted_beside_its_own_unauthenticated_options_route(tf) -> None:
+    inputs = {"cors": True, "preflight_route": False, "route_key": "ANY /{proxy+}", "own_options_route": True}
+    assert tf.root(PREFLIGHT_ROOT).errors(inputs) == []
+
+
+@on_preflight_root
+def test_preflight_route_is_unauthenticated_and_served_by_the_function_it_names(tf) -> None:
+    plan = tf.root(PREFLIGHT_ROOT).plan({"cors": True, "preflight_route": True, "route_key": "ANY /{proxy+}"})
+    route = plan.values["module.http_api.aws_apigatewayv2_route.preflight[0]"]
+    assert (route["route_key"], route["authorization_type"]) == ("OPTIONS /{proxy+}", "NONE")
+    assert plan.values["module.http_api.aws_lambda_permission.preflight[0]"]["function_name"] == "orders"
+    assert plan.values["module.orders.aws_apigatewayv2_route.this[\"ANY /{proxy+}\"]"]["authorization_type"] == "JWT"
 
 
 # --- Mocked apply ------------------------------------------------------------------------------

@@ -7,10 +7,12 @@ destroy. Variables: only deletion protection is switched off, so that destroy ca
 from __future__ import annotations
 
 import base64
-import importlib.util
 import hashlib
+import importlib.util
+import io
 import json
 import shutil
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -324,6 +326,36 @@ def test_destroy_leaves_nothing_behind(deployed) -> None:
 EXAMPLES = sorted(p.parent.name for p in (stack.REPO / "examples").glob("*/main.tf"))
 
 
+def _check_http_api_example(aws: EmbeddedAws, outputs: dict) -> None:
+    """The stage meters every route and throttles GET /status below its defaults."""
+    stage = aws.client("apigatewayv2").get_stage(ApiId=outputs["api_id"], StageName="$default")
+    assert stage["DefaultRouteSettings"]["DetailedMetricsEnabled"] is True
+    assert (stage["DefaultRouteSettings"]["ThrottlingRateLimit"], stage["DefaultRouteSettings"]["ThrottlingBurstLimit"]) == (50, 100)
+    status = stage["RouteSettings"]["GET /status"]
+    assert (status["ThrottlingRateLimit"], status["ThrottlingBurstLimit"]) == (5, 10)
+
+
+def _check_cognito_example(aws: EmbeddedAws, outputs: dict) -> None:
+    """Groups, a custom attribute, an OIDC provider the spa client names, a native app's callback."""
+    cognito, pool_id = aws.client("cognito-idp"), outputs["user_pool_id"]
+    assert sorted(g["GroupName"] for g in cognito.list_groups(UserPoolId=pool_id)["Groups"]) == ["editors", "readers"]
+    attributes = {a["Name"]: a for a in cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]["SchemaAttributes"]}
+    assert attributes["custom:tenant_id"]["Mutable"] is False
+    (provider,) = cognito.list_identity_providers(UserPoolId=pool_id)["Providers"]
+    assert (provider["ProviderName"], provider["ProviderType"]) == ("CorpOIDC", "OIDC")
+    clients = {name: cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=client_id)["UserPoolClient"]
+               for name, client_id in outputs["client_ids"].items()}
+    assert sorted(clients["spa"]["SupportedIdentityProviders"]) == ["COGNITO", "CorpOIDC"]
+    assert clients["mobile"]["CallbackURLs"] == ["notesapp://callback"]
+    domain = outputs["authorize_url"].removeprefix("https://").split(".", 1)[0]
+    assert cognito.describe_user_pool_domain(Domain=domain)["DomainDescription"]["ManagedLoginVersion"] == 1
+    assert outputs["login_ui"] == "hosted UI"
+
+
+# What each example's new inputs made, read back from the embedded AWS after apply.
+EXAMPLE_CHECKS = {"http_api": _check_http_api_example, "cognito": _check_cognito_example}
+
+
 # Their own group: they need no ordering with the root's lifecycle above, only an embedded AWS.
 @pytest.mark.xdist_group("apply-examples")
 @pytest.mark.parametrize("example", EXAMPLES)
@@ -336,10 +368,50 @@ def test_example_applies_replans_empty_and_destroys(aws, tmp_path, example: str)
     env = terraform.terraform_env(tmp_path / "cli", stack.sandbox_env(aws.url))
     for args in (["init", "-input=false", "-lockfile=readonly"], ["apply", "-auto-approve", "-input=false"]):
         terraform.run(args, root, env, quiet=True)
+    if example in EXAMPLE_CHECKS:
+        EXAMPLE_CHECKS[example](aws, terraform.outputs(root, env))
     assert terraform.run(["plan", "-detailed-exitcode", "-input=false"], root, env, quiet=True, check=False).returncode == 0
     terraform.run(["destroy", "-auto-approve", "-input=false"], root, env, quiet=True)
     state = json.loads((root / "terraform.tfstate").read_text())
     assert state["resources"] == []
+
+
+@pytest.mark.xdist_group("apply-examples")
+def test_cognito_example_with_a_pre_token_generation_trigger(aws, tmp_path) -> None:
+    """The trigger input the default example leaves null: Cognito gets the function and its event
+    version, and the function a permission for this pool only."""
+    lambda_ = aws.client("lambda")
+    role = aws.client("iam").create_role(RoleName="pre-token", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }))["Role"]["Arn"]
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return event\n")
+    function_arn = lambda_.create_function(FunctionName="pre-token", Runtime="python3.13", Role=role, Handler="app.handler",
+                                           Code={"ZipFile": package.getvalue()})["FunctionArn"]
+
+    shutil.copytree(stack.REPO / "modules", tmp_path / "modules", ignore=stack.NOT_COPIED)
+    root = tmp_path / "examples" / "cognito"
+    shutil.copytree(stack.REPO / "examples" / "cognito", root, ignore=stack.NOT_COPIED)
+    shutil.copy(stack.REPO / ".terraform.lock.hcl", root)
+    env = terraform.terraform_env(tmp_path / "cli", stack.sandbox_env(aws.url))
+    trigger = [f"-var=pre_token_generation_function_arn={function_arn}"]
+    terraform.run(["init", "-input=false", "-lockfile=readonly"], root, env, quiet=True)
+    terraform.run(["apply", "-auto-approve", "-input=false", *trigger], root, env, quiet=True)
+    try:
+        pool = aws.client("cognito-idp").describe_user_pool(UserPoolId=terraform.outputs(root, env)["user_pool_id"])["UserPool"]
+        assert pool["LambdaConfig"]["PreTokenGenerationConfig"] == {"LambdaArn": function_arn, "LambdaVersion": "V2_0"}
+        (statement,) = json.loads(lambda_.get_policy(FunctionName="pre-token")["Policy"])["Statement"]
+        assert statement["Principal"] == {"Service": "cognito-idp.amazonaws.com"}
+        assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == pool["Arn"]
+        assert terraform.run(["plan", "-detailed-exitcode", "-input=false", *trigger], root, env, quiet=True, check=False).returncode == 0
+    finally:
+        terraform.run(["destroy", "-auto-approve", "-input=false", *trigger], root, env, quiet=True)
+        # The root's lifecycle may share this embedded AWS and expects it empty after its destroy.
+        lambda_.delete_function(FunctionName="pre-token")
+        aws.client("iam").delete_role(RoleName="pre-token")
+    assert json.loads((root / "terraform.tfstate").read_text())["resources"] == []
 
 
 # --- packaging: the build never depends on a file left by an earlier run -------------------------

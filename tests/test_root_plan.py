@@ -39,8 +39,8 @@ def test_jwt_authorizer_trusts_the_user_pool_and_its_api_clients(tf) -> None:
 
 def test_routes_use_the_api_its_execution_arn_and_its_authorizer(tf) -> None:
     plan = tf.root(".").plan()
-    assert references(plan, "route", "api_id") == ["module.http_api.api_id", "module.http_api"]
-    assert references(plan, "route", "api_execution_arn") == ["module.http_api.execution_arn", "module.http_api"]
+    # One wire: the api object carries the id, the execution ARN and the CORS facts routes are checked against.
+    assert references(plan, "route", "api") == ["module.http_api.api", "module.http_api"]
     assert "module.http_api.authorizer_ids" in references(plan, "route", "routes")
 
 

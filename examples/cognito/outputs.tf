@@ -38,3 +38,18 @@ output "client_secrets" {
   value       = module.cognito.client_secrets
   sensitive   = true
 }
+
+output "login_ui" {
+  description = "What the sign-in domain serves: hosted UI or managed login."
+  value       = module.cognito.login_ui
+}
+
+output "group_names" {
+  description = "User groups, as they appear in the cognito:groups claim."
+  value       = module.cognito.group_names
+}
+
+output "identity_provider_names" {
+  description = "External identity providers the clients may name."
+  value       = module.cognito.identity_provider_names
+}

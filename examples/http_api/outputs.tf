@@ -4,7 +4,7 @@ output "api_id" {
 }
 
 output "invoke_url" {
-  description = "URL of the $default stage; append a route path."
+  description = "Base URL of the API (the custom domain when there is one); append a route path."
   value       = module.http_api.invoke_url
 }
 
@@ -16,4 +16,24 @@ output "jwt_authorizer_id" {
 output "access_log_group_name" {
   description = "CloudWatch log group of the JSON access logs."
   value       = module.http_api.access_log_group_name
+}
+
+output "status_url" {
+  description = "The public status route."
+  value       = "${module.http_api.invoke_url}/status"
+}
+
+output "api_arn" {
+  description = "ARN of the API."
+  value       = module.http_api.api_arn
+}
+
+output "stage_arn" {
+  description = "ARN of the $default stage (e.g. for a WAF web ACL association)."
+  value       = module.http_api.stage_arn
+}
+
+output "access_log_group_arn" {
+  description = "ARN of the access log group."
+  value       = module.http_api.access_log_group_arn
 }

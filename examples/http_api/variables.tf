@@ -27,3 +27,18 @@ variable "jwt_audience" {
   type        = list(string)
   default     = ["example-app-client-id"]
 }
+
+variable "status_backend_url" {
+  description = "HTTP endpoint that GET /status proxies to."
+  type        = string
+  default     = "https://status.example.com/health"
+}
+
+variable "custom_domain" {
+  description = "Custom domain (name and ACM certificate ARN) to serve the API on; null for none. With one, the execute-api endpoint is turned off."
+  type = object({
+    domain_name     = string
+    certificate_arn = string
+  })
+  default = null
+}

@@ -12,11 +12,10 @@ module "http_api" {
 module "hello" {
   source = "../../modules/lambda_route"
 
-  function_name     = "${var.name}-hello"
-  description       = "GET /hello of ${var.name}"
-  source_dirs       = ["${path.module}/src"]
-  api_id            = module.http_api.api_id
-  api_execution_arn = module.http_api.execution_arn
+  function_name = "${var.name}-hello"
+  description   = "GET /hello of ${var.name}"
+  source_dirs   = ["${path.module}/src"]
+  api           = module.http_api.api
 
   tracing_mode                   = "Active"
   reserved_concurrent_executions = 10

@@ -19,12 +19,12 @@ output "jwks_uri" {
 }
 
 output "domain" {
-  description = "The managed login domain prefix."
+  description = "Prefix of the sign-in domain (its pages are the hosted UI or managed login: see login_ui)."
   value       = aws_cognito_user_pool_domain.this.domain
 }
 
 output "domain_base_url" {
-  description = "Base URL of the managed login domain (serves /oauth2/*, /login, /logout)."
+  description = "Base URL of the sign-in domain (serves /oauth2/*, /login, /logout with the hosted UI or managed login: see login_ui)."
   value       = local.domain_base_url
 }
 
@@ -49,7 +49,7 @@ output "revoke_url" {
 }
 
 output "logout_url" {
-  description = "Managed login sign-out endpoint."
+  description = "Sign-out endpoint of the sign-in domain."
   value       = "${local.domain_base_url}/logout"
 }
 
@@ -83,4 +83,29 @@ output "resource_server_scopes" {
 output "demo_username" {
   description = "Username (email) of the demo user, or null."
   value       = var.demo_user_email
+}
+
+output "login_ui" {
+  description = "What the domain serves: \"hosted UI\" (managed_login_version 1, the classic pages) or \"managed login\" (version 2)."
+  value       = local.login_ui
+}
+
+output "managed_login_version" {
+  description = "The domain's managed_login_version: 1 (classic hosted UI) or 2 (managed login)."
+  value       = aws_cognito_user_pool_domain.this.managed_login_version
+}
+
+output "group_names" {
+  description = "Names of the user groups (the values the cognito:groups claim may hold)."
+  value       = sort(keys(aws_cognito_user_group.this))
+}
+
+output "identity_provider_names" {
+  description = "Provider names of the external identity providers, for clients' supported_identity_providers."
+  value       = sort([for provider in aws_cognito_identity_provider.this : provider.provider_name])
+}
+
+output "custom_attribute_claims" {
+  description = "Claim names of the custom attributes in ID tokens and userInfo (custom:<name>)."
+  value       = sort([for name in keys(var.custom_attributes) : "custom:${name}"])
 }

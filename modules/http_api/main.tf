@@ -1,3 +1,13 @@
+locals {
+  # Where clients call the API: the custom domain when there is one (the execute-api endpoint may
+  # be off), under its mapping key; otherwise the stage's URL, whose trailing slash is dropped.
+  invoke_url = (
+    var.custom_domain == null
+    ? trimsuffix(aws_apigatewayv2_stage.default.invoke_url, "/")
+    : join("/", compact(["https://${var.custom_domain.domain_name}", var.custom_domain.mapping_key]))
+  )
+}
+
 resource "aws_apigatewayv2_api" "this" {
   name                         = var.name
   description                  = var.description
@@ -14,6 +24,13 @@ resource "aws_apigatewayv2_api" "this" {
       expose_headers    = cors_configuration.value.expose_headers
       max_age           = cors_configuration.value.max_age_seconds
       allow_credentials = cors_configuration.value.allow_credentials
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = !var.disable_execute_api_endpoint || var.custom_domain != null
+      error_message = "disable_execute_api_endpoint = true needs custom_domain: without one the API would have no endpoint left to call."
     }
   }
 }
@@ -102,9 +119,63 @@ resource "aws_apigatewayv2_stage" "default" {
   }
 
   default_route_settings {
-    throttling_rate_limit  = var.throttling_rate_limit
-    throttling_burst_limit = var.throttling_burst_limit
+    throttling_rate_limit    = var.throttling_rate_limit
+    throttling_burst_limit   = var.throttling_burst_limit
+    detailed_metrics_enabled = var.detailed_metrics_enabled
   }
+
+  # AWS refuses settings for a route key the API does not have (yet): see the README.
+  dynamic "route_settings" {
+    for_each = var.route_settings
+    content {
+      route_key                = route_settings.key
+      throttling_rate_limit    = coalesce(route_settings.value.throttling_rate_limit, var.throttling_rate_limit)
+      throttling_burst_limit   = coalesce(route_settings.value.throttling_burst_limit, var.throttling_burst_limit)
+      detailed_metrics_enabled = coalesce(route_settings.value.detailed_metrics_enabled, var.detailed_metrics_enabled)
+    }
+  }
+}
+
+# Browsers send preflights without credentials. With CORS configured, API Gateway answers a
+# preflight itself only when no route matches it; an authorized ANY or $default route matches
+# OPTIONS too, and its authorizer refuses the preflight. This route is more specific than both
+# (an explicit method), takes no authorization, and needs an integration: HTTP APIs have no MOCK
+# integration, so a Lambda function answers, and API Gateway adds the configured CORS headers.
+resource "aws_apigatewayv2_integration" "preflight" {
+  count = var.preflight_route == null ? 0 : 1
+
+  api_id                 = aws_apigatewayv2_api.this.id
+  integration_type       = "AWS_PROXY"
+  integration_method     = "POST"
+  integration_uri        = var.preflight_route.invoke_arn
+  payload_format_version = "2.0"
+}
+
+resource "aws_apigatewayv2_route" "preflight" {
+  #checkov:skip=CKV_AWS_309:Browser preflights carry no credentials; this OPTIONS route must be unauthenticated to answer them.
+  count = var.preflight_route == null ? 0 : 1
+
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = "OPTIONS /{proxy+}"
+  target             = "integrations/${aws_apigatewayv2_integration.preflight[0].id}"
+  authorization_type = "NONE"
+
+  lifecycle {
+    precondition {
+      condition     = var.cors != null
+      error_message = "preflight_route answers CORS preflights: it needs cors to be set."
+    }
+  }
+}
+
+resource "aws_lambda_permission" "preflight" {
+  count = var.preflight_route == null ? 0 : 1
+
+  statement_id  = "apigw-preflight-${aws_apigatewayv2_api.this.id}"
+  action        = "lambda:InvokeFunction"
+  function_name = var.preflight_route.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/*/OPTIONS/{proxy+}"
 }
 
 resource "aws_apigatewayv2_domain_name" "this" {

@@ -99,9 +99,9 @@ variable "lambda_authorizers" {
 }
 
 variable "throttling_rate_limit" {
-  description = "Steady-state requests per second allowed on every route of the stage."
+  description = "Steady-state requests per second allowed on every route of the stage (route_settings may lower it per route)."
   type        = number
-  default     = 100
+  default     = 50
 
   validation {
     condition     = var.throttling_rate_limit > 0
@@ -110,13 +110,56 @@ variable "throttling_rate_limit" {
 }
 
 variable "throttling_burst_limit" {
-  description = "Burst of requests allowed above the rate on every route of the stage."
+  description = "Requests the stage accepts at once before the rate applies (the token bucket's size)."
   type        = number
-  default     = 50
+  default     = 100
 
   validation {
     condition     = var.throttling_burst_limit >= 1 && floor(var.throttling_burst_limit) == var.throttling_burst_limit
     error_message = "throttling_burst_limit must be a whole number of at least 1."
+  }
+}
+
+variable "detailed_metrics_enabled" {
+  description = "Publish CloudWatch metrics per route (billed as custom metrics), not only per stage."
+  type        = bool
+  default     = false
+}
+
+variable "route_settings" {
+  description = "Settings of single routes by route key (\"GET /orders\", \"$default\"): throttling and detailed metrics; unset fields keep the stage's defaults."
+  type = map(object({
+    throttling_rate_limit    = optional(number)
+    throttling_burst_limit   = optional(number)
+    detailed_metrics_enabled = optional(bool)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for key in keys(var.route_settings) : key == "$default" || can(regex("^(ANY|GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /[^ ]*$", key))])
+    error_message = "route_settings ${join(", ", [for key in keys(var.route_settings) : jsonencode(key) if !(key == "$default" || can(regex("^(ANY|GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /[^ ]*$", key)))])}: keys are route keys, \"$default\" or \"METHOD /path\" with METHOD one of ANY, GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS."
+  }
+  validation {
+    condition     = alltrue([for s in values(var.route_settings) : s.throttling_rate_limit == null || try(s.throttling_rate_limit > 0, false)])
+    error_message = "route_settings ${join(", ", [for key, s in var.route_settings : jsonencode(key) if !(s.throttling_rate_limit == null || try(s.throttling_rate_limit > 0, false))])}: throttling_rate_limit must be greater than 0."
+  }
+  validation {
+    condition     = alltrue([for s in values(var.route_settings) : s.throttling_burst_limit == null || try(s.throttling_burst_limit >= 1 && floor(s.throttling_burst_limit) == s.throttling_burst_limit, false)])
+    error_message = "route_settings ${join(", ", [for key, s in var.route_settings : jsonencode(key) if !(s.throttling_burst_limit == null || try(s.throttling_burst_limit >= 1 && floor(s.throttling_burst_limit) == s.throttling_burst_limit, false))])}: throttling_burst_limit must be a whole number of at least 1."
+  }
+}
+
+variable "preflight_route" {
+  description = "Create an unauthenticated OPTIONS /{proxy+} route for browser preflights, served by this Lambda function (it answers any 2xx; API Gateway adds the CORS headers). Needed by an authorized ANY or $default route on an API with CORS. Null: no such route."
+  type = object({
+    function_name = string
+    invoke_arn    = string
+  })
+  default = null
+
+  validation {
+    condition     = var.preflight_route == null || can(regex("^arn:aws[a-z-]*:apigateway:[a-z0-9-]+:lambda:path/2015-03-31/functions/arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[^/]+/invocations$", try(var.preflight_route.invoke_arn, "")))
+    error_message = "preflight_route.invoke_arn must be a Lambda function's invoke ARN (arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<function ARN>/invocations)."
   }
 }
 

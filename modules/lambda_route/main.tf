@@ -69,8 +69,8 @@ locals {
   route_source_arns = {
     for key in keys(var.routes) : key => (
       key == "$default"
-      ? "${var.api_execution_arn}/*/$default"
-      : "${var.api_execution_arn}/*/${replace(split(" ", key)[0], "ANY", "*")}${split(" ", key)[1]}"
+      ? "${var.api.execution_arn}/*/$default"
+      : "${var.api.execution_arn}/*/${replace(split(" ", key)[0], "ANY", "*")}${split(" ", key)[1]}"
     )
   }
 }
@@ -338,7 +338,7 @@ resource "aws_cloudwatch_metric_alarm" "this" {
 }
 
 resource "aws_apigatewayv2_integration" "this" {
-  api_id                 = var.api_id
+  api_id                 = var.api.id
   integration_type       = "AWS_PROXY"
   integration_method     = "POST"
   integration_uri        = aws_lambda_function.this.invoke_arn
@@ -350,12 +350,27 @@ resource "aws_apigatewayv2_route" "this" {
   #checkov:skip=CKV_AWS_309:NONE is allowed for routes meant to be public; every route states its authorization_type in var.routes, and a JWT route must carry scopes.
   for_each = var.routes
 
-  api_id               = var.api_id
+  api_id               = var.api.id
   route_key            = each.key
   target               = "integrations/${aws_apigatewayv2_integration.this.id}"
   authorization_type   = each.value.authorization_type
   authorizer_id        = each.value.authorizer_id
   authorization_scopes = each.value.authorization_type == "JWT" ? each.value.authorization_scopes : null
+
+  lifecycle {
+    # A browser's preflight carries no credentials. An authorized ANY or $default route also
+    # matches OPTIONS, so on an API with CORS its authorizer would refuse every preflight, unless
+    # an unauthenticated OPTIONS /{proxy+} route (more specific) answers them first.
+    precondition {
+      condition = !(
+        var.api.cors_enabled && !var.api.preflight_route
+        && each.value.authorization_type != "NONE"
+        && (each.key == "$default" || startswith(each.key, "ANY "))
+        && try(var.routes["OPTIONS /{proxy+}"].authorization_type, null) != "NONE"
+      )
+      error_message = "routes[${jsonencode(each.key)}]: an authorized ANY or $default route on an API with CORS also receives the browsers' preflight OPTIONS requests, which carry no credentials, so its authorizer refuses them and every cross-origin call fails. Set preflight_route on modules/http_api (an unauthenticated OPTIONS /{proxy+} route), or use explicit methods."
+    }
+  }
 }
 
 resource "aws_lambda_permission" "this" {

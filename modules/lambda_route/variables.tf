@@ -340,14 +340,14 @@ variable "policy_statements" {
   }
 }
 
-variable "api_id" {
-  description = "ID of the HTTP API the routes belong to."
-  type        = string
-}
-
-variable "api_execution_arn" {
-  description = "Execution ARN of the HTTP API (arn:aws:execute-api:region:account:api-id), to scope the invoke permissions."
-  type        = string
+variable "api" {
+  description = "The HTTP API the routes belong to: modules/http_api's api output (id, execution ARN, and whether it has CORS and a preflight route, which routes are checked against)."
+  type = object({
+    id              = string
+    execution_arn   = string
+    cors_enabled    = bool
+    preflight_route = bool
+  })
 }
 
 variable "integration_timeout_ms" {
