@@ -599,14 +599,10 @@ def permission_findings(apis: Sequence[ApiView], policies: Mapping[str, list[dic
             other = f"arn:aws:execute-api:{api.region}:{aws.ACCOUNT_ID}:localawsaudit/{api.stage or '$default'}/GET{PROBE_PATHS[0]}"
             probes.append((api, other))
         wide = [(api, probe) for api, probe in probes if invoke_permitted(statements, function, probe, aws.ACCOUNT_ID)]
-        # A bare `*` source ARN is meant to match every API, but the local gateway's ArnLike matches
-        # six colon-separated parts and so never matches it: it is looked for by name.
-        starred = [s for s in statements if isinstance(s, dict) and s.get("Effect") == "Allow" and "*" in _source_arns(s)]
-        if not wide and not starred:
+        if not wide:  # (a bare `*` source ARN matches every probe: ArnLike "*" matches any ARN)
             continue
-        api, example = wide[0] if wide else (routes[0][0], "any API's request")
-        culprits = [s for s in statements if s in starred
-                    or any(invoke_permitted([s], function, p, aws.ACCOUNT_ID) for _, p in wide)]
+        api, example = wide[0]
+        culprits = [s for s in statements if any(invoke_permitted([s], function, p, aws.ACCOUNT_ID) for _, p in wide)]
         described = "; ".join(f"{s.get('Sid', 'no Sid')} (SourceArn {', '.join(_source_arns(s)) or 'none: any API of any account'})"
                               for s in culprits)
         route_keys = sorted({r["RouteKey"] for _, r in routes})

@@ -42,6 +42,8 @@ be AWS's behaviour; each is the side that refuses what AWS might refuse:
 * IAM policies: identity policies of the caller only. NOT evaluated: ``Condition`` blocks, policy
   variables (``${...}``), permission boundaries, SCPs/RCPs, session policies (HTTP APIs have no
   resource policies). A statement that cannot be evaluated never allows and, if it is a Deny, denies.
+  The same evaluator reads REST APIs' resource policies (H2) and Lambda function policies (B6:
+  principal the calling service; ArnLike/ArnEquals and String* on aws:SourceArn/aws:SourceAccount).
   Resource wildcards follow IAM's documented rule (``*``/``?`` within a colon-separated ARN segment, a
   ``*`` ending a segment may run across colons, none in the service segment); where that rule and a
   plain whole-string glob disagree, an Allow needs both to match and a Deny needs either.
@@ -63,7 +65,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import parse_qsl
 
 import jwt
@@ -552,8 +554,24 @@ def _statement_applies(statement: Mapping, action: str, resource: str, *, lenien
 # request (the VPC endpoint it came through and that endpoint's VPC; absent on the internet listener),
 # and the operators evaluated on them. Anything else in a Condition is unevaluable (fail closed).
 RESOURCE_POLICY_KEYS = frozenset({"aws:sourcevpce", "aws:sourcevpc"})
+# Lambda function policies as API Gateway and Cognito meet them (spec B6): the service's request
+# carries the source ARN (the route or user pool) and its account.
+LAMBDA_POLICY_KEYS = frozenset({"aws:sourcearn", "aws:sourceaccount"})
 _CONDITION_OPERATORS = frozenset({"StringEquals", "StringNotEquals", "StringEqualsIgnoreCase",
                                   "StringNotEqualsIgnoreCase", "StringLike", "StringNotLike"})
+# Arn* operators only on keys whose value is an ARN (elsewhere: unevaluable, fail closed).
+_ARN_OPERATORS = frozenset({"ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike"})
+_ARN_KEYS = frozenset({"aws:sourcearn"})
+
+
+def arn_like(pattern: str, arn: str) -> bool:
+    """IAM ArnLike/ArnEquals: each of the six colon-separated parts matched on its own, * and ?
+    wildcards (the last part may hold colons); a pattern of just "*" matches any ARN."""
+    if pattern == "*":
+        return True
+    wanted, actual = pattern.split(":", 5), arn.split(":", 5)
+    return len(wanted) == len(actual) == 6 and all(_glob(w, segmented=False).fullmatch(a) is not None
+                                                   for w, a in zip(wanted, actual))
 
 
 def _condition_problem(condition: Any, known_keys: frozenset[str]) -> str:
@@ -564,13 +582,15 @@ def _condition_problem(condition: Any, known_keys: frozenset[str]) -> str:
         return "a malformed Condition"
     for operator, tests in condition.items():
         base = operator.removesuffix("IfExists")
-        if base not in _CONDITION_OPERATORS:
+        if base not in _CONDITION_OPERATORS | _ARN_OPERATORS:
             return f"the condition operator {operator}"
         if not isinstance(tests, Mapping):
             return f"a malformed {operator}"
         for key, expected in tests.items():
             if key.lower() not in known_keys:
                 return f"the condition key {key}"
+            if base in _ARN_OPERATORS and key.lower() not in _ARN_KEYS:
+                return f"the condition operator {operator} on {key}"
             values = expected if isinstance(expected, list) else [expected]
             if not all(isinstance(v, str) for v in values):
                 return f"a malformed value of {key}"
@@ -591,7 +611,9 @@ def _condition_holds(condition: Mapping, context: Mapping[str, str]) -> bool:
                     continue
                 return False
             values = expected if isinstance(expected, list) else [expected]
-            if base.startswith(("StringLike", "StringNotLike")):
+            if base in _ARN_OPERATORS:
+                matched = any(arn_like(v, actual) for v in values)
+            elif base.startswith(("StringLike", "StringNotLike")):
                 matched = any(_glob(v, segmented=False).fullmatch(actual) for v in values)
             elif ignore_case:
                 matched = actual.lower() in [v.lower() for v in values]
@@ -613,15 +635,17 @@ def _principal_problem(statement: Mapping) -> str:
     return "a resource policy statement without a readable Principal"
 
 
-def _principal_matches(statement: Mapping, caller: tuple[str, str] | None) -> bool:
+def _principal_matches(statement: Mapping, caller: tuple[str, str] | None, service: str | None = None) -> bool:
     """Whether the statement's Principal names the caller: (user ARN, account id), or None for an
-    unsigned (anonymous) request, which only "*" names."""
+    unsigned (anonymous) request, which only "*" names; or, with `service`, that AWS service."""
     principal = statement.get("Principal")
     if principal == "*":
         return True
     named = _values(principal, "AWS") or []
     if "*" in named:
         return True
+    if service is not None:
+        return service in (_values(principal, "Service") or [])
     if caller is None:
         return False
     arn, account = caller
@@ -671,16 +695,19 @@ def _statements(document: Any) -> list[Any] | None:
 
 def evaluate_policies(policies: Sequence[Any], *, action: str, resource: str,
                       context: Mapping[str, str] | None = None, caller: tuple[str, str] | None = None,
-                      resource_policy: bool = False) -> PolicyResult:
+                      resource_policy: bool = False, service: str | None = None,
+                      condition_keys: frozenset[str] = RESOURCE_POLICY_KEYS) -> PolicyResult:
     """IAM's policy logic: an explicit Deny wins, then an Allow, else an implicit deny.
 
     Identity policies by default. With `resource_policy`, statements apply only to the principals
-    they name (`caller`: (user ARN, account id), None for an anonymous request), and conditions on
-    RESOURCE_POLICY_KEYS are evaluated against `context` (lower-cased keys; absent keys left out).
+    they name (`caller`: (user ARN, account id), None for an anonymous request; or `service`, the
+    AWS service calling, as for a Lambda function policy), and conditions on `condition_keys`
+    (a REST API's RESOURCE_POLICY_KEYS unless told, LAMBDA_POLICY_KEYS for a function policy) are
+    evaluated against `context` (lower-cased keys; absent keys left out).
     A statement that cannot be evaluated (see `_unevaluable`) never allows; an unevaluable Deny — or
     any unevaluable statement whose effect cannot be told — denies.
     """
-    known_keys = RESOURCE_POLICY_KEYS if context is not None else frozenset()
+    known_keys = condition_keys if context is not None else frozenset()
     context = context or {}
     allowed_by = ""
     for number, document in enumerate(policies):
@@ -694,7 +721,7 @@ def evaluate_policies(policies: Sequence[Any], *, action: str, resource: str,
                 if effect == "Allow":
                     continue  # an Allow that cannot be evaluated does not allow
                 return PolicyResult("Deny", f"policy {number}: a statement with {problem} refuses")
-            if resource_policy and not _principal_matches(statement, caller):
+            if resource_policy and not _principal_matches(statement, caller, service):
                 continue
             if "Condition" in statement and not _condition_holds(statement["Condition"], context):
                 continue
@@ -705,6 +732,17 @@ def evaluate_policies(policies: Sequence[Any], *, action: str, resource: str,
     if allowed_by:
         return PolicyResult("Allow", allowed_by)
     return PolicyResult("ImplicitDeny", f"no statement allows {action} on {resource}")
+
+
+def invoke_permitted(statements: Iterable[Any], function_arn: str, source_arn: str, account_id: str,
+                     service: str = "apigateway.amazonaws.com") -> bool:
+    """Whether a Lambda function's resource policy lets `service` (API Gateway unless named) invoke
+    it for source_arn (spec B6): the one evaluator above, with the service as principal and
+    aws:SourceArn / aws:SourceAccount as condition keys."""
+    policy = {"Statement": list(statements)}
+    return evaluate_policies([policy], action="lambda:InvokeFunction", resource=function_arn,
+                             context={"aws:sourcearn": source_arn, "aws:sourceaccount": account_id},
+                             resource_policy=True, service=service, condition_keys=LAMBDA_POLICY_KEYS).allowed
 
 
 def resource_policy_problems(document: Any) -> list[str]:

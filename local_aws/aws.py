@@ -1,5 +1,7 @@
-"""Clients of the embedded AWS: one place for its fake credentials, default region and account,
-the issuer format of a user pool, and which regions the embedded AWS holds anything in.
+"""Clients of the embedded AWS: one place for its fake credentials (for boto3 clients made here and,
+as environment variables, for the processes the stack starts: Terraform, handlers, the shell),
+default region and account, its change counter, the issuer format of a user pool, and which regions
+the embedded AWS holds anything in.
 
 REGION is only the default: a root may put its resources in any region (or several), and every
 reader of the embedded AWS asks `regions()` where to look rather than assuming REGION.
@@ -29,6 +31,23 @@ _ISOLATED = {name: (None, None, default, None) for name, default in
              (("profile", None), ("config_file", os.devnull), ("credentials_file", os.devnull))}
 
 
+
+def sandbox_variables(endpoint_url: str | None = None) -> dict[str, str]:
+    """The environment variables that keep an AWS SDK or CLI on the fake keys and off the user's
+    profile, config and credentials files and instance metadata; with `endpoint_url`, every service
+    is the embedded AWS. Callers first drop the AWS_* variables they do not want kept."""
+    env = {
+        "AWS_ACCESS_KEY_ID": FAKE_KEYS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": FAKE_KEYS["aws_secret_access_key"],
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    if endpoint_url is not None:
+        env["AWS_ENDPOINT_URL"] = endpoint_url
+    return env
+
+
 _session: boto3.Session | None = None
 _session_lock = threading.Lock()  # a session may not make clients from two threads at once
 
@@ -54,11 +73,24 @@ def private(endpoint_url: str, path: str, payload: dict | None = None) -> tuple[
         return error.code, error.read()
 
 
-def generation(endpoint_url: str) -> int | None:
+class EmbeddedAwsError(RuntimeError):
+    """The embedded AWS answered a private endpoint with something other than what it serves."""
+
+
+def generation(endpoint_url: str) -> int:
     """The embedded AWS's change counter (GET /_local/state: it moves with every write to APIs,
-    functions, pools and IAM), None when it does not answer; the one place that reads it."""
+    functions, pools and IAM); the one place that reads it.
+
+    Fails one way: EmbeddedAwsError when it answers other than 200 with a counter, and urllib's
+    URLError (an OSError) when it does not answer at all. Never a made-up value, so no caller
+    mistakes "could not tell" for "unchanged" or "changed"."""
     status, body = private(endpoint_url, "state")
-    return json.loads(body)["generation"] if status == 200 else None
+    if status != 200:
+        raise EmbeddedAwsError(f"the embedded AWS at {endpoint_url} did not give its change counter: {status} {body[:200]!r}")
+    try:
+        return int(json.loads(body)["generation"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise EmbeddedAwsError(f"the embedded AWS at {endpoint_url} gave no readable change counter: {body[:200]!r}") from error
 
 
 def issuer(region: str, pool_id: str) -> str:

@@ -84,8 +84,9 @@ class DataPlane:
         self.sync_rest_listeners()
 
     def _generation(self) -> int:
-        status, body = aws.private(self.aws_endpoint, "state")
-        return json.loads(body)["generation"] if status == 200 else -1
+        # Raises when the embedded AWS cannot tell (see aws.generation): the watch loop keeps serving
+        # what it has and asks again next poll.
+        return aws.generation(self.aws_endpoint)
 
     def record_generation(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)

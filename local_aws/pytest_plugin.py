@@ -37,7 +37,6 @@ import sys
 import tempfile
 import time
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -358,8 +357,8 @@ class LocalStack:
 
     def _wait_served(self) -> None:
         """Until the data plane has reloaded what the embedded AWS holds now."""
-        with urllib.request.urlopen(f"{self.aws_endpoint_url}/_local/state", timeout=10) as response:
-            wanted = json.loads(response.read())["generation"]
+        from local_aws import aws
+        wanted = aws.generation(self.aws_endpoint_url)
         served = self.state_dir / "data-plane" / "generation"
         deadline = time.monotonic() + APPLY_SERVED_TIMEOUT_S
         while time.monotonic() < deadline:

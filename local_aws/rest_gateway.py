@@ -232,8 +232,7 @@ class RestGateway:
         """Re-read every REST API and VPC endpoint; raises ConfigError (after the swap) naming what
         cannot be emulated: that API answers 500 until a reload succeeds."""
         with self._lock:
-            status, body = aws.private(self.aws_endpoint, "state")
-            generation = json.loads(body)["generation"] if status == 200 else None
+            generation = aws.generation(self.aws_endpoint)
             targets: dict[str, Target] = {}
             apis, problems, endpoints = {}, [], {}
             # Each region's REST APIs, and the execute-api endpoints of those regions (an endpoint

@@ -242,10 +242,10 @@ class Runtime:
         return function
 
     def _generation(self) -> int:
-        found = aws.generation(self.aws_endpoint)
-        if found is None:
-            raise LambdaRuntimeError(f"the embedded AWS at {self.aws_endpoint} did not give its change counter")
-        return found
+        try:
+            return aws.generation(self.aws_endpoint)
+        except aws.EmbeddedAwsError as error:
+            raise LambdaRuntimeError(str(error)) from error
 
     def _load(self, name_or_arn: str) -> Function:
         name = self._function_name(name_or_arn)
@@ -745,14 +745,8 @@ class _Environment:
             LAMBDA_RUNTIME_DIR=str(BOOTSTRAP.parent),
             _HANDLER=function.handler,
             TMPDIR=str(self._tmp),
-            # boto3 in the handler reaches the embedded AWS and nothing else.
-            AWS_ENDPOINT_URL=runtime.aws_endpoint,
-            AWS_ACCESS_KEY_ID="test",
-            AWS_SECRET_ACCESS_KEY="test",
-            AWS_CONFIG_FILE=os.devnull,
-            AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-            AWS_EC2_METADATA_DISABLED="true",
         )
+        env.update(aws.sandbox_variables(runtime.aws_endpoint))  # boto3 in the handler reaches the embedded AWS only
         request_r, self._request_w = os.pipe()
         self._response_r, response_w = os.pipe()
         self._log_r, log_w = os.pipe()

@@ -63,15 +63,7 @@ class StackError(RuntimeError):
 def isolated_env(base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment without any AWS_* setting of the user's: fake keys, no profile or config file."""
     env = {k: v for k, v in (os.environ if base is None else base).items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
-        AWS_REGION=REGION,
-        AWS_DEFAULT_REGION=REGION,
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        AWS_EC2_METADATA_DISABLED="true",
-    )
+    env.update(aws.sandbox_variables(), AWS_REGION=REGION, AWS_DEFAULT_REGION=REGION)
     return env
 
 

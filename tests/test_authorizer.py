@@ -992,3 +992,45 @@ def test_resource_policy_problems_name_what_cannot_be_evaluated() -> None:
     ]
     # And an unevaluable Deny refuses everything (fail closed).
     assert rest_verdict(policy, {"aws:sourcevpce": VPCE}) == "Deny"
+
+
+# --- Lambda function policies through the same evaluator (spec B6) ---------------------------------
+
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:profile"
+ROUTE_SOURCE = "arn:aws:execute-api:us-east-1:123456789012:abc123/$default/GET/profile"
+
+
+def invoke_statement(condition: dict | None = None, principal: dict | str | None = None, effect: str = "Allow") -> dict:
+    statement = {"Sid": "apigw", "Effect": effect, "Action": "lambda:InvokeFunction", "Resource": FUNCTION_ARN,
+                 "Principal": principal or {"Service": "apigateway.amazonaws.com"}}
+    if condition is not None:
+        statement["Condition"] = condition
+    return statement
+
+
+def test_lambda_policy_arn_like_star_matches_any_source_arn() -> None:
+    from local_aws.authorizer import arn_like, invoke_permitted
+    assert arn_like("*", ROUTE_SOURCE)
+    assert invoke_permitted([invoke_statement({"ArnLike": {"AWS:SourceArn": "*"}})], FUNCTION_ARN, ROUTE_SOURCE, "123456789012")
+
+
+def test_lambda_policy_conditions_and_principals() -> None:
+    from local_aws.authorizer import invoke_permitted
+    source_like = {"ArnLike": {"AWS:SourceArn": "arn:aws:execute-api:us-east-1:123456789012:abc123/*/*/profile"}}
+    account = {"StringEquals": {"AWS:SourceAccount": "123456789012"}}
+
+    def permitted(statements: list, service: str = "apigateway.amazonaws.com") -> bool:
+        return invoke_permitted(statements, FUNCTION_ARN, ROUTE_SOURCE, "123456789012", service=service)
+
+    assert permitted([invoke_statement(source_like | account)])
+    assert not permitted([invoke_statement({"ArnLike": {"AWS:SourceArn": "arn:aws:execute-api:us-east-1:123456789012:other/*"}})])
+    assert not permitted([invoke_statement({"StringEquals": {"AWS:SourceAccount": "210987654321"}})])
+    assert permitted([invoke_statement({"ArnEquals": {"AWS:SourceArn": ROUTE_SOURCE}})])
+    assert not permitted([invoke_statement(source_like)], service="cognito-idp.amazonaws.com")  # another service
+    assert permitted([invoke_statement(principal={"Service": "cognito-idp.amazonaws.com"})], service="cognito-idp.amazonaws.com")
+    # an explicit Deny wins; a condition this emulation cannot evaluate never allows, and as a Deny denies
+    assert not permitted([invoke_statement(), invoke_statement(source_like, effect="Deny")])
+    assert not permitted([invoke_statement({"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}})])
+    assert not permitted([invoke_statement(), invoke_statement({"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}, effect="Deny")])
+    # ArnLike on a key whose value is no ARN is not evaluated (fail closed)
+    assert not permitted([invoke_statement({"ArnLike": {"AWS:SourceAccount": "*"}})])

@@ -170,6 +170,15 @@ def test_the_embedded_aws_lists_the_regions_it_holds_resources_in(world: World) 
     assert aws.regions(world.aws.url) == [AP, EU]
 
 
+def test_the_change_counter_moves_with_a_write_and_fails_loudly_where_no_embedded_aws_answers(world: World) -> None:
+    before = aws.generation(world.aws.url)
+    aws.client("iam", world.aws.url, EU).create_user(UserName="rg-counter-probe")
+    assert aws.generation(world.aws.url) > before
+    # The local Cognito answers /_local/state with a 404: an error naming the endpoint, never a made-up counter.
+    with pytest.raises(aws.EmbeddedAwsError, match="did not give its change counter: 404"):
+        aws.generation(f"http://127.0.0.1:{world.auth_server.port}")
+
+
 # --- Cognito: issuers of the pool's region, several domains at once -----------------------------
 
 def test_a_pool_in_eu_west_1_has_an_eu_west_1_issuer_with_its_discovery_and_jwks(world: World) -> None:
