@@ -10,19 +10,12 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from local_aws import aws, embedded
+from local_aws import aws
 from local_aws.authorizer import HttpRequest, authorize_iam, caller_lookup
 
 pytestmark = pytest.mark.xdist_group("embedded")
 
 REGION, HOST = "us-east-1", "127.0.0.1:8080"
-
-
-@pytest.fixture(scope="module")
-def aws_url():
-    server, url = embedded.start(port=0)
-    yield url
-    server.stop()
 
 
 def signed_get(path: str, key: dict) -> HttpRequest:

@@ -32,7 +32,7 @@ import jwt
 import pytest
 from local_aws.serving import WsgiServer
 
-from local_aws import aws, embedded
+from local_aws import aws
 from local_aws.cognito import LocalCognito
 
 pytestmark = pytest.mark.xdist_group("cognito-endpoints")
@@ -83,13 +83,6 @@ class Setup:
 
     def idp(self):
         return aws.client("cognito-idp", self.aws_url, REGION)
-
-
-@pytest.fixture(scope="module")
-def aws_url():
-    server, url = embedded.start(port=0)
-    yield url
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from local_aws.cognito import LocalCognito
 from local_aws.gateway import Gateway
 from local_aws.runtime import Runtime
 from local_aws.serving import WsgiServer
-from tests.embedded_aws import EmbeddedAws
+from tests.support.embedded_aws import EmbeddedAws
 from tests.gateway_support import Builder, call
 
 pytestmark = pytest.mark.xdist_group("cognito-triggers")

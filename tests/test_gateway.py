@@ -21,7 +21,7 @@ import pytest
 from local_aws.authorizer import JwksCache
 from local_aws.gateway import ConfigError, Gateway
 from local_aws.runtime import Runtime
-from tests.embedded_aws import EmbeddedAws
+from tests.support.embedded_aws import EmbeddedAws
 from tests.gateway_support import (
     ApiHandle,
     Builder,

@@ -18,7 +18,7 @@ import boto3
 import pytest
 
 from local_aws import stack, terraform
-from tests.embedded_aws import EmbeddedAws
+from tests.support.embedded_aws import EmbeddedAws
 
 # The packager, loaded from its file (as Terraform runs it), to compute the expected hashes.
 _spec = importlib.util.spec_from_file_location("package_lambda", stack.REPO / "modules" / "lambda_route" / "package.py")

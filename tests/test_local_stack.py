@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from local_aws import aws, stack, tokens
-from tests.embedded_aws import free_port
+from tests.support.embedded_aws import free_port
 
 pytestmark = pytest.mark.xdist_group("local-stack")
 START_TIMEOUT_S = 240

@@ -26,7 +26,7 @@ from local_aws.authorizer import JwksCache
 from local_aws.cognito import LocalCognito
 from local_aws.gateway import Gateway
 from local_aws.runtime import Runtime
-from tests.embedded_aws import EmbeddedAws
+from tests.support.embedded_aws import EmbeddedAws
 from tests.gateway_support import ApiHandle, Builder, Served, call, count, sigv4_headers
 
 pytestmark = pytest.mark.xdist_group("regions")

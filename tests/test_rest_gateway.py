@@ -15,7 +15,7 @@ import pytest
 from local_aws import stack, terraform
 from local_aws.dataplane import DataPlane
 from local_aws.rest_gateway import INTERNET
-from tests.embedded_aws import EmbeddedAws
+from tests.support.embedded_aws import EmbeddedAws
 from tests.gateway_support import call, sigv4_headers
 
 pytestmark = pytest.mark.xdist_group("rest-gateway")
@@ -236,15 +236,14 @@ def test_a_public_rest_api_answers_on_the_internet_only(plane, applied, aws) -> 
     assert (call(port, "GET", "/live/", host=host_of(api, port)).status) == 403
 
 
-def test_a_policy_condition_it_cannot_evaluate_is_a_startup_error_naming_it(tmp_path) -> None:
+def test_a_policy_condition_it_cannot_evaluate_is_a_startup_error_naming_it(aws_url, tmp_path) -> None:
     """Fail closed: an aws:SourceIp condition (not a key the local endpoints carry) stops the start."""
-    from local_aws import embedded
     from local_aws.aws import client
     from local_aws.gateway import ConfigError
     from local_aws.rest_gateway import RestGateway
     from local_aws.runtime import Runtime
 
-    server, url = embedded.start()
+    url = aws_url
     runtime = Runtime(url, tmp_path / "runtime")
     try:
         apigw = client("apigateway", url)
@@ -265,4 +264,3 @@ def test_a_policy_condition_it_cannot_evaluate_is_a_startup_error_naming_it(tmp_
         assert f"REST API office-only ({api}): stage v1: resource policy statement OfficeOnly: the condition operator IpAddress" in str(refused.value)
     finally:
         runtime.close()
-        server.stop()
