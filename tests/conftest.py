@@ -23,6 +23,16 @@ def aws_url():
         yield url
 
 
+@pytest.fixture(scope="module")
+def embedded_aws(tmp_path_factory: pytest.TempPathFactory):
+    """An embedded AWS process of the module's own (embedded_aws.EmbeddedAws): nothing another module
+    created is in it."""
+    from tests.support.embedded_aws import EmbeddedAws
+
+    with EmbeddedAws.start(tmp_path_factory.mktemp("embedded-aws")) as aws:
+        yield aws
+
+
 @pytest.fixture(scope="session")
 def notes_table(tmp_path_factory: pytest.TempPathFactory):
     """A notes table (as main.tf declares it) in this worker's own embedded AWS; yields the
