@@ -1,6 +1,6 @@
-"""Helpers of tests/test_gateway.py: handler code, HTTP APIs built with boto3 the way the Terraform
-modules build them, a raw HTTP client (repeated headers, any Host). Keys, tokens and SigV4
-signatures are in tests/support."""
+"""Helpers of the data-plane tests (tests/test_gateway.py and the tests beside it): handler code,
+HTTP APIs built with boto3 the way the Terraform modules build them, a raw HTTP client (repeated
+headers, any Host). Keys, tokens and SigV4 signatures are in tests/support."""
 from __future__ import annotations
 
 import base64
