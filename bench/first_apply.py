@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from local_aws import stack, terraform  # noqa: E402
-from tests.embedded_aws import EmbeddedAws  # noqa: E402
+from tests.support.embedded_aws import EmbeddedAws  # noqa: E402
 
 MODES = {"filename": "false", "s3": "true"}
 FUNCTION_LINE = re.compile(r'^(?P<address>module\.route\["\w+"\]\.aws_lambda_function\.this): (?P<event>Creating|Creation complete)')

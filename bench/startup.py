@@ -19,7 +19,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from tests.embedded_aws import free_port  # noqa: E402
+from tests.support.embedded_aws import free_port  # noqa: E402
 
 # Each progress line ends the phase named beside it.
 PHASES = [("Starting the embedded AWS", "python start"), ("Applying", "embedded AWS"),

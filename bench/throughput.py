@@ -47,7 +47,7 @@ import jwt
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from local_aws import aws, tokens  # noqa: E402
-from tests.embedded_aws import free_port  # noqa: E402
+from tests.support.embedded_aws import free_port  # noqa: E402
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "local-aws-bench"
 OFFLINE_PACKAGES = ("serverless@3.40.0", "serverless-offline@13.10.1")

@@ -1,4 +1,5 @@
-"""Shared fixtures: a per-worker Terraform workspace for plan tests."""
+"""Shared fixtures: a per-worker Terraform workspace for plan tests, the embedded AWS (in this
+process, or a notes table in a process of its own) and the copy of the repository the local stack runs."""
 from __future__ import annotations
 
 import pytest
@@ -12,12 +13,32 @@ def tf(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     return Workspace(tmp_path_factory.mktemp("terraform"))
 
 
+@pytest.fixture(scope="module")
+def aws_url():
+    """The URL of an embedded AWS the module serves from this process (embedded_aws.in_process).
+    In-process servers share moto's backends: what a module creates, a later module of the worker sees."""
+    from tests.support.embedded_aws import in_process
+
+    with in_process() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def embedded_aws(tmp_path_factory: pytest.TempPathFactory):
+    """An embedded AWS process of the module's own (embedded_aws.EmbeddedAws): nothing another module
+    created is in it."""
+    from tests.support.embedded_aws import EmbeddedAws
+
+    with EmbeddedAws.start(tmp_path_factory.mktemp("embedded-aws")) as aws:
+        yield aws
+
+
 @pytest.fixture(scope="session")
 def notes_table(tmp_path_factory: pytest.TempPathFactory):
     """A notes table (as main.tf declares it) in this worker's own embedded AWS; yields the
     environment a function of the root gets: the table's name and the sandbox to reach it."""
     from local_aws import stack
-    from tests.embedded_aws import EmbeddedAws
+    from tests.support.embedded_aws import EmbeddedAws
 
     with EmbeddedAws.start(tmp_path_factory.mktemp("notes-aws")) as embedded:
         embedded.client("dynamodb").create_table(

@@ -1,21 +1,17 @@
-"""Helpers of tests/test_gateway.py: handler code, HTTP APIs built with boto3 the way the Terraform
-modules build them, a raw HTTP client (repeated headers, any Host), tokens and SigV4 signatures."""
+"""Helpers of the data-plane tests (tests/test_gateway.py and the tests beside it): handler code,
+HTTP APIs built with boto3 the way the Terraform modules build them, a raw HTTP client (repeated
+headers, any Host). Keys, tokens and SigV4 signatures are in tests/support."""
 from __future__ import annotations
 
 import base64
 import http.client
 import io
 import json
-import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-import jwt
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from local_aws.serving import WsgiServer
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
@@ -269,31 +265,6 @@ def call(port: int, method: str, target: str, *, host: str, headers: Iterable[tu
         return Reply(response.status, response.headers, response.read())
     finally:
         connection.close()
-
-
-def rsa_key():
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def jwk(private_key, kid: str) -> dict:
-    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private_key.public_key()))
-    return {**public, "kid": kid, "use": "sig", "alg": "RS256"}
-
-
-def token(private_key, kid: str, **claims: Any) -> str:
-    now = int(time.time())
-    payload = {"sub": "user-1", "token_use": "access", "auth_time": now, "iat": now, "exp": now + 600,
-               "jti": "j-1", "username": "alice", **claims}
-    return jwt.encode({k: v for k, v in payload.items() if v is not None}, private_key, algorithm="RS256",
-                      headers={"kid": kid})
-
-
-def sigv4_headers(access_key: dict, method: str, host: str, target: str, body: bytes = b"",
-                  region: str = REGION) -> list[tuple[str, str]]:
-    request = AWSRequest(method=method, url=f"http://{host}{target}", data=body)
-    SigV4Auth(Credentials(access_key["AccessKeyId"], access_key["SecretAccessKey"]), "execute-api", region).add_auth(request)
-    return [(name, value) for name, value in request.headers.items()]
 
 
 def b64(data: bytes) -> str:

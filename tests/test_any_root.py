@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from local_aws import aws, embedded, stack, terraform
-from tests.embedded_aws import free_port
+from local_aws import aws, stack, terraform
+from tests.support.embedded_aws import free_port
 
 pytestmark = pytest.mark.xdist_group("any-root")
 FIXTURE = Path(__file__).parent / "fixtures" / "other_team_root"
@@ -83,20 +83,16 @@ def test_the_stack_own_variable_is_checked_like_the_user_ones(tmp_path) -> None:
 
 # -- AWS managed policies in the embedded AWS ---------------------------------------------------
 
-def test_aws_managed_policies_are_attachable_and_loaded_in_the_aws_partition_only() -> None:
+def test_aws_managed_policies_are_attachable_and_loaded_in_the_aws_partition_only(aws_url) -> None:
     from moto.iam.models import iam_backends
 
-    server, url = embedded.start()
-    try:
-        iam = aws.client("iam", url)
-        iam.create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
-        iam.attach_role_policy(RoleName="fn", PolicyArn=BASIC_EXECUTION)
-        assert iam.get_policy(PolicyArn=BASIC_EXECUTION)["Policy"]["IsAttachable"]
-        account = iam_backends[aws.ACCOUNT_ID]
-        assert BASIC_EXECUTION in account["aws"].managed_policies
-        assert not account["aws-cn"].managed_policies, "each further partition would cost ~0.1 s of CPU"
-    finally:
-        server.stop()
+    iam = aws.client("iam", aws_url)
+    iam.create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+    iam.attach_role_policy(RoleName="fn", PolicyArn=BASIC_EXECUTION)
+    assert iam.get_policy(PolicyArn=BASIC_EXECUTION)["Policy"]["IsAttachable"]
+    account = iam_backends[aws.ACCOUNT_ID]
+    assert BASIC_EXECUTION in account["aws"].managed_policies
+    assert not account["aws-cn"].managed_policies, "each further partition would cost ~0.1 s of CPU"
 
 
 # -- the command line refuses bad input before anything starts ---------------------------------

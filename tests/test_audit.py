@@ -22,7 +22,7 @@ import pytest
 from local_aws import audit, aws, stack
 from local_aws.authorizer import Caller, HttpRequest, JwksCache, authorize_iam, authorize_jwt
 from local_aws.cognito import PoolKeys, SigningKey
-from tests.embedded_aws import free_port
+from tests.support.embedded_aws import free_port
 
 ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AuditPool"
 CLIENT = "audit-client-id"

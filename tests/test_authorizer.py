@@ -12,14 +12,11 @@ from urllib.parse import quote
 
 import jwt
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jwt.algorithms import HMACAlgorithm, RSAAlgorithm
+from jwt.algorithms import HMACAlgorithm
 from jwt.utils import base64url_encode
 
 from local_aws.authorizer import (
@@ -27,6 +24,8 @@ from local_aws.authorizer import (
     evaluate_policies, resource_policy_problems, interpret_lambda_authorizer, lambda_authorizer_event, lambda_identity_missing,
     parse_jwks, stringify_claims,
 )
+from tests.support.keys import jwk, rsa_key
+from tests.support.signing import sigv4_headers
 
 ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_TestPool1"
 CLIENT_ID = "5q1kqvd9c2uo3e8r0b7nlhf4gm"
@@ -43,16 +42,12 @@ AUDIENCE_401 = ('Bearer scope="" error="invalid_token" '
 @pytest.fixture(scope="module")
 def rsa_keys() -> dict[str, rsa.RSAPrivateKey]:
     """k1 and k2 are the issuer's; k3 appears after a rotation; evil signs forgeries."""
-    return {name: rsa.generate_private_key(public_exponent=65537, key_size=2048) for name in ("k1", "k2", "k3", "evil")}
+    return {name: rsa_key() for name in ("k1", "k2", "k3", "evil")}
 
 
 @pytest.fixture(scope="module")
 def ec_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
-
-
-def jwk(private_key: rsa.RSAPrivateKey, kid: str, **extra: str) -> dict:
-    return {**RSAAlgorithm.to_jwk(private_key.public_key(), as_dict=True), "kid": kid, "use": "sig", **extra}
 
 
 class Issuer:
@@ -602,10 +597,11 @@ BOB = Caller("AKIABOBEXAMPLE000002", "bob-secret", f"arn:aws:iam::{ACCOUNT}:user
 def signed(method: str = "POST", path: str = "/notes", query: str = "", body: bytes = b'{"text":"hi"}',
            headers: dict | None = None, *, key: str = ALICE.access_key_id, secret: str = ALICE.secret_access_key,
            service: str = "execute-api", region: str = REGION, token: str | None = None) -> HttpRequest:
-    url = f"http://{HOST}{path}" + (f"?{query}" if query else "")
-    request = AWSRequest(method=method, url=url, data=body, headers={"content-type": "application/json", **(headers or {})})
-    SigV4Auth(Credentials(key, secret, token), service, region).add_auth(request)
-    sent = {name.lower(): value for name, value in request.headers.items()}
+    access_key = {"AccessKeyId": key, "SecretAccessKey": secret, "SessionToken": token}
+    target = path + (f"?{query}" if query else "")
+    sent = {name.lower(): value for name, value in sigv4_headers(
+        access_key, method, HOST, target, body, region, service=service,
+        headers={"content-type": "application/json", **(headers or {})})}
     sent["host"] = HOST
     sent["user-agent"] = "pytest"  # not signed: botocore never signs user-agent
     return HttpRequest(method, path, query, sent, body, "127.0.0.1")

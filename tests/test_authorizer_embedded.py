@@ -6,29 +6,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
-from local_aws import aws, embedded
+from local_aws import aws
 from local_aws.authorizer import HttpRequest, authorize_iam, caller_lookup
+from tests.support.signing import sigv4_headers
 
 pytestmark = pytest.mark.xdist_group("embedded")
 
 REGION, HOST = "us-east-1", "127.0.0.1:8080"
 
 
-@pytest.fixture(scope="module")
-def aws_url():
-    server, url = embedded.start(port=0)
-    yield url
-    server.stop()
-
-
 def signed_get(path: str, key: dict) -> HttpRequest:
-    request = AWSRequest(method="GET", url=f"http://{HOST}{path}")
-    SigV4Auth(Credentials(key["AccessKeyId"], key["SecretAccessKey"]), "execute-api", REGION).add_auth(request)
-    headers = {name.lower(): value for name, value in request.headers.items()} | {"host": HOST}
+    headers = {name.lower(): value for name, value in sigv4_headers(key, "GET", HOST, path, region=REGION)} | {"host": HOST}
     return HttpRequest("GET", path, "", headers, b"", "127.0.0.1")
 
 

@@ -32,8 +32,9 @@ import jwt
 import pytest
 from local_aws.serving import WsgiServer
 
-from local_aws import aws, embedded
+from local_aws import aws
 from local_aws.cognito import LocalCognito
+from tests.support.keys import rsa_key
 
 pytestmark = pytest.mark.xdist_group("cognito-endpoints")
 
@@ -83,13 +84,6 @@ class Setup:
 
     def idp(self):
         return aws.client("cognito-idp", self.aws_url, REGION)
-
-
-@pytest.fixture(scope="module")
-def aws_url():
-    server, url = embedded.start(port=0)
-    yield url
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -868,8 +862,7 @@ _OTHER_KEY = None
 def _other_private_key():
     global _OTHER_KEY
     if _OTHER_KEY is None:
-        from cryptography.hazmat.primitives.asymmetric import rsa
-        _OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        _OTHER_KEY = rsa_key()
     return _OTHER_KEY
 
 

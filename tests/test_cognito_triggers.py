@@ -23,7 +23,7 @@ from local_aws.cognito import LocalCognito
 from local_aws.gateway import Gateway
 from local_aws.runtime import Runtime
 from local_aws.serving import WsgiServer
-from tests.embedded_aws import EmbeddedAws
+from tests.support.embedded_aws import EmbeddedAws
 from tests.gateway_support import Builder, call
 
 pytestmark = pytest.mark.xdist_group("cognito-triggers")
@@ -139,83 +139,83 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory):
+def world(tmp_path_factory: pytest.TempPathFactory, embedded_aws: EmbeddedAws):
     tmp = tmp_path_factory.mktemp("cognito-triggers")
-    with EmbeddedAws.start(tmp) as aws:
-        idp, lam, apigw = aws.client("cognito-idp"), aws.client("lambda"), aws.client("apigatewayv2")
-        pool = idp.create_user_pool(
-            PoolName="triggers", UsernameAttributes=["email"], AutoVerifiedAttributes=["email"],
-            Schema=[{"Name": "tenant", "AttributeDataType": "String", "Mutable": True},
-                    {"Name": "secret", "AttributeDataType": "String", "DeveloperOnlyAttribute": True}],
-        )["UserPool"]
-        pool_id, pool_arn = pool["Id"], pool["Arn"]
-        idp.create_user_pool_domain(UserPoolId=pool_id, Domain="triggers-local")
-        idp.create_resource_server(UserPoolId=pool_id, Identifier="notes-api", Name="Notes", Scopes=[
-            {"ScopeName": "read", "ScopeDescription": "r"}, {"ScopeName": "write", "ScopeDescription": "w"}])
-        common = dict(UserPoolId=pool_id, AllowedOAuthFlowsUserPoolClient=True, SupportedIdentityProviders=["COGNITO"],
-                      GenerateSecret=True)
-        browser = dict(AllowedOAuthFlows=["code"], CallbackURLs=[CALLBACK],
-                       AllowedOAuthScopes=["openid", "email", "profile", "notes-api/read", "notes-api/write"])
+    aws = embedded_aws
+    idp, lam, apigw = aws.client("cognito-idp"), aws.client("lambda"), aws.client("apigatewayv2")
+    pool = idp.create_user_pool(
+        PoolName="triggers", UsernameAttributes=["email"], AutoVerifiedAttributes=["email"],
+        Schema=[{"Name": "tenant", "AttributeDataType": "String", "Mutable": True},
+                {"Name": "secret", "AttributeDataType": "String", "DeveloperOnlyAttribute": True}],
+    )["UserPool"]
+    pool_id, pool_arn = pool["Id"], pool["Arn"]
+    idp.create_user_pool_domain(UserPoolId=pool_id, Domain="triggers-local")
+    idp.create_resource_server(UserPoolId=pool_id, Identifier="notes-api", Name="Notes", Scopes=[
+        {"ScopeName": "read", "ScopeDescription": "r"}, {"ScopeName": "write", "ScopeDescription": "w"}])
+    common = dict(UserPoolId=pool_id, AllowedOAuthFlowsUserPoolClient=True, SupportedIdentityProviders=["COGNITO"],
+                  GenerateSecret=True)
+    browser = dict(AllowedOAuthFlows=["code"], CallbackURLs=[CALLBACK],
+                   AllowedOAuthScopes=["openid", "email", "profile", "notes-api/read", "notes-api/write"])
 
-        def client(**settings) -> tokens.AppClient:
-            made = idp.create_user_pool_client(**common, **settings)["UserPoolClient"]
-            return tokens.AppClient(made["ClientId"], made.get("ClientSecret"), tuple(made.get("CallbackURLs", ())))
+    def client(**settings) -> tokens.AppClient:
+        made = idp.create_user_pool_client(**common, **settings)["UserPoolClient"]
+        return tokens.AppClient(made["ClientId"], made.get("ClientSecret"), tuple(made.get("CallbackURLs", ())))
 
-        web = client(ClientName="web", **browser)
-        narrow = client(ClientName="narrow", ReadAttributes=["email", "email_verified"], **browser)
-        machine = client(ClientName="machine", AllowedOAuthFlows=["client_credentials"],
-                         AllowedOAuthScopes=["notes-api/read"])
-        for email, password, extra in ((ADA, ADA_PASSWORD, [{"Name": "custom:tenant", "Value": "acme"},
-                                                             {"Name": "dev:custom:secret", "Value": "s3cret"}]),
-                                       (GRACE, GRACE_PASSWORD, [])):
-            idp.admin_create_user(UserPoolId=pool_id, Username=email, MessageAction="SUPPRESS", UserAttributes=[
-                {"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}, *extra])
-            idp.admin_set_user_password(UserPoolId=pool_id, Username=email, Password=password, Permanent=True)
-        # Grace's groups, made in an order that is not their precedence.
-        for name, precedence, role in (("zeta", None, None), ("readers", 5, ROLE_READER), ("admins", 1, ROLE_ADMIN),
-                                       ("auditors", 3, None)):
-            idp.create_group(UserPoolId=pool_id, GroupName=name, **({"Precedence": precedence} if precedence is not None
-                                                                    else {}), **({"RoleArn": role} if role else {}))
-            idp.admin_add_user_to_group(UserPoolId=pool_id, Username=GRACE, GroupName=name)
+    web = client(ClientName="web", **browser)
+    narrow = client(ClientName="narrow", ReadAttributes=["email", "email_verified"], **browser)
+    machine = client(ClientName="machine", AllowedOAuthFlows=["client_credentials"],
+                     AllowedOAuthScopes=["notes-api/read"])
+    for email, password, extra in ((ADA, ADA_PASSWORD, [{"Name": "custom:tenant", "Value": "acme"},
+                                                         {"Name": "dev:custom:secret", "Value": "s3cret"}]),
+                                   (GRACE, GRACE_PASSWORD, [])):
+        idp.admin_create_user(UserPoolId=pool_id, Username=email, MessageAction="SUPPRESS", UserAttributes=[
+            {"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}, *extra])
+        idp.admin_set_user_password(UserPoolId=pool_id, Username=email, Password=password, Permanent=True)
+    # Grace's groups, made in an order that is not their precedence.
+    for name, precedence, role in (("zeta", None, None), ("readers", 5, ROLE_READER), ("admins", 1, ROLE_ADMIN),
+                                   ("auditors", 3, None)):
+        idp.create_group(UserPoolId=pool_id, GroupName=name, **({"Precedence": precedence} if precedence is not None
+                                                                else {}), **({"RoleArn": role} if role else {}))
+        idp.admin_add_user_to_group(UserPoolId=pool_id, Username=GRACE, GroupName=name)
 
-        role = aws.client("iam").create_role(RoleName="triggers", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        functions = {}
-        for name in ("echo", "v2_add", "v2_suppress", "v1_add", "forbidden_sub", "forbidden_suppress", "failing",
-                     "slow", "not_an_event", "v3_machine", "unpermitted"):
-            handler = "v2_add" if name == "unpermitted" else name
-            functions[name] = lam.create_function(
-                FunctionName=f"trigger-{name.replace('_', '-')}", Runtime="python3.12", Role=role,
-                Handler=f"triggers.{handler}", Code={"ZipFile": trigger_zip()},
-                Timeout=1 if name == "slow" else 10)["FunctionArn"]
-            if name not in ("echo", "unpermitted"):  # the permission modules/cognito gives a trigger
-                lam.add_permission(FunctionName=functions[name], StatementId="cognito", Action="lambda:InvokeFunction",
-                                   Principal="cognito-idp.amazonaws.com", SourceArn=pool_arn)
+    role = aws.client("iam").create_role(RoleName="triggers", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    functions = {}
+    for name in ("echo", "v2_add", "v2_suppress", "v1_add", "forbidden_sub", "forbidden_suppress", "failing",
+                 "slow", "not_an_event", "v3_machine", "unpermitted"):
+        handler = "v2_add" if name == "unpermitted" else name
+        functions[name] = lam.create_function(
+            FunctionName=f"trigger-{name.replace('_', '-')}", Runtime="python3.12", Role=role,
+            Handler=f"triggers.{handler}", Code={"ZipFile": trigger_zip()},
+            Timeout=1 if name == "slow" else 10)["FunctionArn"]
+        if name not in ("echo", "unpermitted"):  # the permission modules/cognito gives a trigger
+            lam.add_permission(FunctionName=functions[name], StatementId="cognito", Action="lambda:InvokeFunction",
+                               Principal="cognito-idp.amazonaws.com", SourceArn=pool_arn)
 
-        runtime = Runtime(aws.url, tmp / "runtime")
-        cognito = LocalCognito(aws.url, tmp / "keys", runtime=runtime)
-        issuer = f"https://cognito-idp.us-east-1.amazonaws.com/{pool_id}"
-        api_id = apigw.create_api(Name="triggers", ProtocolType="HTTP")["ApiId"]
-        apigw.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
-        authorizer = apigw.create_authorizer(
-            ApiId=api_id, Name="cognito", AuthorizerType="JWT", IdentitySource=["$request.header.Authorization"],
-            JwtConfiguration={"Issuer": issuer, "Audience": [web.id]})["AuthorizerId"]
-        integration = apigw.create_integration(
-            ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationMethod="POST", PayloadFormatVersion="2.0",
-            IntegrationUri=Builder.invoke_arn(functions["echo"]))["IntegrationId"]
-        apigw.create_route(ApiId=api_id, RouteKey="GET /admin", Target=f"integrations/{integration}",
-                           AuthorizationType="JWT", AuthorizerId=authorizer, AuthorizationScopes=["notes-api/admin"])
-        lam.add_permission(FunctionName=functions["echo"], StatementId="apigw", Action="lambda:InvokeFunction",
-                           Principal="apigateway.amazonaws.com",
-                           SourceArn=f"arn:aws:execute-api:us-east-1:123456789012:{api_id}/*/GET/admin")
-        gateway = Gateway(aws.url, runtime, JwksCache(fetch=cognito.jwks_for_issuer))
-        gateway.reload()
-        with WsgiServer(cognito, "127.0.0.1", 0) as auth, WsgiServer(gateway, "127.0.0.1", 0) as api:
-            try:
-                yield World(aws, cognito, f"http://127.0.0.1:{auth.port}", api.port,
-                            f"{api_id}.execute-api.localhost:{api.port}", pool_id, pool_arn, issuer, web, narrow,
-                            machine, functions)
-            finally:
-                runtime.close()
+    runtime = Runtime(aws.url, tmp / "runtime")
+    cognito = LocalCognito(aws.url, tmp / "keys", runtime=runtime)
+    issuer = f"https://cognito-idp.us-east-1.amazonaws.com/{pool_id}"
+    api_id = apigw.create_api(Name="triggers", ProtocolType="HTTP")["ApiId"]
+    apigw.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+    authorizer = apigw.create_authorizer(
+        ApiId=api_id, Name="cognito", AuthorizerType="JWT", IdentitySource=["$request.header.Authorization"],
+        JwtConfiguration={"Issuer": issuer, "Audience": [web.id]})["AuthorizerId"]
+    integration = apigw.create_integration(
+        ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationMethod="POST", PayloadFormatVersion="2.0",
+        IntegrationUri=Builder.invoke_arn(functions["echo"]))["IntegrationId"]
+    apigw.create_route(ApiId=api_id, RouteKey="GET /admin", Target=f"integrations/{integration}",
+                       AuthorizationType="JWT", AuthorizerId=authorizer, AuthorizationScopes=["notes-api/admin"])
+    lam.add_permission(FunctionName=functions["echo"], StatementId="apigw", Action="lambda:InvokeFunction",
+                       Principal="apigateway.amazonaws.com",
+                       SourceArn=f"arn:aws:execute-api:us-east-1:123456789012:{api_id}/*/GET/admin")
+    gateway = Gateway(aws.url, runtime, JwksCache(fetch=cognito.jwks_for_issuer))
+    gateway.reload()
+    with WsgiServer(cognito, "127.0.0.1", 0) as auth, WsgiServer(gateway, "127.0.0.1", 0) as api:
+        try:
+            yield World(aws, cognito, f"http://127.0.0.1:{auth.port}", api.port,
+                        f"{api_id}.execute-api.localhost:{api.port}", pool_id, pool_arn, issuer, web, narrow,
+                        machine, functions)
+        finally:
+            runtime.close()
 
 
 @pytest.fixture

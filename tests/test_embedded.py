@@ -29,19 +29,12 @@ ACCOUNT = "123456789012"  # moto's default account
 
 
 @pytest.fixture(scope="module")
-def url():
-    server, url = embedded.start()
-    yield url
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def aws(url):
+def aws(aws_url):
     """boto3 clients for the embedded AWS: aws("cognito-idp")."""
     config = Config(retries={"max_attempts": 1})
 
     def client(service: str):
-        return aws_client(service, url, config=config)
+        return aws_client(service, aws_url, config=config)
 
     return client
 

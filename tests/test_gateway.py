@@ -21,7 +21,7 @@ import pytest
 from local_aws.authorizer import JwksCache
 from local_aws.gateway import ConfigError, Gateway
 from local_aws.runtime import Runtime
-from tests.embedded_aws import EmbeddedAws
+from tests.support.embedded_aws import EmbeddedAws
 from tests.gateway_support import (
     ApiHandle,
     Builder,
@@ -30,11 +30,10 @@ from tests.gateway_support import (
     b64,
     call,
     count,
-    jwk,
-    rsa_key,
-    sigv4_headers,
-    token,
 )
+from tests.support.keys import jwk, rsa_key
+from tests.support.signing import sigv4_headers
+from tests.support.tokens import token
 
 pytestmark = pytest.mark.xdist_group("gateway")
 
@@ -83,99 +82,99 @@ def _iam_user(iam, name: str, resource: str | None) -> dict:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory):
+def world(tmp_path_factory: pytest.TempPathFactory, embedded_aws: EmbeddedAws):
     tmp = tmp_path_factory.mktemp("gateway")
-    with EmbeddedAws.start(tmp) as aws:
-        clients = {service: aws.client(service) for service in ("lambda", "apigatewayv2", "iam", "cognito-idp")}
-        count_file = tmp / "invocations.log"
-        builder = Builder(clients, count_file)
-        fn = {
-            "echo": builder.function("gw-echo", "echo"),
-            "shapes": builder.function("gw-shapes", "shapes"),
-            "boom": builder.function("gw-boom", "boom"),
-            "slow": builder.function("gw-slow", "slow", env={"SLEEP_S": "1.5"}),
-            "noperm": builder.function("gw-noperm", "echo"),
-            "scoped": builder.function("gw-scoped", "echo"),
-            "authorizer": builder.function("gw-authorizer", "authorizer"),
-            "policy_authorizer": builder.function("gw-policy-authorizer", "policy_authorizer"),
-        }
-        apigw = clients["apigatewayv2"]
-        pool_id = clients["cognito-idp"].create_user_pool(PoolName="gateway-test")["UserPool"]["Id"]
-        issuer = f"https://cognito-idp.us-east-1.amazonaws.com/{pool_id}"
-        signing_key, other_key = rsa_key(), rsa_key()
-        jwks = {"keys": [jwk(signing_key, "k1")]}
+    aws = embedded_aws
+    clients = {service: aws.client(service) for service in ("lambda", "apigatewayv2", "iam", "cognito-idp")}
+    count_file = tmp / "invocations.log"
+    builder = Builder(clients, count_file)
+    fn = {
+        "echo": builder.function("gw-echo", "echo"),
+        "shapes": builder.function("gw-shapes", "shapes"),
+        "boom": builder.function("gw-boom", "boom"),
+        "slow": builder.function("gw-slow", "slow", env={"SLEEP_S": "1.5"}),
+        "noperm": builder.function("gw-noperm", "echo"),
+        "scoped": builder.function("gw-scoped", "echo"),
+        "authorizer": builder.function("gw-authorizer", "authorizer"),
+        "policy_authorizer": builder.function("gw-policy-authorizer", "policy_authorizer"),
+    }
+    apigw = clients["apigatewayv2"]
+    pool_id = clients["cognito-idp"].create_user_pool(PoolName="gateway-test")["UserPool"]["Id"]
+    issuer = f"https://cognito-idp.us-east-1.amazonaws.com/{pool_id}"
+    signing_key, other_key = rsa_key(), rsa_key()
+    jwks = {"keys": [jwk(signing_key, "k1", alg="RS256")]}
 
-        def fetch(wanted: str) -> dict:
-            if wanted != issuer:
-                raise KeyError(wanted)
-            return jwks
+    def fetch(wanted: str) -> dict:
+        if wanted != issuer:
+            raise KeyError(wanted)
+        return jwks
 
-        # The main API: CORS, stage variables, the AWS routing example, every kind of authorization.
-        main = builder.api("gw-main", cors=CORS, throttle=(1000, 1000), stage_variables={"env": "test"})
-        jwt_authorizer = apigw.create_authorizer(
-            ApiId=main.id, Name="cognito", AuthorizerType="JWT", IdentitySource=["$request.header.Authorization"],
-            JwtConfiguration={"Issuer": issuer, "Audience": [CLIENT_ID]})["AuthorizerId"]
-        lambda_authorizer = apigw.create_authorizer(
-            ApiId=main.id, Name="tokens", AuthorizerType="REQUEST", AuthorizerUri=Builder.invoke_arn(fn["authorizer"]),
-            AuthorizerPayloadFormatVersion="2.0", EnableSimpleResponses=True, IdentitySource=["$request.header.x-token"],
-            AuthorizerResultTtlInSeconds=300)["AuthorizerId"]
-        unpermitted_authorizer = apigw.create_authorizer(
-            ApiId=main.id, Name="unpermitted", AuthorizerType="REQUEST", AuthorizerUri=Builder.invoke_arn(fn["authorizer"]),
-            AuthorizerPayloadFormatVersion="2.0", EnableSimpleResponses=True, IdentitySource=["$request.header.x-token"],
-            AuthorizerResultTtlInSeconds=0)["AuthorizerId"]
-        policy_authorizer = apigw.create_authorizer(
-            ApiId=main.id, Name="policy", AuthorizerType="REQUEST",
-            AuthorizerUri=Builder.invoke_arn(fn["policy_authorizer"]), AuthorizerPayloadFormatVersion="2.0",
-            EnableSimpleResponses=False, IdentitySource=["$request.header.x-token"])["AuthorizerId"]
-        clients["lambda"].add_permission(
-            FunctionName=fn["policy_authorizer"], StatementId="apigw-authorizer", Action="lambda:InvokeFunction",
-            Principal="apigateway.amazonaws.com", SourceArn=f"{main.execution_arn}/authorizers/{policy_authorizer}")
-        # modules/http_api's permission for a Lambda authorizer (none for `unpermitted`).
-        clients["lambda"].add_permission(
-            FunctionName=fn["authorizer"], StatementId="apigw-authorizer", Action="lambda:InvokeFunction",
-            Principal="apigateway.amazonaws.com", SourceArn=f"{main.execution_arn}/authorizers/{lambda_authorizer}")
-        for key in ("GET /pets/dog/1", "GET /pets/dog/{id}", "GET /pets/{proxy+}", "ANY /pets/{proxy+}", "GET /things",
-                    "ANY /things", "GET /lit/{a}/x", "GET /lit/b/{c}", "$default", "GET /echo", "POST /echo"):
-            main.route(key, fn["echo"])
-        main.route("GET /jwt", fn["echo"], authorization="JWT", authorizer_id=jwt_authorizer, scopes=["gw/read"])
-        main.route("GET /jwt-open", fn["echo"], authorization="JWT", authorizer_id=jwt_authorizer)
-        main.route("ANY /guarded/{proxy+}", fn["echo"], authorization="JWT", authorizer_id=jwt_authorizer, scopes=["gw/read"])
-        main.route("GET /iam", fn["echo"], authorization="AWS_IAM")
-        main.route("GET /custom", fn["echo"], authorization="CUSTOM", authorizer_id=lambda_authorizer)
-        main.route("GET /custom-unpermitted", fn["echo"], authorization="CUSTOM", authorizer_id=unpermitted_authorizer)
-        main.route("GET /custom-policy/{id}", fn["echo"], authorization="CUSTOM", authorizer_id=policy_authorizer)
-        main.route("GET /shape/{name}", fn["shapes"])
-        main.route("GET /boom", fn["boom"])
-        main.route("GET /slow", fn["slow"], timeout_ms=200)
-        main.route("GET /noperm", fn["noperm"], permit=False)
-        main.route("GET /scoped", fn["scoped"])
-        main.route("GET /scoped-other", fn["scoped"], permit=False)  # the function allows only GET /scoped
+    # The main API: CORS, stage variables, the AWS routing example, every kind of authorization.
+    main = builder.api("gw-main", cors=CORS, throttle=(1000, 1000), stage_variables={"env": "test"})
+    jwt_authorizer = apigw.create_authorizer(
+        ApiId=main.id, Name="cognito", AuthorizerType="JWT", IdentitySource=["$request.header.Authorization"],
+        JwtConfiguration={"Issuer": issuer, "Audience": [CLIENT_ID]})["AuthorizerId"]
+    lambda_authorizer = apigw.create_authorizer(
+        ApiId=main.id, Name="tokens", AuthorizerType="REQUEST", AuthorizerUri=Builder.invoke_arn(fn["authorizer"]),
+        AuthorizerPayloadFormatVersion="2.0", EnableSimpleResponses=True, IdentitySource=["$request.header.x-token"],
+        AuthorizerResultTtlInSeconds=300)["AuthorizerId"]
+    unpermitted_authorizer = apigw.create_authorizer(
+        ApiId=main.id, Name="unpermitted", AuthorizerType="REQUEST", AuthorizerUri=Builder.invoke_arn(fn["authorizer"]),
+        AuthorizerPayloadFormatVersion="2.0", EnableSimpleResponses=True, IdentitySource=["$request.header.x-token"],
+        AuthorizerResultTtlInSeconds=0)["AuthorizerId"]
+    policy_authorizer = apigw.create_authorizer(
+        ApiId=main.id, Name="policy", AuthorizerType="REQUEST",
+        AuthorizerUri=Builder.invoke_arn(fn["policy_authorizer"]), AuthorizerPayloadFormatVersion="2.0",
+        EnableSimpleResponses=False, IdentitySource=["$request.header.x-token"])["AuthorizerId"]
+    clients["lambda"].add_permission(
+        FunctionName=fn["policy_authorizer"], StatementId="apigw-authorizer", Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com", SourceArn=f"{main.execution_arn}/authorizers/{policy_authorizer}")
+    # modules/http_api's permission for a Lambda authorizer (none for `unpermitted`).
+    clients["lambda"].add_permission(
+        FunctionName=fn["authorizer"], StatementId="apigw-authorizer", Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com", SourceArn=f"{main.execution_arn}/authorizers/{lambda_authorizer}")
+    for key in ("GET /pets/dog/1", "GET /pets/dog/{id}", "GET /pets/{proxy+}", "ANY /pets/{proxy+}", "GET /things",
+                "ANY /things", "GET /lit/{a}/x", "GET /lit/b/{c}", "$default", "GET /echo", "POST /echo"):
+        main.route(key, fn["echo"])
+    main.route("GET /jwt", fn["echo"], authorization="JWT", authorizer_id=jwt_authorizer, scopes=["gw/read"])
+    main.route("GET /jwt-open", fn["echo"], authorization="JWT", authorizer_id=jwt_authorizer)
+    main.route("ANY /guarded/{proxy+}", fn["echo"], authorization="JWT", authorizer_id=jwt_authorizer, scopes=["gw/read"])
+    main.route("GET /iam", fn["echo"], authorization="AWS_IAM")
+    main.route("GET /custom", fn["echo"], authorization="CUSTOM", authorizer_id=lambda_authorizer)
+    main.route("GET /custom-unpermitted", fn["echo"], authorization="CUSTOM", authorizer_id=unpermitted_authorizer)
+    main.route("GET /custom-policy/{id}", fn["echo"], authorization="CUSTOM", authorizer_id=policy_authorizer)
+    main.route("GET /shape/{name}", fn["shapes"])
+    main.route("GET /boom", fn["boom"])
+    main.route("GET /slow", fn["slow"], timeout_ms=200)
+    main.route("GET /noperm", fn["noperm"], permit=False)
+    main.route("GET /scoped", fn["scoped"])
+    main.route("GET /scoped-other", fn["scoped"], permit=False)  # the function allows only GET /scoped
 
-        plain = builder.api("gw-plain")
-        for key in ("GET /hello", "OPTIONS /opt", "GET /items/{id}", "POST /upload"):
-            plain.route(key, fn["echo"])
+    plain = builder.api("gw-plain")
+    for key in ("GET /hello", "OPTIONS /opt", "GET /items/{id}", "POST /upload"):
+        plain.route(key, fn["echo"])
 
-        throttled = builder.api("gw-throttled", throttle=(0.001, 2),
-                                route_settings={"GET /roomy": {"ThrottlingRateLimit": 0.001, "ThrottlingBurstLimit": 4},
-                                                "GET /steady": {"ThrottlingRateLimit": 0.001, "ThrottlingBurstLimit": 2}})
-        for key in ("GET /hello", "GET /roomy", "GET /later", "GET /steady"):
-            throttled.route(key, fn["echo"])
+    throttled = builder.api("gw-throttled", throttle=(0.001, 2),
+                            route_settings={"GET /roomy": {"ThrottlingRateLimit": 0.001, "ThrottlingBurstLimit": 4},
+                                            "GET /steady": {"ThrottlingRateLimit": 0.001, "ThrottlingBurstLimit": 2}})
+    for key in ("GET /hello", "GET /roomy", "GET /later", "GET /steady"):
+        throttled.route(key, fn["echo"])
 
-        iam_users = {
-            "caller": _iam_user(clients["iam"], "gw-caller", f"{main.execution_arn}/*/GET/iam"),
-            "nobody": _iam_user(clients["iam"], "gw-nobody", None),
-        }
+    iam_users = {
+        "caller": _iam_user(clients["iam"], "gw-caller", f"{main.execution_arn}/*/GET/iam"),
+        "nobody": _iam_user(clients["iam"], "gw-nobody", None),
+    }
 
-        runtime = Runtime(aws.url, tmp / "runtime")
-        gateway = Gateway(aws.url, runtime, JwksCache(fetch))
-        gateway.reload()
-        served = Served(gateway)
-        try:
-            yield World(aws, builder, gateway, served, count_file, main, plain, throttled, issuer, signing_key, other_key,
-                        iam_users, fn, {"jwt": jwt_authorizer, "lambda": lambda_authorizer})
-        finally:
-            served.stop()
-            runtime.close()
+    runtime = Runtime(aws.url, tmp / "runtime")
+    gateway = Gateway(aws.url, runtime, JwksCache(fetch))
+    gateway.reload()
+    served = Served(gateway)
+    try:
+        yield World(aws, builder, gateway, served, count_file, main, plain, throttled, issuer, signing_key, other_key,
+                    iam_users, fn, {"jwt": jwt_authorizer, "lambda": lambda_authorizer})
+    finally:
+        served.stop()
+        runtime.close()
 
 
 def echoed(reply: Reply) -> dict:

@@ -21,9 +21,11 @@ import pytest
 from local_aws.authorizer import JwksCache
 from local_aws.gateway import ConfigError, Gateway
 from local_aws.runtime import Runtime
-from tests.embedded_aws import EmbeddedAws
-from tests.gateway_support import ACCOUNT, ApiHandle, Builder, Reply, Served, b64, call, count, jwk, rsa_key, \
-    sigv4_headers, token
+from tests.support.embedded_aws import EmbeddedAws
+from tests.gateway_support import ACCOUNT, ApiHandle, Builder, Reply, Served, b64, call, count
+from tests.support.keys import jwk, rsa_key
+from tests.support.signing import sigv4_headers
+from tests.support.tokens import token
 
 pytestmark = pytest.mark.xdist_group("gateway-v1")
 
@@ -55,67 +57,67 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory):
+def world(tmp_path_factory: pytest.TempPathFactory, embedded_aws: EmbeddedAws):
     tmp = tmp_path_factory.mktemp("payload-v1")
-    with EmbeddedAws.start(tmp) as aws:
-        clients = {service: aws.client(service) for service in ("lambda", "apigatewayv2", "iam", "cognito-idp")}
-        count_file = tmp / "invocations.log"
-        builder = Builder(clients, count_file)
-        fn = {
-            "echo": builder.function("v1-echo", "echo"),
-            "shapes": builder.function("v1-shapes", "shapes_v1"),
-            "authorizer": builder.function("v1-authorizer", "policy_authorizer_v1"),
-        }
-        apigw = clients["apigatewayv2"]
-        pool_id = clients["cognito-idp"].create_user_pool(PoolName="payload-v1")["UserPool"]["Id"]
-        issuer = f"https://cognito-idp.us-east-1.amazonaws.com/{pool_id}"
-        signing_key = rsa_key()
-        jwks = {"keys": [jwk(signing_key, "k1")]}
+    aws = embedded_aws
+    clients = {service: aws.client(service) for service in ("lambda", "apigatewayv2", "iam", "cognito-idp")}
+    count_file = tmp / "invocations.log"
+    builder = Builder(clients, count_file)
+    fn = {
+        "echo": builder.function("v1-echo", "echo"),
+        "shapes": builder.function("v1-shapes", "shapes_v1"),
+        "authorizer": builder.function("v1-authorizer", "policy_authorizer_v1"),
+    }
+    apigw = clients["apigatewayv2"]
+    pool_id = clients["cognito-idp"].create_user_pool(PoolName="payload-v1")["UserPool"]["Id"]
+    issuer = f"https://cognito-idp.us-east-1.amazonaws.com/{pool_id}"
+    signing_key = rsa_key()
+    jwks = {"keys": [jwk(signing_key, "k1", alg="RS256")]}
 
-        def fetch(wanted: str) -> dict:
-            if wanted != issuer:
-                raise KeyError(wanted)
-            return jwks
+    def fetch(wanted: str) -> dict:
+        if wanted != issuer:
+            raise KeyError(wanted)
+        return jwks
 
-        api = builder.api("gw-v1", stage_variables={"env": "v1test"})
-        apigw.create_stage(ApiId=api.id, StageName="prod", AutoDeploy=True, StageVariables={"release": "one"})
-        jwt_authorizer = apigw.create_authorizer(
-            ApiId=api.id, Name="cognito", AuthorizerType="JWT", IdentitySource=["$request.header.Authorization"],
-            JwtConfiguration={"Issuer": issuer, "Audience": [CLIENT_ID]})["AuthorizerId"]
-        policy_authorizer = apigw.create_authorizer(
-            ApiId=api.id, Name="policy-v1", AuthorizerType="REQUEST", AuthorizerUri=Builder.invoke_arn(fn["authorizer"]),
-            AuthorizerPayloadFormatVersion="1.0", IdentitySource=["$request.header.x-token"],
-            AuthorizerResultTtlInSeconds=300)["AuthorizerId"]
-        clients["lambda"].add_permission(
-            FunctionName=fn["authorizer"], StatementId="apigw-authorizer", Action="lambda:InvokeFunction",
-            Principal="apigateway.amazonaws.com", SourceArn=f"{api.execution_arn}/authorizers/{policy_authorizer}")
-        for key in ("GET /items/{id}", "POST /upload", "$default"):
-            api.route(key, fn["echo"], payload="1.0")
-        api.route("GET /shape/{name}", fn["shapes"], payload="1.0")
-        api.route("GET /jwt", fn["echo"], payload="1.0", authorization="JWT", authorizer_id=jwt_authorizer,
-                  scopes=["gw/read"])
-        api.route("GET /iam", fn["echo"], payload="1.0", authorization="AWS_IAM")
-        api.route("GET /custom/{id}", fn["echo"], payload="1.0", authorization="CUSTOM", authorizer_id=policy_authorizer)
-        # a 2.0 integration behind the same 1.0 authorizer: the authorizer's version shapes only its own event
-        api.route("GET /custom-v2", fn["echo"], authorization="CUSTOM", authorizer_id=policy_authorizer)
+    api = builder.api("gw-v1", stage_variables={"env": "v1test"})
+    apigw.create_stage(ApiId=api.id, StageName="prod", AutoDeploy=True, StageVariables={"release": "one"})
+    jwt_authorizer = apigw.create_authorizer(
+        ApiId=api.id, Name="cognito", AuthorizerType="JWT", IdentitySource=["$request.header.Authorization"],
+        JwtConfiguration={"Issuer": issuer, "Audience": [CLIENT_ID]})["AuthorizerId"]
+    policy_authorizer = apigw.create_authorizer(
+        ApiId=api.id, Name="policy-v1", AuthorizerType="REQUEST", AuthorizerUri=Builder.invoke_arn(fn["authorizer"]),
+        AuthorizerPayloadFormatVersion="1.0", IdentitySource=["$request.header.x-token"],
+        AuthorizerResultTtlInSeconds=300)["AuthorizerId"]
+    clients["lambda"].add_permission(
+        FunctionName=fn["authorizer"], StatementId="apigw-authorizer", Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com", SourceArn=f"{api.execution_arn}/authorizers/{policy_authorizer}")
+    for key in ("GET /items/{id}", "POST /upload", "$default"):
+        api.route(key, fn["echo"], payload="1.0")
+    api.route("GET /shape/{name}", fn["shapes"], payload="1.0")
+    api.route("GET /jwt", fn["echo"], payload="1.0", authorization="JWT", authorizer_id=jwt_authorizer,
+              scopes=["gw/read"])
+    api.route("GET /iam", fn["echo"], payload="1.0", authorization="AWS_IAM")
+    api.route("GET /custom/{id}", fn["echo"], payload="1.0", authorization="CUSTOM", authorizer_id=policy_authorizer)
+    # a 2.0 integration behind the same 1.0 authorizer: the authorizer's version shapes only its own event
+    api.route("GET /custom-v2", fn["echo"], authorization="CUSTOM", authorizer_id=policy_authorizer)
 
-        iam = clients["iam"]
-        user = iam.create_user(UserName="v1-caller")["User"]
-        key = iam.create_access_key(UserName="v1-caller")["AccessKey"]
-        iam.put_user_policy(UserName="v1-caller", PolicyName="invoke", PolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": f"{api.execution_arn}/*/GET/iam"}]}))
+    iam = clients["iam"]
+    user = iam.create_user(UserName="v1-caller")["User"]
+    key = iam.create_access_key(UserName="v1-caller")["AccessKey"]
+    iam.put_user_policy(UserName="v1-caller", PolicyName="invoke", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": f"{api.execution_arn}/*/GET/iam"}]}))
 
-        runtime = Runtime(aws.url, tmp / "runtime")
-        gateway = Gateway(aws.url, runtime, JwksCache(fetch))
-        gateway.reload()
-        served = Served(gateway)
-        try:
-            yield World(builder, gateway, served, count_file, api, issuer, signing_key,
-                        {"arn": user["Arn"], "id": user["UserId"], "key": key}, fn)
-        finally:
-            served.stop()
-            runtime.close()
+    runtime = Runtime(aws.url, tmp / "runtime")
+    gateway = Gateway(aws.url, runtime, JwksCache(fetch))
+    gateway.reload()
+    served = Served(gateway)
+    try:
+        yield World(builder, gateway, served, count_file, api, issuer, signing_key,
+                    {"arn": user["Arn"], "id": user["UserId"], "key": key}, fn)
+    finally:
+        served.stop()
+        runtime.close()
 
 
 def echoed(reply: Reply) -> dict:

@@ -20,7 +20,7 @@ import boto3
 import pytest
 
 from local_aws import stack, terraform
-from tests.embedded_aws import EmbeddedAws
+from tests.support.embedded_aws import EmbeddedAws
 
 # The packager, loaded from its file (as Terraform runs it), to compute the expected hashes.
 _spec = importlib.util.spec_from_file_location("package_lambda", stack.REPO / "modules" / "lambda_route" / "package.py")
@@ -81,16 +81,10 @@ def copy_root(destination: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def aws(tmp_path_factory):
-    with EmbeddedAws.start(tmp_path_factory.mktemp("embedded-log")) as embedded:
-        yield embedded
-
-
-@pytest.fixture(scope="module")
-def deployed(aws, tmp_path_factory) -> Deployment:
+def deployed(embedded_aws, tmp_path_factory) -> Deployment:
     root = copy_root(tmp_path_factory.mktemp("apply") / "root")
-    env = terraform.terraform_env(root.parent / "cli", stack.sandbox_env(aws.url))
-    deployment = Deployment(root, env, {}, aws)
+    env = terraform.terraform_env(root.parent / "cli", stack.sandbox_env(embedded_aws.url))
+    deployment = Deployment(root, env, {}, embedded_aws)
     deployment.tf("init", "-input=false", "-lockfile=readonly")
     deployment.tf("apply", "-auto-approve", "-input=false", *ROOT_VARS)
     deployment.outputs = terraform.outputs(root, env)
@@ -359,13 +353,13 @@ EXAMPLE_CHECKS = {"http_api": _check_http_api_example, "cognito": _check_cognito
 # Their own group: they need no ordering with the root's lifecycle above, only an embedded AWS.
 @pytest.mark.xdist_group("apply-examples")
 @pytest.mark.parametrize("example", EXAMPLES)
-def test_example_applies_replans_empty_and_destroys(aws, tmp_path, example: str) -> None:
+def test_example_applies_replans_empty_and_destroys(embedded_aws, tmp_path, example: str) -> None:
     # Examples refer to ../../modules: keep that layout in the copy.
     shutil.copytree(stack.REPO / "modules", tmp_path / "modules", ignore=stack.NOT_COPIED)
     root = tmp_path / "examples" / example
     shutil.copytree(stack.REPO / "examples" / example, root, ignore=stack.NOT_COPIED)
     shutil.copy(stack.REPO / ".terraform.lock.hcl", root)
-    env = terraform.terraform_env(tmp_path / "cli", stack.sandbox_env(aws.url))
+    env = terraform.terraform_env(tmp_path / "cli", stack.sandbox_env(embedded_aws.url))
     for args in (["init", "-input=false", "-lockfile=readonly"], ["apply", "-auto-approve", "-input=false"]):
         terraform.run(args, root, env, quiet=True)
     if example in EXAMPLE_CHECKS:
@@ -447,9 +441,9 @@ packaging = pytest.mark.xdist_group("apply-packaging")
 
 
 @packaging
-def test_a_plan_saved_in_one_checkout_applies_in_another(aws, tmp_path) -> None:
+def test_a_plan_saved_in_one_checkout_applies_in_another(embedded_aws, tmp_path) -> None:
     name = "saved-plan"
-    planner, applier = packaging_checkout(tmp_path / "planner", aws), packaging_checkout(tmp_path / "applier", aws)
+    planner, applier = packaging_checkout(tmp_path / "planner", embedded_aws), packaging_checkout(tmp_path / "applier", embedded_aws)
     planner.tf("plan", "-input=false", "-out=tfplan", f"-var=name={name}")
     shutil.copy(planner.dir / "tfplan", applier.dir / "tfplan")
 
@@ -463,15 +457,15 @@ def test_a_plan_saved_in_one_checkout_applies_in_another(aws, tmp_path) -> None:
 
 
 @packaging
-def test_an_apply_that_failed_after_the_build_converges_when_rerun_in_a_fresh_clone(aws, tmp_path) -> None:
+def test_an_apply_that_failed_after_the_build_converges_when_rerun_in_a_fresh_clone(embedded_aws, tmp_path) -> None:
     name = "rerun"
-    logs = aws.client("logs")
+    logs = embedded_aws.client("logs")
     # The functions' log groups exist already: their creates fail while the packages (no
     # dependencies, started first) are built and recorded in the state; no function is created.
     squatters = [f"/aws/lambda/{name}-direct", f"/aws/lambda/{name}-stored"]
     for group in squatters:
         logs.create_log_group(logGroupName=group)
-    first = packaging_checkout(tmp_path / "first", aws)
+    first = packaging_checkout(tmp_path / "first", embedded_aws)
     failed = first.tf("apply", "-auto-approve", "-input=false", f"-var=name={name}", check=False)
     assert failed.returncode != 0 and "ResourceAlreadyExistsException" in failed.stderr, failed.stderr
     state = first.tf("state", "list").stdout.split()
@@ -481,7 +475,7 @@ def test_an_apply_that_failed_after_the_build_converges_when_rerun_in_a_fresh_cl
         logs.delete_log_group(logGroupName=group)
 
     # The rerun: a fresh clone with the state (a remote backend would give it), no .build.
-    fresh = packaging_checkout(tmp_path / "fresh", aws)
+    fresh = packaging_checkout(tmp_path / "fresh", embedded_aws)
     shutil.copy(first.dir / "terraform.tfstate", fresh.dir / "terraform.tfstate")
     fresh.tf("apply", "-auto-approve", "-input=false", f"-var=name={name}")
 

@@ -26,11 +26,11 @@ from pathlib import Path
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from local_aws import aws, stack, tokens
-from tests.embedded_aws import free_port
+from tests.support.embedded_aws import free_port
+from tests.support.keys import rsa_key
 
 pytestmark = pytest.mark.xdist_group("local-stack")
 START_TIMEOUT_S = 240
@@ -216,10 +216,6 @@ def minted(local, *, key: str = "access", signer=None, headers: dict | None = No
     return jwt.encode(claims, private, algorithm="RS256", headers={"kid": jwk["kid"], **(headers or {})})
 
 
-def other_key():
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
 def alg_none_token(local) -> str:
     header = base64.urlsafe_b64encode(json.dumps({"alg": "none", "kid": local.pool_keys()["access"]["kid"]}).encode()).rstrip(b"=")
     claims = jwt.decode(minted(local), options={"verify_signature": False})
@@ -248,7 +244,7 @@ REJECTIONS = {
     # name: (route, headers builder, status)
     "A4 no header": ("GET /profile", lambda l: {}, 401),
     "A2.2 Bearer garbage": ("GET /profile", lambda l: {"authorization": "Bearer not-a-jwt"}, 401),
-    "A2.3 bad signature": ("GET /profile", lambda l: {"authorization": f"Bearer {minted(l, signer=other_key())}"}, 401),
+    "A2.3 bad signature": ("GET /profile", lambda l: {"authorization": f"Bearer {minted(l, signer=rsa_key())}"}, 401),
     "A2.3 alg none": ("GET /profile", lambda l: {"authorization": f"Bearer {alg_none_token(l)}"}, 401),
     "A2.3 HS256 signed with the public key": ("GET /profile", lambda l: {"authorization": f"Bearer {hs256_with_public_key(l)}"}, 401),
     "A2.3 unknown kid": ("GET /profile", lambda l: {"authorization": f"Bearer {minted(l, headers={'kid': 'unknown-kid'})}"}, 401),

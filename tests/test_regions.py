@@ -26,8 +26,9 @@ from local_aws.authorizer import JwksCache
 from local_aws.cognito import LocalCognito
 from local_aws.gateway import Gateway
 from local_aws.runtime import Runtime
-from tests.embedded_aws import EmbeddedAws
-from tests.gateway_support import ApiHandle, Builder, Served, call, count, sigv4_headers
+from tests.support.embedded_aws import EmbeddedAws
+from tests.gateway_support import ApiHandle, Builder, Served, call, count
+from tests.support.signing import sigv4_headers
 
 pytestmark = pytest.mark.xdist_group("regions")
 
@@ -100,60 +101,60 @@ def _pool(aws_url: str, region: str, name: str, domain: str, client_names: list[
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory):
+def world(tmp_path_factory: pytest.TempPathFactory, embedded_aws: EmbeddedAws):
     tmp = tmp_path_factory.mktemp("regions")
-    with EmbeddedAws.start(tmp) as embedded:
-        url = embedded.url
-        eu_pool = _pool(url, EU, "orders-eu", "orders-eu", ["machine"])
-        ap_pool = _pool(url, AP, "orders-ap", "orders-ap", ["machine", "reports"])
+    embedded = embedded_aws
+    url = embedded.url
+    eu_pool = _pool(url, EU, "orders-eu", "orders-eu", ["machine"])
+    ap_pool = _pool(url, AP, "orders-ap", "orders-ap", ["machine", "reports"])
 
-        clients = {service: aws.client(service, url, EU) for service in ("lambda", "apigatewayv2", "iam")}
-        count_file = tmp / "invocations.log"
-        builder = Builder(clients, count_file, region=EU)
-        functions = {"echo": builder.function("rg-echo", "echo"), "region": builder.function("rg-region", "region")}
-        aws.client("logs", url, EU).create_log_group(logGroupName="/aws/lambda/rg-region")
-        api = builder.api("orders-eu-api")
-        jwt_authorizer = clients["apigatewayv2"].create_authorizer(
-            ApiId=api.id, Name="cognito", AuthorizerType="JWT", IdentitySource=["$request.header.Authorization"],
-            JwtConfiguration={"Issuer": eu_pool.issuer, "Audience": [eu_pool.clients["machine"]["id"]]})["AuthorizerId"]
-        api.route("GET /jwt", functions["echo"], authorization="JWT", authorizer_id=jwt_authorizer, scopes=["orders/read"])
-        api.route("GET /iam", functions["echo"], authorization="AWS_IAM")
-        api.route("GET /region", functions["region"])
-        # A permission naming the same API id in us-east-1: not this API's source ARN.
-        api.route("GET /elsewhere", functions["echo"], permit=False)
-        clients["lambda"].add_permission(
-            FunctionName=functions["echo"], StatementId="us-east-1-only", Action="lambda:InvokeFunction",
-            Principal="apigateway.amazonaws.com", SourceArn=f"arn:aws:execute-api:us-east-1:{ACCOUNT}:{api.id}/*/GET/elsewhere")
+    clients = {service: aws.client(service, url, EU) for service in ("lambda", "apigatewayv2", "iam")}
+    count_file = tmp / "invocations.log"
+    builder = Builder(clients, count_file, region=EU)
+    functions = {"echo": builder.function("rg-echo", "echo"), "region": builder.function("rg-region", "region")}
+    aws.client("logs", url, EU).create_log_group(logGroupName="/aws/lambda/rg-region")
+    api = builder.api("orders-eu-api")
+    jwt_authorizer = clients["apigatewayv2"].create_authorizer(
+        ApiId=api.id, Name="cognito", AuthorizerType="JWT", IdentitySource=["$request.header.Authorization"],
+        JwtConfiguration={"Issuer": eu_pool.issuer, "Audience": [eu_pool.clients["machine"]["id"]]})["AuthorizerId"]
+    api.route("GET /jwt", functions["echo"], authorization="JWT", authorizer_id=jwt_authorizer, scopes=["orders/read"])
+    api.route("GET /iam", functions["echo"], authorization="AWS_IAM")
+    api.route("GET /region", functions["region"])
+    # A permission naming the same API id in us-east-1: not this API's source ARN.
+    api.route("GET /elsewhere", functions["echo"], permit=False)
+    clients["lambda"].add_permission(
+        FunctionName=functions["echo"], StatementId="us-east-1-only", Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com", SourceArn=f"arn:aws:execute-api:us-east-1:{ACCOUNT}:{api.id}/*/GET/elsewhere")
 
-        iam = clients["iam"]
-        iam.create_user(UserName="rg-caller")
-        iam_key = iam.create_access_key(UserName="rg-caller")["AccessKey"]
-        iam.put_user_policy(UserName="rg-caller", PolicyName="invoke", PolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": f"{api.execution_arn}/*/GET/iam"}]}))
+    iam = clients["iam"]
+    iam.create_user(UserName="rg-caller")
+    iam_key = iam.create_access_key(UserName="rg-caller")["AccessKey"]
+    iam.put_user_policy(UserName="rg-caller", PolicyName="invoke", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": f"{api.execution_arn}/*/GET/iam"}]}))
 
-        # A REST API (eu-west-1, served by rest_gateway.py), and what the stack does not serve: a
-        # WebSocket API and a function URL (ap-southeast-2).
-        rest_api_id = aws.client("apigateway", url, EU).create_rest_api(name="legacy-rest")["id"]
-        websocket_id = aws.client("apigatewayv2", url, AP).create_api(
-            Name="chat", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action")["ApiId"]
-        ap_lambda = aws.client("lambda", url, AP)
-        ap_lambda.create_function(FunctionName="rg-url", Runtime="python3.12", Role=builder.role, Handler="app.echo",
-                                  Code={"ZipFile": builder.code})
-        ap_lambda.create_function_url_config(FunctionName="rg-url", AuthType="NONE")
+    # A REST API (eu-west-1, served by rest_gateway.py), and what the stack does not serve: a
+    # WebSocket API and a function URL (ap-southeast-2).
+    rest_api_id = aws.client("apigateway", url, EU).create_rest_api(name="legacy-rest")["id"]
+    websocket_id = aws.client("apigatewayv2", url, AP).create_api(
+        Name="chat", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action")["ApiId"]
+    ap_lambda = aws.client("lambda", url, AP)
+    ap_lambda.create_function(FunctionName="rg-url", Runtime="python3.12", Role=builder.role, Handler="app.echo",
+                              Code={"ZipFile": builder.code})
+    ap_lambda.create_function_url_config(FunctionName="rg-url", AuthType="NONE")
 
-        runtime = Runtime(url, tmp / "runtime")
-        cognito = LocalCognito(url, tmp / "keys")  # every region, as the data plane makes it
-        gateway = Gateway(url, runtime, JwksCache(fetch=cognito.jwks_for_issuer))
-        gateway.reload()
-        api_server, auth_server = Served(gateway), Served(cognito)
-        try:
-            yield World(embedded, tmp, eu_pool, ap_pool, api, functions, rest_api_id, websocket_id, "rg-url", iam_key,
-                        cognito, gateway, api_server, auth_server, count_file)
-        finally:
-            api_server.stop()
-            auth_server.stop()
-            runtime.close()
+    runtime = Runtime(url, tmp / "runtime")
+    cognito = LocalCognito(url, tmp / "keys")  # every region, as the data plane makes it
+    gateway = Gateway(url, runtime, JwksCache(fetch=cognito.jwks_for_issuer))
+    gateway.reload()
+    api_server, auth_server = Served(gateway), Served(cognito)
+    try:
+        yield World(embedded, tmp, eu_pool, ap_pool, api, functions, rest_api_id, websocket_id, "rg-url", iam_key,
+                    cognito, gateway, api_server, auth_server, count_file)
+    finally:
+        api_server.stop()
+        auth_server.stop()
+        runtime.close()
 
 
 def claims(token: str) -> dict:

@@ -15,35 +15,29 @@ import pytest
 from local_aws import stack, terraform
 from local_aws.dataplane import DataPlane
 from local_aws.rest_gateway import INTERNET
-from tests.embedded_aws import EmbeddedAws
-from tests.gateway_support import call, sigv4_headers
+from tests.gateway_support import call
+from tests.support.signing import sigv4_headers
 
 pytestmark = pytest.mark.xdist_group("rest-gateway")
 FIXTURE = "tests/fixtures/private_rest_api_local"
 
 
 @pytest.fixture(scope="module")
-def aws(tmp_path_factory):
-    with EmbeddedAws.start(tmp_path_factory.mktemp("embedded-log")) as embedded:
-        yield embedded
-
-
-@pytest.fixture(scope="module")
-def applied(aws, tmp_path_factory) -> dict:
+def applied(embedded_aws, tmp_path_factory) -> dict:
     base = tmp_path_factory.mktemp("rest-apply")
     shutil.copytree(stack.REPO / "modules", base / "modules", ignore=stack.NOT_COPIED)
     root = base / FIXTURE
     shutil.copytree(stack.REPO / FIXTURE, root, ignore=stack.NOT_COPIED)
     shutil.copy(stack.REPO / ".terraform.lock.hcl", root)
-    env = terraform.terraform_env(base / "cli", stack.sandbox_env(aws.url))
+    env = terraform.terraform_env(base / "cli", stack.sandbox_env(embedded_aws.url))
     terraform.run(["init", "-input=false", "-lockfile=readonly"], root, env, quiet=True)
     terraform.run(["apply", "-auto-approve", "-input=false"], root, env, quiet=True)
     return {**terraform.outputs(root, env), "root": root, "env": env}
 
 
 @pytest.fixture(scope="module")
-def plane(aws, applied, tmp_path_factory):
-    data_plane = DataPlane(aws.url, tmp_path_factory.mktemp("data-plane"), 0, 0)
+def plane(embedded_aws, applied, tmp_path_factory):
+    data_plane = DataPlane(embedded_aws.url, tmp_path_factory.mktemp("data-plane"), 0, 0)
     yield data_plane
     data_plane.stop()
 
@@ -60,12 +54,12 @@ def endpoint_port(plane, applied) -> int:
     return plane.rest_endpoints[applied["vpc_endpoint_id"]].port
 
 
-def test_the_applied_policy_allows_only_the_endpoint_and_denies_the_rest(aws, applied) -> None:
+def test_the_applied_policy_allows_only_the_endpoint_and_denies_the_rest(embedded_aws, applied) -> None:
     """H2: the module's policy, as the embedded AWS holds it after a real apply; the endpoint as H1 needs it."""
     from local_aws.embedded_rest import unescaped_policy
 
     api, vpce = applied["orders_api_id"], applied["vpc_endpoint_id"]
-    rest_api = aws.client("apigateway").get_rest_api(restApiId=api)
+    rest_api = embedded_aws.client("apigateway").get_rest_api(restApiId=api)
     assert rest_api["endpointConfiguration"] == {"types": ["PRIVATE"], "vpcEndpointIds": [vpce]}
     allow, deny = unescaped_policy(rest_api["policy"])["Statement"]
     resource = f"arn:aws:execute-api:us-east-1:123456789012:{api}/*"
@@ -73,9 +67,9 @@ def test_the_applied_policy_allows_only_the_endpoint_and_denies_the_rest(aws, ap
                      "Resource": resource, "Condition": {"StringEquals": {"aws:SourceVpce": [vpce]}}}
     assert deny == {"Sid": "DenyFromAnywhereElse", "Effect": "Deny", "Principal": "*", "Action": "execute-api:Invoke",
                     "Resource": resource, "Condition": {"StringNotEquals": {"aws:SourceVpce": [vpce]}}}
-    (endpoint,) = aws.client("ec2").describe_vpc_endpoints(VpcEndpointIds=[vpce])["VpcEndpoints"]
+    (endpoint,) = embedded_aws.client("ec2").describe_vpc_endpoints(VpcEndpointIds=[vpce])["VpcEndpoints"]
     assert endpoint["ServiceName"] == "com.amazonaws.us-east-1.execute-api" and endpoint["PrivateDnsEnabled"] is True
-    (group,) = aws.client("ec2").describe_security_groups(GroupIds=[g["GroupId"] for g in endpoint["Groups"]])["SecurityGroups"]
+    (group,) = embedded_aws.client("ec2").describe_security_groups(GroupIds=[g["GroupId"] for g in endpoint["Groups"]])["SecurityGroups"]
     assert [(p["FromPort"], p["ToPort"], [r["CidrIp"] for r in p["IpRanges"]]) for p in group["IpPermissions"]] == [(443, 443, ["10.30.0.0/16"])]
 
 
@@ -183,10 +177,10 @@ def test_the_signed_allowed_principal_is_refused_from_the_internet(plane, applie
     assert reply.status == 403 and reply.json()["Message"].endswith("with an explicit deny")
 
 
-def test_a_policy_change_takes_effect_with_the_next_deployment(plane, applied, aws) -> None:
+def test_a_policy_change_takes_effect_with_the_next_deployment(plane, applied, embedded_aws) -> None:
     """H2: the stage serves its deployment's snapshot; the new policy only once it is deployed.
     Last in this module: it leaves the orders API refusing its endpoint."""
-    apigw = aws.client("apigateway")
+    apigw = embedded_aws.client("apigateway")
     api, port = applied["orders_api_id"], endpoint_port(plane, applied)
     host = host_of(api, port)
     arn = f"arn:aws:execute-api:us-east-1:123456789012:{api}/*"
@@ -210,10 +204,10 @@ def test_a_policy_change_takes_effect_with_the_next_deployment(plane, applied, a
     assert reply.json()["Message"].endswith("with an explicit deny")
 
 
-def test_a_public_rest_api_answers_on_the_internet_only(plane, applied, aws) -> None:
+def test_a_public_rest_api_answers_on_the_internet_only(plane, applied, embedded_aws) -> None:
     """A regional API without a policy: served on the ordinary listener; through an endpoint's listener
     it is refused (the local choice, docs/local-choices.md H1). Made with boto3 after the others' checks."""
-    apigw, lam = aws.client("apigateway"), aws.client("lambda")
+    apigw, lam = embedded_aws.client("apigateway"), embedded_aws.client("lambda")
     api = apigw.create_rest_api(name="public-echo", endpointConfiguration={"types": ["REGIONAL"]})["id"]
     root = apigw.get_resources(restApiId=api)["items"][0]["id"]
     function_arn = lam.get_function(FunctionName="local-rest-echo")["Configuration"]["FunctionArn"]
@@ -236,15 +230,14 @@ def test_a_public_rest_api_answers_on_the_internet_only(plane, applied, aws) -> 
     assert (call(port, "GET", "/live/", host=host_of(api, port)).status) == 403
 
 
-def test_a_policy_condition_it_cannot_evaluate_is_a_startup_error_naming_it(tmp_path) -> None:
+def test_a_policy_condition_it_cannot_evaluate_is_a_startup_error_naming_it(aws_url, tmp_path) -> None:
     """Fail closed: an aws:SourceIp condition (not a key the local endpoints carry) stops the start."""
-    from local_aws import embedded
     from local_aws.aws import client
     from local_aws.gateway import ConfigError
     from local_aws.rest_gateway import RestGateway
     from local_aws.runtime import Runtime
 
-    server, url = embedded.start()
+    url = aws_url
     runtime = Runtime(url, tmp_path / "runtime")
     try:
         apigw = client("apigateway", url)
@@ -265,4 +258,3 @@ def test_a_policy_condition_it_cannot_evaluate_is_a_startup_error_naming_it(tmp_
         assert f"REST API office-only ({api}): stage v1: resource policy statement OfficeOnly: the condition operator IpAddress" in str(refused.value)
     finally:
         runtime.close()
-        server.stop()

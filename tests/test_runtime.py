@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from local_aws import aws, embedded
+from local_aws import aws
 from local_aws.runtime import (
     FunctionNotFound,
     InvocationTimeout,
@@ -73,13 +73,6 @@ def handler(event, context):
 
 
 # --- fixtures and helpers --------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def aws_url() -> Iterator[str]:
-    server, url = embedded.start(port=0)
-    yield url
-    server.stop()
-
 
 @pytest.fixture(scope="module")
 def role(aws_url: str) -> str:

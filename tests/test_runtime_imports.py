@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from local_aws import aws, embedded
+from local_aws import aws
 from local_aws.authorizer import JwksCache
 from local_aws.gateway import Gateway
 from local_aws.runtime import LambdaRuntimeError, Runtime
@@ -63,13 +63,6 @@ def handler(event, context):
 
 
 # --- fixtures ------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def aws_url() -> Iterator[str]:
-    server, url = embedded.start(port=0)
-    yield url
-    server.stop()
-
 
 @pytest.fixture(scope="module")
 def role(aws_url: str) -> str:

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from local_aws import stack
-from tests.embedded_aws import free_port
+from tests.support.embedded_aws import free_port
 
 
 def test_a_state_dir_inside_the_root_is_not_copied_into_itself(tmp_path) -> None:

@@ -1,4 +1,8 @@
-"""A real embedded AWS (moto server process, with the project's extra operations) for tests."""
+"""A real embedded AWS for tests: moto with the project's extra operations (local_aws.embedded).
+
+`EmbeddedAws.start` runs it as its own process, so its state is its own; `in_process` serves it
+from a thread of the test process, whose moto backends every in-process server of that process shares.
+"""
 from __future__ import annotations
 
 import socket
@@ -29,6 +33,7 @@ class EmbeddedAws:
     @classmethod
     @contextmanager
     def start(cls, log_dir: Path) -> Iterator["EmbeddedAws"]:
+        """A fresh embedded AWS process on a free port; its stderr goes to log_dir/embedded-aws.log."""
         log = open(log_dir / "embedded-aws.log", "w")
         process = subprocess.Popen(
             [sys.executable, "-m", "local_aws.embedded", "--port", str(free_port())],
@@ -42,3 +47,15 @@ class EmbeddedAws:
             process.terminate()
             process.wait(timeout=10)
             log.close()
+
+
+@contextmanager
+def in_process() -> Iterator[str]:
+    """The embedded AWS served on a free port from a thread of this process; yields its URL."""
+    from local_aws import embedded  # moto: imported only by the tests that serve it
+
+    server, url = embedded.start(port=0)
+    try:
+        yield url
+    finally:
+        server.stop()
