@@ -363,7 +363,7 @@ def test_example_applies_replans_empty_and_destroys(embedded_aws, tmp_path, exam
     for args in (["init", "-input=false", "-lockfile=readonly"], ["apply", "-auto-approve", "-input=false"]):
         terraform.run(args, root, env, quiet=True)
     if example in EXAMPLE_CHECKS:
-        EXAMPLE_CHECKS[example](aws, terraform.outputs(root, env))
+        EXAMPLE_CHECKS[example](embedded_aws, terraform.outputs(root, env))
     assert terraform.run(["plan", "-detailed-exitcode", "-input=false"], root, env, quiet=True, check=False).returncode == 0
     terraform.run(["destroy", "-auto-approve", "-input=false"], root, env, quiet=True)
     state = json.loads((root / "terraform.tfstate").read_text())
@@ -371,11 +371,11 @@ def test_example_applies_replans_empty_and_destroys(embedded_aws, tmp_path, exam
 
 
 @pytest.mark.xdist_group("apply-examples")
-def test_cognito_example_with_a_pre_token_generation_trigger(aws, tmp_path) -> None:
+def test_cognito_example_with_a_pre_token_generation_trigger(embedded_aws, tmp_path) -> None:
     """The trigger input the default example leaves null: Cognito gets the function and its event
     version, and the function a permission for this pool only."""
-    lambda_ = aws.client("lambda")
-    role = aws.client("iam").create_role(RoleName="pre-token", AssumeRolePolicyDocument=json.dumps({
+    lambda_ = embedded_aws.client("lambda")
+    role = embedded_aws.client("iam").create_role(RoleName="pre-token", AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
     }))["Role"]["Arn"]
@@ -389,12 +389,12 @@ def test_cognito_example_with_a_pre_token_generation_trigger(aws, tmp_path) -> N
     root = tmp_path / "examples" / "cognito"
     shutil.copytree(stack.REPO / "examples" / "cognito", root, ignore=stack.NOT_COPIED)
     shutil.copy(stack.REPO / ".terraform.lock.hcl", root)
-    env = terraform.terraform_env(tmp_path / "cli", stack.sandbox_env(aws.url))
+    env = terraform.terraform_env(tmp_path / "cli", stack.sandbox_env(embedded_aws.url))
     trigger = [f"-var=pre_token_generation_function_arn={function_arn}"]
     terraform.run(["init", "-input=false", "-lockfile=readonly"], root, env, quiet=True)
     terraform.run(["apply", "-auto-approve", "-input=false", *trigger], root, env, quiet=True)
     try:
-        pool = aws.client("cognito-idp").describe_user_pool(UserPoolId=terraform.outputs(root, env)["user_pool_id"])["UserPool"]
+        pool = embedded_aws.client("cognito-idp").describe_user_pool(UserPoolId=terraform.outputs(root, env)["user_pool_id"])["UserPool"]
         assert pool["LambdaConfig"]["PreTokenGenerationConfig"] == {"LambdaArn": function_arn, "LambdaVersion": "V2_0"}
         (statement,) = json.loads(lambda_.get_policy(FunctionName="pre-token")["Policy"])["Statement"]
         assert statement["Principal"] == {"Service": "cognito-idp.amazonaws.com"}
@@ -404,7 +404,7 @@ def test_cognito_example_with_a_pre_token_generation_trigger(aws, tmp_path) -> N
         terraform.run(["destroy", "-auto-approve", "-input=false", *trigger], root, env, quiet=True)
         # The root's lifecycle may share this embedded AWS and expects it empty after its destroy.
         lambda_.delete_function(FunctionName="pre-token")
-        aws.client("iam").delete_role(RoleName="pre-token")
+        embedded_aws.client("iam").delete_role(RoleName="pre-token")
     assert json.loads((root / "terraform.tfstate").read_text())["resources"] == []
 
 
