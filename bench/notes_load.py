@@ -33,7 +33,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from bench.throughput import running_stack  # noqa: E402
+from bench.throughput import local_stack as running_stack  # noqa: E402
 from local_aws import aws, stack as local_stack, tokens  # noqa: E402
 
 

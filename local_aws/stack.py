@@ -460,6 +460,9 @@ NOT_EMULATED_WHY = {
     "EmailConfiguration": "the pool's email sending: no email is sent locally",
     "UserPoolTier": "the feature plan: locally every feature emulated is available on any tier",
     "Identity provider": "federation is not emulated: /oauth2/authorize refuses identity_provider other than COGNITO",
+    "ManagedLoginVersion": "managed login (version 2) and its branding: the local domain serves a plain sign-in form",
+    "EphemeralStorage": "the size of /tmp: not enforced locally (a directory of this machine)",
+    "DetailedMetricsEnabled": "per-route metrics: no metrics are emitted locally",
 }
 
 
@@ -485,6 +488,10 @@ def pool_not_emulated(cognito, region: str, described: dict) -> list[dict]:
                                         email.get("SourceArn") or email.get("EmailSendingAccount", "")))
     if described.get("UserPoolTier"):
         found.append(not_emulated_entry(region, "user pool", pool_id, name, "UserPoolTier", described["UserPoolTier"]))
+    if described.get("Domain"):
+        domain = cognito.describe_user_pool_domain(Domain=described["Domain"]).get("DomainDescription") or {}
+        if domain.get("ManagedLoginVersion") == 2:
+            found.append(not_emulated_entry(region, "user pool", pool_id, name, "ManagedLoginVersion", "2"))
     for provider in _paged(cognito.list_identity_providers, "Providers", "NextToken", UserPoolId=pool_id, MaxResults=60):
         found.append(not_emulated_entry(region, "user pool", pool_id, name, "Identity provider",
                                         f"{provider['ProviderName']} ({provider.get('ProviderType', '')})"))
@@ -492,7 +499,7 @@ def pool_not_emulated(cognito, region: str, described: dict) -> list[dict]:
 
 
 def function_not_emulated(lam, region: str, function: dict) -> list[dict]:
-    """A function's settings that change no answer locally (VPC, tracing, KMS key, reserved concurrency)."""
+    """A function's settings that change no answer locally (VPC, tracing, KMS key, /tmp size, reserved concurrency)."""
     name = function["FunctionName"]
     found = []
 
@@ -506,6 +513,9 @@ def function_not_emulated(lam, region: str, function: dict) -> list[dict]:
         add("TracingConfig", "Active")
     if function.get("KMSKeyArn"):
         add("KMSKeyArn", function["KMSKeyArn"])
+    storage = (function.get("EphemeralStorage") or {}).get("Size", 512)
+    if storage != 512:
+        add("EphemeralStorage", f"{storage} MB")
     reserved = lam.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions")
     if reserved is not None:
         add("ReservedConcurrentExecutions", str(reserved))
@@ -562,6 +572,11 @@ def inventory(aws_endpoint: str) -> dict:
                 unserved(region, "WebSocket API", api["ApiId"], api.get("Name", ""))
             else:
                 apis[api["ApiId"]] = {"name": api.get("Name", ""), "region": region}
+                for stage in _paged(aws.client("apigatewayv2", aws_endpoint, region).get_stages, "Items", "NextToken",
+                                    ApiId=api["ApiId"]):
+                    if (stage.get("DefaultRouteSettings") or {}).get("DetailedMetricsEnabled"):
+                        not_emulated.append(not_emulated_entry(region, "HTTP API stage", f"{api['ApiId']}/{stage['StageName']}",
+                                                               api.get("Name", ""), "DetailedMetricsEnabled", "true"))
     functions: list[dict] = []
     for region in services["lambda"]:
         lam = aws.client("lambda", aws_endpoint, region)
