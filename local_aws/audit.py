@@ -60,7 +60,7 @@ import urllib.request
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import jwt
 from botocore.auth import SigV4Auth
@@ -445,16 +445,6 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _pages(call: Callable[..., dict], **kwargs: Any) -> list[dict]:
-    items, token = [], None
-    while True:
-        page = call(**kwargs, **({"NextToken": token} if token else {}))
-        items.extend(page.get("Items", []))
-        token = page.get("NextToken")
-        if not token:
-            return items
-
-
 def read_apis(description: Mapping[str, Any]) -> list[ApiView]:
     """Every HTTP API in the regions of the stack, with its routes, authorizers, integrations, stages."""
     endpoint = description["aws_endpoint_url"]
@@ -468,17 +458,17 @@ def read_apis(description: Mapping[str, Any]) -> list[ApiView]:
         pass
     for region in regions:
         apigw = aws.client("apigatewayv2", endpoint, region)
-        for item in _pages(apigw.get_apis):
+        for item in aws.pages(apigw.get_apis):
             if item.get("ProtocolType") != "HTTP":
                 continue
             api_id = item["ApiId"]
-            authorizers = {a["AuthorizerId"]: a for a in _pages(apigw.get_authorizers, ApiId=api_id)}
-            integrations = {i["IntegrationId"]: i for i in _pages(apigw.get_integrations, ApiId=api_id)}
+            authorizers = {a["AuthorizerId"]: a for a in aws.pages(apigw.get_authorizers, ApiId=api_id)}
+            integrations = {i["IntegrationId"]: i for i in aws.pages(apigw.get_integrations, ApiId=api_id)}
             base = urls.get(api_id)
             views.append(ApiView(
                 id=api_id, name=item.get("Name", ""), region=region, cors=bool(item.get("CorsConfiguration")),
-                stages=[s["StageName"] for s in _pages(apigw.get_stages, ApiId=api_id)],
-                routes=sorted(_pages(apigw.get_routes, ApiId=api_id), key=lambda r: r.get("RouteKey", "")),
+                stages=[s["StageName"] for s in aws.pages(apigw.get_stages, ApiId=api_id)],
+                routes=sorted(aws.pages(apigw.get_routes, ApiId=api_id), key=lambda r: r.get("RouteKey", "")),
                 authorizers=authorizers, integrations=integrations,
                 base_url=_origin(base) if base else None))
     if len(views) == 1 and views[0].base_url is None and only_url:

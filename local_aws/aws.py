@@ -13,7 +13,7 @@ import os
 import threading
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import Any, Callable
 
 import boto3
 import botocore.session
@@ -123,3 +123,17 @@ def regions(endpoint_url: str, service: str | None = None) -> list[str]:
         raise RuntimeError(f"the embedded AWS at {endpoint_url} did not list its regions: {status} {body[:200]!r}")
     found = json.loads(body)
     return list(found["regions"] if service is None else found["services"].get(service, []))
+
+
+def pages(call: Callable[..., dict], key: str = "Items", token_key: str = "NextToken", token_arg: str | None = None,
+          **kwargs: Any) -> list[dict]:
+    """Every item of a paginated list call of the embedded AWS: `key` holds the items, `token_key`
+    the next page's token (`token_arg`: the request's name for it, when not the same)."""
+    items: list[dict] = []
+    token = None
+    while True:
+        page = call(**kwargs, **({token_arg or token_key: token} if token else {}))
+        items += page.get(key, [])
+        token = page.get(token_key)
+        if not token:
+            return items

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from botocore.exceptions import ClientError
 
@@ -47,17 +47,6 @@ if TYPE_CHECKING:
     from local_aws.gateway import Gateway
 
 log = logging.getLogger("local_aws.gateway")  # its refusals are the gateway's
-
-
-def _pages(call: Callable[..., dict], **kwargs: Any) -> list[dict]:
-    items: list[dict] = []
-    token = None
-    while True:
-        page = call(**kwargs, **({"NextToken": token} if token else {}))
-        items.extend(page.get("Items", []))
-        token = page.get("NextToken")
-        if not token:
-            return items
 
 
 def _parse_route_path(path: str) -> tuple[tuple[tuple[str, str], ...], str | None]:
@@ -135,7 +124,7 @@ class _Loader:
         regions = [self.gw.region] if self.gw.region else aws.regions(self.gw.aws_endpoint, "apigatewayv2")
         for region in regions:
             self.region, self.apigw = region, self.gw._client("apigatewayv2", region)
-            for item in _pages(self.apigw.get_apis):
+            for item in aws.pages(self.apigw.get_apis):
                 api_id, name = item["ApiId"], item.get("Name", "")
                 if item.get("ProtocolType") == "WEBSOCKET":  # not served, and named (stack.json's not_served)
                     log.warning("gateway: WebSocket API %r (%s) in %s is not served: only HTTP APIs are emulated",
@@ -166,9 +155,9 @@ class _Loader:
                          "which the local gateway does not emulate")
         cors = load_cors(item.get("CorsConfiguration"), problems)
         authorizers = {a["AuthorizerId"]: a for a in self.apigw.get_authorizers(ApiId=api_id).get("Items", [])}
-        integrations = {i["IntegrationId"]: i for i in _pages(self.apigw.get_integrations, ApiId=api_id)}
-        routes_raw = _pages(self.apigw.get_routes, ApiId=api_id)
-        stages_raw = _pages(self.apigw.get_stages, ApiId=api_id)
+        integrations = {i["IntegrationId"]: i for i in aws.pages(self.apigw.get_integrations, ApiId=api_id)}
+        routes_raw = aws.pages(self.apigw.get_routes, ApiId=api_id)
+        stages_raw = aws.pages(self.apigw.get_stages, ApiId=api_id)
         execution_arn = f"arn:aws:execute-api:{self.region}:{self.gw.account_id}:{api_id}"  # its own region (E1)
         if len(routes_raw) > MAX_ROUTES:
             problems.add("API", f"{len(routes_raw)} routes", f"more than the {MAX_ROUTES} AWS allows")

@@ -170,16 +170,6 @@ def server_error(status: int = 500, message: str = "Internal server error") -> _
     return _json(status, {"message": message})
 
 
-def _pages(call: Callable[..., dict], **kwargs: Any) -> list[dict]:
-    items, position = [], None
-    while True:
-        page = call(**kwargs, **({"position": position} if position else {}))
-        items.extend(page.get("items", []))
-        position = page.get("position")
-        if not position:
-            return items
-
-
 def expanded_policy(policy: dict, execution_arn: str) -> dict:
     """The policy with AWS's `execute-api:/...` shorthand written out as the API's ARNs."""
     def expand(value: Any) -> Any:
@@ -244,7 +234,7 @@ class RestGateway:
                             and endpoint.get("VpcEndpointType", "Interface") == "Interface"
                             and endpoint.get("State", "available").lower() not in ("deleted", "deleting", "failed", "rejected")):
                         endpoints[endpoint["VpcEndpointId"]] = endpoint.get("VpcId", "")
-                for item in _pages(apigw.get_rest_apis):
+                for item in aws.pages(apigw.get_rest_apis, "items", "position"):
                     api = self._load_api(apigw, region, item, generation, targets)
                     if api.id in apis:  # moto draws ids at random: two regions' APIs would share a Host
                         api.failed = f"REST API {api.name} ({api.id}): another region has a REST API of this id"
@@ -271,7 +261,7 @@ class RestGateway:
                 problems.extend(f"resource policy {p}" for p in resource_policy_problems(policy))
         elif private:
             problems.append("a private API without a resource policy (AWS does not deploy one, spec H2)")
-        for resource in _pages(apigw.get_resources, restApiId=api_id, limit=500):
+        for resource in aws.pages(apigw.get_resources, "items", "position", restApiId=api_id, limit=500):
             for http_method in sorted(resource.get("resourceMethods") or {}):
                 where = f"{http_method} {resource['path']}"
                 raw = apigw.get_method(restApiId=api_id, resourceId=resource["id"], httpMethod=http_method)

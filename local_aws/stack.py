@@ -410,7 +410,7 @@ class Stack:
         """Give the demo user (created by the root, in a pool of any region) a fresh permanent password, and say it."""
         for region in _regions_first_default(aws.regions(aws_endpoint, "cognito-idp")):
             cognito = aws.client("cognito-idp", aws_endpoint, region)
-            for pool in _paged(cognito.list_user_pools, "UserPools", "NextToken", MaxResults=60):
+            for pool in aws.pages(cognito.list_user_pools, "UserPools", "NextToken", MaxResults=60):
                 try:
                     cognito.admin_get_user(UserPoolId=pool["Id"], Username=DEMO_USER)
                 except cognito.exceptions.UserNotFoundException:
@@ -492,7 +492,7 @@ def pool_not_emulated(cognito, region: str, described: dict) -> list[dict]:
         domain = cognito.describe_user_pool_domain(Domain=described["Domain"]).get("DomainDescription") or {}
         if domain.get("ManagedLoginVersion") == 2:
             found.append(not_emulated_entry(region, "user pool", pool_id, name, "ManagedLoginVersion", "2"))
-    for provider in _paged(cognito.list_identity_providers, "Providers", "NextToken", UserPoolId=pool_id, MaxResults=60):
+    for provider in aws.pages(cognito.list_identity_providers, "Providers", "NextToken", UserPoolId=pool_id, MaxResults=60):
         found.append(not_emulated_entry(region, "user pool", pool_id, name, "Identity provider",
                                         f"{provider['ProviderName']} ({provider.get('ProviderType', '')})"))
     return found
@@ -522,17 +522,6 @@ def function_not_emulated(lam, region: str, function: dict) -> list[dict]:
     return found
 
 
-def _paged(call, key: str, token_key: str, token_arg: str | None = None, **kwargs) -> list[dict]:
-    """Every item of a paginated list call (`token_arg`: the request's name for the token, if not token_key)."""
-    items, token = [], None
-    while True:
-        page = call(**kwargs, **({token_arg or token_key: token} if token else {}))
-        items += page.get(key, [])
-        token = page.get(token_key)
-        if not token:
-            return items
-
-
 def _regions_first_default(regions: list[str]) -> list[str]:
     """The default region first (where a root without a region setting puts everything), then the others."""
     return sorted(regions, key=lambda region: (region != REGION, region))
@@ -547,11 +536,11 @@ def inventory(aws_endpoint: str) -> dict:
     not_emulated: list[dict] = []
     for region in services["cognito-idp"]:
         cognito = aws.client("cognito-idp", aws_endpoint, region)
-        for pool in _paged(cognito.list_user_pools, "UserPools", "NextToken", MaxResults=60):
+        for pool in aws.pages(cognito.list_user_pools, "UserPools", "NextToken", MaxResults=60):
             described = cognito.describe_user_pool(UserPoolId=pool["Id"])["UserPool"]
             not_emulated += pool_not_emulated(cognito, region, described)
             clients = {}
-            for summary in _paged(cognito.list_user_pool_clients, "UserPoolClients", "NextToken",
+            for summary in aws.pages(cognito.list_user_pool_clients, "UserPoolClients", "NextToken",
                                   UserPoolId=pool["Id"], MaxResults=60):
                 client = cognito.describe_user_pool_client(UserPoolId=pool["Id"], ClientId=summary["ClientId"])["UserPoolClient"]
                 clients[client["ClientName"]] = {"id": client["ClientId"]} | (
@@ -567,12 +556,12 @@ def inventory(aws_endpoint: str) -> dict:
         not_served.append({"region": region, "kind": kind, "id": resource_id, "name": name, "why": NOT_SERVED_WHY[kind]})
 
     for region in services["apigatewayv2"]:
-        for api in _paged(aws.client("apigatewayv2", aws_endpoint, region).get_apis, "Items", "NextToken"):
+        for api in aws.pages(aws.client("apigatewayv2", aws_endpoint, region).get_apis, "Items", "NextToken"):
             if api.get("ProtocolType") == "WEBSOCKET":
                 unserved(region, "WebSocket API", api["ApiId"], api.get("Name", ""))
             else:
                 apis[api["ApiId"]] = {"name": api.get("Name", ""), "region": region}
-                for stage in _paged(aws.client("apigatewayv2", aws_endpoint, region).get_stages, "Items", "NextToken",
+                for stage in aws.pages(aws.client("apigatewayv2", aws_endpoint, region).get_stages, "Items", "NextToken",
                                     ApiId=api["ApiId"]):
                     if (stage.get("DefaultRouteSettings") or {}).get("DetailedMetricsEnabled"):
                         not_emulated.append(not_emulated_entry(region, "HTTP API stage", f"{api['ApiId']}/{stage['StageName']}",
@@ -580,7 +569,7 @@ def inventory(aws_endpoint: str) -> dict:
     functions: list[dict] = []
     for region in services["lambda"]:
         lam = aws.client("lambda", aws_endpoint, region)
-        for function in _paged(lam.list_functions, "Functions", "NextMarker", "Marker"):
+        for function in aws.pages(lam.list_functions, "Functions", "NextMarker", "Marker"):
             name = function["FunctionName"]
             log_group = (function.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{name}"
             functions.append({"name": name, "arn": function["FunctionArn"], "region": region, "log_group": log_group})
@@ -592,7 +581,7 @@ def inventory(aws_endpoint: str) -> dict:
             unserved(region, "Lambda function URL", name, name)
     for region in _regions_first_default(aws.regions(aws_endpoint, "cloudwatch")):
         cloudwatch = aws.client("cloudwatch", aws_endpoint, region)
-        for alarm in _paged(cloudwatch.describe_alarms, "MetricAlarms", "NextToken"):
+        for alarm in aws.pages(cloudwatch.describe_alarms, "MetricAlarms", "NextToken"):
             not_emulated.append(not_emulated_entry(region, "CloudWatch alarm", alarm["AlarmName"], alarm["AlarmName"],
                                                    "CloudWatch alarm", alarm.get("MetricName", "")))
     regions = _regions_first_default(sorted({r for found in services.values() for r in found}))
