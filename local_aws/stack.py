@@ -21,6 +21,7 @@ declare is refused before anything starts.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import fcntl
 import json
 import os
@@ -35,7 +36,7 @@ import time
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Callable, Iterator
 
 from local_aws import aws, terraform
 from local_aws.cognito import domain_hosts
@@ -49,6 +50,12 @@ DEFAULT_AUTH_PORT = 4601
 DEMO_USER = "demo@example.com"
 ROOT_VARS = {"demo_user_email": DEMO_USER}
 READY_TIMEOUT_S = 30
+# Terraform's default is 10 operations at a time. A function's create holds one through the AWS
+# provider's fixed 5 s wait, and a root's packaging steps hold theirs while they build, so the
+# 11th function waited 5 s more and the roles, log groups and buckets waited behind the builds.
+# The embedded AWS answers in milliseconds. Not unbounded: a root's local-exec builds (pip, say)
+# run this many at once too, and 32 keeps a laptop's memory out of reach of the usual roots.
+APPLY_PARALLELISM = 32
 # Never copied into the working root: VCS, environments, caches, other Terraform state and tests.
 NOT_COPIED = shutil.ignore_patterns(
     ".git", ".venv", ".local", ".terraform", ".build", "__pycache__", ".pytest_cache", ".hypothesis",
@@ -153,6 +160,7 @@ class Stack:
     var_files: list[Path] = field(default_factory=list)  # --var-file, in order
     out: IO[str] = sys.stdout
     children: list[subprocess.Popen] = field(default_factory=list)
+    _held: dict[str, subprocess.Popen] = field(default_factory=dict, init=False, repr=False)  # hold_child's, by name
     _lock: AbstractContextManager | None = field(default=None, init=False, repr=False)  # held from start() to stop()
 
     def say(self, message: str) -> None:
@@ -187,17 +195,46 @@ class Stack:
                 lock.truncate()
 
     # -- processes ---------------------------------------------------------------------------
-    def start_child(self, name: str, args: list[str], env: dict[str, str]) -> str:
-        """Start a service that prints `ready <details>` once it serves; return the details."""
-        self.paths.logs.mkdir(parents=True, exist_ok=True)
+    def start_child(self, name: str, args: list[str], env: dict[str, str], *,
+                    wait: bool = True) -> str | Callable[[], str]:
+        """Start a service that prints `ready <details>` once it serves; return the details, or with
+        wait=False at once a function that waits for them (meanwhile the caller gets on with other
+        work). A process hold_child started for `name` is used if it holds the same module."""
+        held = self._held.pop(name, None)
         log_path = self.paths.logs / f"{name}.log"
-        with open(log_path, "w") as log:
-            child = subprocess.Popen(
-                # The state dir is a valid working directory wherever the root is; the package comes
-                # from the installed local_aws (make installs it into .venv), not from the cwd.
-                [sys.executable, "-m", *args], cwd=self.paths.base, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
-            )
+        if held is not None and held.poll() is None and held.args[-1] == args[0]:
+            held.stdin.write(json.dumps({"argv": args[1:], "env": env}) + "\n")
+            held.stdin.close()
+            self.children.remove(held)
+            self.children.append(held)  # the last started, as if started now
+            child = held
+        else:
+            if held is not None:
+                held.kill()
+                held.wait()
+                self.children.remove(held)
+            self.paths.logs.mkdir(parents=True, exist_ok=True)
+            with open(log_path, "w") as log:
+                child = subprocess.Popen(
+                    # The state dir is a valid working directory wherever the root is; the package comes
+                    # from the installed local_aws (make installs it into .venv), not from the cwd.
+                    [sys.executable, "-m", *args], cwd=self.paths.base, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
+                )
+            self.children.append(child)
+        ready = lambda: self._wait_ready(name, child, log_path)  # noqa: E731
+        return ready() if wait else ready
+
+    def hold_child(self, name: str, module: str, env: dict[str, str]) -> None:
+        """Start the process of service `name` now, to import `module` while other work goes on;
+        start_child(name, [module, ...]) later tells it its arguments (see local_aws/held.py)."""
+        self.paths.logs.mkdir(parents=True, exist_ok=True)
+        with open(self.paths.logs / f"{name}.log", "w") as log:
+            child = subprocess.Popen([sys.executable, "-m", "local_aws.held", module], cwd=self.paths.base, env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
         self.children.append(child)
+        self._held[name] = child
+
+    def _wait_ready(self, name: str, child: subprocess.Popen, log_path: Path) -> str:
         selector = selectors.DefaultSelector()
         selector.register(child.stdout, selectors.EVENT_READ)
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -222,6 +259,7 @@ class Stack:
                 child.kill()
                 child.wait()
         self.children.clear()
+        self._held.clear()
 
     # -- terraform ---------------------------------------------------------------------------
     def source_tree(self) -> Path:
@@ -273,18 +311,21 @@ class Stack:
             (workdir / "local_stack_backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
         return workdir
 
-    def apply(self, env: dict[str, str], extra_vars: dict[str, str], fresh_state: bool = True,
-              var_files: list[Path] | None = None) -> dict:
+    def apply(self, env: dict[str, str] | Callable[[], dict[str, str]], extra_vars: dict[str, str],
+              fresh_state: bool = True, var_files: list[Path] | None = None) -> dict:
         """Apply the root with the stack's own variables it declares, then the var files (default
-        self.var_files), then extra_vars (the user's --var values: Terraform lets the last one win)."""
+        self.var_files), then extra_vars (the user's --var values: Terraform lets the last one win).
+        `env` may be a function returning the environment once the embedded AWS serves: it is called
+        after `terraform init`, which reaches no AWS, so init runs while the embedded AWS starts."""
         var_files = list(dict.fromkeys(path.resolve() for path in (self.var_files if var_files is None else var_files)))
+        terraform.keep_parsed_in(self.paths.base / "terraform-parsed.json")
         declared = check_root(self.repo, extra_vars, var_files)
         root = self.sync_root(fresh_state)
         if fresh_state:
             self.paths.root_record.write_text(json.dumps(
                 {"root": str(self.repo), "tree": str(self.source_tree()), "vars": extra_vars,
                  "var_files": [str(p) for p in var_files]}, indent=2) + "\n")
-        tf_env = terraform.terraform_env(self.paths.base / "terraform-cli", env)
+        cli_config = self.paths.base / "terraform-cli"
         self.paths.logs.mkdir(parents=True, exist_ok=True)
         log = self.paths.logs / "terraform.log"
         own_vars = {name: value for name, value in ROOT_VARS.items() if name in declared}
@@ -292,17 +333,25 @@ class Stack:
                     + [f"-var={k}={v}" for k, v in extra_vars.items()])
         try:
             with open(log, "w") as out:
-                terraform.run(terraform.init_args((self.repo / terraform.LOCK_FILE).is_file()), root, tf_env, log=out)
-                terraform.run(["apply", "-auto-approve", "-input=false", *var_args], root, tf_env, log=out)
-            return terraform.outputs(root, tf_env)
+                init_env = terraform.terraform_env(cli_config, isolated_env() if callable(env) else env)
+                terraform.init(root, self.paths.root, terraform.init_args((self.repo / terraform.LOCK_FILE).is_file()),
+                               init_env, out)
+                tf_env = terraform.terraform_env(cli_config, env() if callable(env) else env)
+                applied_since = time.time()
+                terraform.run(["apply", "-auto-approve", "-input=false", f"-parallelism={APPLY_PARALLELISM}", *var_args],
+                              root, tf_env, log=out)
+            found = terraform.state_outputs(root, applied_since)
+            return found if found is not None else terraform.outputs(root, tf_env)
         except terraform.TerraformError as error:
             raise StackError(f"{error} (full log: {log}):\n{log.read_text()[-3000:]}") from None
 
     # -- stack.json --------------------------------------------------------------------------
-    def describe(self, aws_endpoint: str, outputs: dict, data_plane: dict, demo_user: dict | None) -> dict:
+    def describe(self, aws_endpoint: str, outputs: dict, data_plane: dict, demo_user: dict | None,
+                 found: dict | None = None) -> dict:
         """What a client of the local stack needs, read from the embedded AWS itself, in every region
-        it holds anything in (see the README's stack.json section for the shape)."""
-        found = inventory(aws_endpoint)
+        it holds anything in (see the README's stack.json section for the shape). `found`: the
+        inventory of the embedded AWS, if the caller read it already."""
+        found = inventory(aws_endpoint) if found is None else found
         api_url, auth_url = data_plane["api_url"], data_plane["auth_url"]
         api_port, auth_port = api_url.rsplit(":", 1)[1], auth_url.rsplit(":", 1)[1]
         with_domain = [pool for pool in found["user_pools"] if pool["domain"]]
@@ -359,18 +408,32 @@ class Stack:
         self._lock = lock
         try:
             started = time.monotonic()
+            # What can go on at once does: the data plane's imports and the embedded AWS's start
+            # with the copy of the root and `terraform init`; the data plane's loading with the
+            # stack's own reading of the embedded AWS.
+            self.hold_child("data-plane", "local_aws.dataplane", isolated_env())
             self.say(f"Starting the embedded AWS on 127.0.0.1:{self.aws_port} ...")
-            aws_endpoint = self.start_child("embedded-aws", ["local_aws.embedded", "--port", str(self.aws_port)], isolated_env())
-            env = sandbox_env(aws_endpoint)
+            aws_ready = self.start_child("embedded-aws", ["local_aws.embedded", "--port", str(self.aws_port)], isolated_env(),
+                                         wait=False)
+            endpoints: list[str] = []
+
+            def env_once_aws_serves() -> dict[str, str]:
+                endpoints.append(aws_ready())
+                return sandbox_env(endpoints[0])
+
             self.say(f"Applying {self.repo} to it (log: {self.paths.logs / 'terraform.log'}) ...")
-            outputs = self.apply(env, self.root_vars)
+            outputs = self.apply(env_once_aws_serves, self.root_vars)
+            aws_endpoint = endpoints[0]
+            env = sandbox_env(aws_endpoint)
             demo_user = self.set_demo_password(aws_endpoint)
             self.say(f"Starting the local API on 127.0.0.1:{self.api_port} and Cognito on 127.0.0.1:{self.auth_port} ...")
-            data_plane = json.loads(self.start_child("data-plane", [
-                "local_aws.dataplane", "--aws-endpoint", aws_endpoint, "--api-port", str(self.api_port),
-                "--auth-port", str(self.auth_port), "--work-dir", str(self.paths.base / "data-plane"),
-            ], env))
-            description = self.describe(aws_endpoint, outputs, data_plane, demo_user)
+            with concurrent.futures.ThreadPoolExecutor(max_workers=1) as background:
+                found = background.submit(inventory, aws_endpoint)
+                data_plane = json.loads(self.start_child("data-plane", [
+                    "local_aws.dataplane", "--aws-endpoint", aws_endpoint, "--api-port", str(self.api_port),
+                    "--auth-port", str(self.auth_port), "--work-dir", str(self.paths.base / "data-plane"),
+                ], env))
+                description = self.describe(aws_endpoint, outputs, data_plane, demo_user, found.result())
             self.write_stack_json(description)
             self.say(walkthrough(description, time.monotonic() - started, self.paths))
             return description

@@ -7,17 +7,22 @@ build; a root without one gets one in its working copy (see stack.py), never in 
 
 `declared_variables` reads which input variables a root declares, `local_module_dirs` which local
 modules it calls (python-hcl2 for *.tf, json for *.tf.json), so that only those variables are
-passed to it and its working copy holds the modules it needs.
+passed to it and its working copy holds the modules it needs. python-hcl2 takes about 0.1 s a
+file (1.2 s for this repository's root and modules on a busy machine): each file is parsed once
+a process, and with `keep_parsed_in` once for as long as its text stays the same.
+
+`init_needed` tells whether a working copy must be initialised again (see its docstring).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import subprocess
+from importlib.metadata import version
 from pathlib import Path
 from typing import IO, Any
-
-import hcl2
 
 MIRROR_ENV = "TF_PROVIDER_MIRROR"
 PROVIDER = "registry.terraform.io/hashicorp/aws"
@@ -101,6 +106,23 @@ def outputs(cwd: Path, env: dict[str, str]) -> dict[str, Any]:
     return {name: output["value"] for name, output in json.loads(result.stdout).items()}
 
 
+def state_outputs(workdir: Path, since: float) -> dict[str, Any] | None:
+    """The root's outputs as `outputs` gives them, read from the local state an apply in workdir
+    wrote at or after `since` (a time.time()); None when there is no such state (another backend,
+    an older file, another format): then ask `terraform output`. Reading the file spares a
+    Terraform process, which hashes the whole provider before it answers (half a second)."""
+    path = workdir / "terraform.tfstate"
+    try:
+        if path.stat().st_mtime < since:
+            return None
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or state.get("version") != 4 or not isinstance(state.get("outputs"), dict):
+        return None
+    return {name: output["value"] for name, output in state["outputs"].items()}
+
+
 LOCK_FILE = ".terraform.lock.hcl"
 
 
@@ -108,6 +130,58 @@ def init_args(has_own_lock: bool) -> list[str]:
     """`terraform init` for a working copy: a root's own lock file is the law (readonly); without
     one, init writes a lock into the working copy and keeps to it on later inits."""
     return ["init", "-input=false", *(["-lockfile=readonly"] if has_own_lock else [])]
+
+
+# In Terraform's data dir, so that removing .terraform also forgets that it was initialised.
+INIT_RECORD = Path(".terraform") / "local-aws-init"
+# What init reads besides the configuration: the lock file, test files that call modules.
+_INIT_FILE_SUFFIXES = (".tf", ".tf.json", ".hcl", ".tftest.json")
+
+
+def _init_inputs(workdir: Path, tree: Path, args: list[str], env: dict[str, str]) -> str:
+    """A digest of everything `terraform init` in workdir reads: its arguments, the terraform
+    binary, the TF_* settings and the CLI configuration (where providers come from), the lock
+    file, and the text of every configuration file of the working copy (the root's and its local
+    modules': module calls, provider requirements, backend)."""
+    digest = hashlib.sha256(json.dumps(args).encode())
+    binary = shutil.which("terraform", path=env.get("PATH"))
+    if binary:
+        stat = Path(binary).stat()
+        digest.update(f"\0{binary}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    for name, value in sorted(env.items()):
+        if name.startswith("TF_") and not name.startswith("TF_LOG"):
+            digest.update(f"\0{name}={value}".encode())
+    config = env.get("TF_CLI_CONFIG_FILE")
+    if config and Path(config).is_file():
+        digest.update(b"\0" + Path(config).read_bytes())
+    digest.update(f"\0{workdir.relative_to(tree)}".encode())
+    for path in sorted(tree.rglob("*")):
+        relative = path.relative_to(tree)
+        if ".terraform" not in relative.parts and path.name.endswith(_INIT_FILE_SUFFIXES) and path.is_file():
+            digest.update(f"\0{relative}\0".encode() + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def init(workdir: Path, tree: Path, args: list[str], env: dict[str, str], log: IO[str]) -> bool:
+    """`terraform init <args>` in workdir (inside the working copy `tree`), unless the last one
+    there succeeded with the very same inputs (see _init_inputs): then it would install and write
+    nothing, and skipping it saves its second or so (hashing the provider, for one). Returns
+    whether init ran; a skipped one says so in the log."""
+    record = workdir / INIT_RECORD
+    try:
+        if record.read_text() == _init_inputs(workdir, tree, args, env):
+            log.write("terraform init: skipped, the working copy is initialised for this configuration, "
+                      "lock file and provider installation (local_aws)\n")
+            log.flush()  # before what the next command writes to the same file
+            return False
+    except OSError:
+        pass
+    record.unlink(missing_ok=True)  # an init that fails must not leave the previous record standing
+    log.flush()
+    run(args, workdir, env, log=log)
+    record.parent.mkdir(exist_ok=True)  # init makes no data dir for a root with nothing to install
+    record.write_text(_init_inputs(workdir, tree, args, env))  # with the lock file init may have written
+    return True
 
 
 def configuration_files(root: Path) -> list[Path]:
@@ -126,21 +200,69 @@ def _blocks(document: Any, block_type: str) -> dict[str, Any]:
     return found
 
 
+# Parsed documents by the sha256 of their text (a document depends on nothing else), and those
+# this process read: what the cache file keeps, so that it holds no file long gone.
+_PARSED: dict[str, Any] = {}
+_READ: dict[str, Any] = {}
+_parse_cache: Path | None = None
+_stored: set[str] = set()
+
+
+def keep_parsed_in(path: Path) -> None:
+    """Keep parsed documents in `path` (JSON) across processes: a file whose text did not change
+    since is not parsed again. Written only when this process parsed something new."""
+    global _parse_cache, _stored
+    _parse_cache, _stored = path, set()
+    try:
+        cached = json.loads(path.read_text())
+        documents = cached["documents"] if cached.get("python-hcl2") == version("python-hcl2") else {}
+    except (OSError, ValueError, KeyError, AttributeError):
+        return
+    _PARSED.update(documents)
+    _stored = set(documents)
+
+
+def _parse(path: Path) -> Any:
+    text = path.read_text()
+    json_syntax = path.name.endswith(".tf.json")
+    key = f"{'json' if json_syntax else 'hcl'}:{hashlib.sha256(text.encode()).hexdigest()}"
+    if key not in _PARSED:
+        if json_syntax:
+            _PARSED[key] = json.loads(text)
+        else:
+            import hcl2  # here, not at the top: 0.15 s of imports that a warm start does without
+
+            _PARSED[key] = hcl2.loads(text)
+    _READ[key] = _PARSED[key]
+    return _PARSED[key]
+
+
+def _save_parsed() -> None:
+    global _stored
+    if _parse_cache is None or not _READ.keys() - _stored:
+        return
+    partial = _parse_cache.with_name(_parse_cache.name + ".partial")
+    try:
+        partial.write_text(json.dumps({"python-hcl2": version("python-hcl2"), "documents": _READ}))
+        os.replace(partial, _parse_cache)
+    except OSError:  # a cache: without it the next process parses again, nothing more
+        return
+    _stored = set(_READ)
+
+
 def _documents(directory: Path) -> list[Any]:
     """Each configuration file of a module, parsed. A file that cannot be parsed is a TerraformError
     naming it and the line: what it declares would be unknown, so nothing is guessed."""
     documents = []
     for path in configuration_files(directory):
         try:
-            if path.name.endswith(".tf.json"):
-                documents.append(json.loads(path.read_text()))
-            else:
-                documents.append(hcl2.loads(path.read_text()))
+            documents.append(_parse(path))
         except Exception as error:  # lark's parse errors, JSONDecodeError, a bad encoding: all "unreadable"
             line = getattr(error, "line", None) or getattr(error, "lineno", None)
             where = f"{path} line {line}" if line else str(path)
             raise TerraformError(f"{where}: cannot be parsed, so what it declares is unknown "
                                  "(`terraform validate` in the root says what is wrong)") from None
+    _save_parsed()
     return documents
 
 
