@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     root = args.root.resolve() if args.root is not None else running_root(paths)
     if root is not None:  # (apply with no stack running says so below)
         try:
-            stack.check_root(root, root_vars, var_files)
+            stack.check_root(root, root_vars, var_files, paths.parse_cache)
         except stack.StackError as error:
             parser.error(str(error))
     try:

@@ -106,14 +106,20 @@ class Paths:
         return self.base / "stack.json"
 
     @property
+    def parse_cache(self) -> Path:
+        """The root's parsed configuration files, by content (see terraform.declared_variables)."""
+        return self.base / "terraform-parsed.json"
+
+    @property
     def root_record(self) -> Path:
         """Which root the working copy holds (and the folder copied with it), and the variables `up`
         applied it with."""
         return self.base / "root.json"
 
 
-def check_root(root: Path, user_vars: dict[str, str], var_files: list[Path]) -> set[str]:
-    """The root's declared variables, once what the user gives it is checked; a StackError names the flag."""
+def check_root(root: Path, user_vars: dict[str, str], var_files: list[Path], parse_cache: Path | None = None) -> set[str]:
+    """The root's declared variables, once what the user gives it is checked; a StackError names the flag.
+    `parse_cache`: see terraform.declared_variables."""
     if not root.is_dir():
         raise StackError(f"--root {root}: no such directory")
     if not terraform.configuration_files(root):
@@ -122,7 +128,7 @@ def check_root(root: Path, user_vars: dict[str, str], var_files: list[Path]) -> 
         if not path.is_file():
             raise StackError(f"--var-file {path}: no such file")
     try:
-        declared = terraform.declared_variables(root)
+        declared = terraform.declared_variables(root, parse_cache)
     except terraform.TerraformError as error:
         raise StackError(f"--root {root}: {error}") from None
     for name in user_vars:
@@ -266,7 +272,7 @@ class Stack:
         """The folder copied into the working copy: the root, or the closest folder above it that
         also holds every local module it calls (`source = "../modules/x"`)."""
         try:
-            modules = terraform.local_module_dirs(self.repo)
+            modules = terraform.local_module_dirs(self.repo, self.paths.parse_cache)
         except terraform.TerraformError as error:
             raise StackError(str(error)) from None
         return Path(os.path.commonpath([self.repo.resolve(), *modules]))
@@ -318,8 +324,7 @@ class Stack:
         `env` may be a function returning the environment once the embedded AWS serves: it is called
         after `terraform init`, which reaches no AWS, so init runs while the embedded AWS starts."""
         var_files = list(dict.fromkeys(path.resolve() for path in (self.var_files if var_files is None else var_files)))
-        terraform.keep_parsed_in(self.paths.base / "terraform-parsed.json")
-        declared = check_root(self.repo, extra_vars, var_files)
+        declared = check_root(self.repo, extra_vars, var_files, self.paths.parse_cache)
         root = self.sync_root(fresh_state)
         if fresh_state:
             self.paths.root_record.write_text(json.dumps(

@@ -9,7 +9,7 @@ build; a root without one gets one in its working copy (see stack.py), never in 
 modules it calls (python-hcl2 for *.tf, json for *.tf.json), so that only those variables are
 passed to it and its working copy holds the modules it needs. python-hcl2 takes about 0.1 s a
 file (1.2 s for this repository's root and modules on a busy machine): each file is parsed once
-a process, and with `keep_parsed_in` once for as long as its text stays the same.
+a process, and with a parse cache file once for as long as its text stays the same.
 
 `init_needed` tells whether a working copy must be initialised again (see its docstring).
 """
@@ -22,7 +22,7 @@ import shutil
 import subprocess
 from importlib.metadata import version
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Callable
 
 MIRROR_ENV = "TF_PROVIDER_MIRROR"
 PROVIDER = "registry.terraform.io/hashicorp/aws"
@@ -200,93 +200,103 @@ def _blocks(document: Any, block_type: str) -> dict[str, Any]:
     return found
 
 
-# Parsed documents by the sha256 of their text (a document depends on nothing else), and those
-# this process read: what the cache file keeps, so that it holds no file long gone.
+# Parsed documents by the sha256 of their text (a document depends on nothing else).
 _PARSED: dict[str, Any] = {}
-_READ: dict[str, Any] = {}
-_parse_cache: Path | None = None
-_stored: set[str] = set()
+PARSE_CACHE_ENTRIES = 256  # a cache file keeps the latest this many: a few roots' worth
 
 
-def keep_parsed_in(path: Path) -> None:
-    """Keep parsed documents in `path` (JSON) across processes: a file whose text did not change
-    since is not parsed again. Written only when this process parsed something new."""
-    global _parse_cache, _stored
-    _parse_cache, _stored = path, set()
+def _stored(cache: Path | None) -> dict[str, Any]:
+    """The documents a parse cache file holds (none if it is missing, unreadable or of another
+    python-hcl2, whose documents may have another shape)."""
+    if cache is None:
+        return {}
     try:
-        cached = json.loads(path.read_text())
-        documents = cached["documents"] if cached.get("python-hcl2") == version("python-hcl2") else {}
-    except (OSError, ValueError, KeyError, AttributeError):
+        stored = json.loads(cache.read_text())
+        return dict(stored["documents"]) if stored.get("python-hcl2") == version("python-hcl2") else {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def _store(cache: Path | None, documents: dict[str, Any]) -> None:
+    if cache is None:
         return
-    _PARSED.update(documents)
-    _stored = set(documents)
-
-
-def _parse(path: Path) -> Any:
-    text = path.read_text()
-    json_syntax = path.name.endswith(".tf.json")
-    key = f"{'json' if json_syntax else 'hcl'}:{hashlib.sha256(text.encode()).hexdigest()}"
-    if key not in _PARSED:
-        if json_syntax:
-            _PARSED[key] = json.loads(text)
-        else:
-            import hcl2  # here, not at the top: 0.15 s of imports that a warm start does without
-
-            _PARSED[key] = hcl2.loads(text)
-    _READ[key] = _PARSED[key]
-    return _PARSED[key]
-
-
-def _save_parsed() -> None:
-    global _stored
-    if _parse_cache is None or not _READ.keys() - _stored:
-        return
-    partial = _parse_cache.with_name(_parse_cache.name + ".partial")
+    kept = dict(list(documents.items())[-PARSE_CACHE_ENTRIES:])
+    partial = cache.with_name(cache.name + ".partial")
     try:
-        partial.write_text(json.dumps({"python-hcl2": version("python-hcl2"), "documents": _READ}))
-        os.replace(partial, _parse_cache)
+        partial.write_text(json.dumps({"python-hcl2": version("python-hcl2"), "documents": kept}))
+        os.replace(partial, cache)
     except OSError:  # a cache: without it the next process parses again, nothing more
-        return
-    _stored = set(_READ)
+        pass
 
 
-def _documents(directory: Path) -> list[Any]:
-    """Each configuration file of a module, parsed. A file that cannot be parsed is a TerraformError
-    naming it and the line: what it declares would be unknown, so nothing is guessed."""
+def _documents(directory: Path, stored: dict[str, Any]) -> list[Any]:
+    """Each configuration file of a module, parsed, or as `stored` (a parse cache's documents)
+    holds it for the same text; what is parsed here is added to `stored`. A file that cannot be
+    parsed is a TerraformError naming it and the line: what it declares would be unknown, so
+    nothing is guessed (and nothing kept)."""
     documents = []
     for path in configuration_files(directory):
         try:
-            documents.append(_parse(path))
+            text = path.read_text()
+            json_syntax = path.name.endswith(".tf.json")
+            key = f"{'json' if json_syntax else 'hcl'}:{hashlib.sha256(text.encode()).hexdigest()}"
+            if key not in _PARSED:
+                if key in stored:
+                    _PARSED[key] = stored[key]
+                elif json_syntax:
+                    _PARSED[key] = json.loads(text)
+                else:
+                    import hcl2  # here, not at the top: 0.15 s of imports that a warm start does without
+
+                    _PARSED[key] = hcl2.loads(text)
+            if key not in stored:
+                stored[key] = _PARSED[key]
+            documents.append(_PARSED[key])
         except Exception as error:  # lark's parse errors, JSONDecodeError, a bad encoding: all "unreadable"
             line = getattr(error, "line", None) or getattr(error, "lineno", None)
             where = f"{path} line {line}" if line else str(path)
             raise TerraformError(f"{where}: cannot be parsed, so what it declares is unknown "
                                  "(`terraform validate` in the root says what is wrong)") from None
-    _save_parsed()
     return documents
 
 
-def declared_variables(root: Path) -> set[str]:
-    """Names of the input variables the root module declares."""
-    return {name for document in _documents(root) for name in _blocks(document, "variable")}
-
-
-def local_module_dirs(root: Path) -> set[Path]:
-    """Directories of the local modules (a source starting with ./ or ../) the root calls, and
-    those they call in turn, resolved."""
-    found: set[Path] = set()
-    pending = [root.resolve()]
-    while pending:
-        directory = pending.pop()
-        for document in _documents(directory):
-            for body in _blocks(document, "module").values():
-                source = body.get("source") if isinstance(body, dict) else None
-                if isinstance(source, str) and source.strip('"').startswith(("./", "../")):
-                    called = (directory / source.strip('"')).resolve()
-                    if called not in found and called.is_dir():
-                        found.add(called)
-                        pending.append(called)
+def _with_parse_cache(cache: Path | None, read: Callable[[dict[str, Any]], Any]) -> Any:
+    """read(stored) with the cache's documents, and the cache file updated if it learnt any."""
+    stored = _stored(cache)
+    known = len(stored)
+    found = read(stored)
+    if len(stored) > known:
+        _store(cache, stored)
     return found
+
+
+def declared_variables(root: Path, parse_cache: Path | None = None) -> set[str]:
+    """Names of the input variables the root module declares. With `parse_cache` (a JSON file),
+    files whose text did not change since they were last parsed are not parsed again."""
+    return _with_parse_cache(parse_cache, lambda stored: {
+        name for document in _documents(root, stored) for name in _blocks(document, "variable")})
+
+
+def local_module_dirs(root: Path, parse_cache: Path | None = None) -> set[Path]:
+    """Directories of the local modules (a source starting with ./ or ../) the root calls, and
+    those they call in turn, resolved. `parse_cache` as for declared_variables."""
+
+    def read(stored: dict[str, Any]) -> set[Path]:
+        found: set[Path] = set()
+        pending = [root.resolve()]
+        while pending:
+            directory = pending.pop()
+            for document in _documents(directory, stored):
+                for body in _blocks(document, "module").values():
+                    source = body.get("source") if isinstance(body, dict) else None
+                    if isinstance(source, str) and source.strip('"').startswith(("./", "../")):
+                        called = (directory / source.strip('"')).resolve()
+                        if called not in found and called.is_dir():
+                            found.add(called)
+                            pending.append(called)
+        return found
+
+    return _with_parse_cache(parse_cache, read)
 
 
 class TerraformError(RuntimeError):
