@@ -42,6 +42,7 @@ import json
 import random
 import re
 import signal
+import socket
 import string
 import sys
 import threading
@@ -615,22 +616,25 @@ def _logged(app):
 class EmbeddedAWS(MotoServer):
     """A running moto server with the patches applied. `stop()` (or leaving a `with`) shuts it down."""
 
-    def __init__(self, host: str, port: int, *, log_requests: bool = False):
+    def __init__(self, host: str, port: int, *, log_requests: bool = False, listener: socket.socket | None = None):
         app = LocalHooks(DomainDispatcherApplication(create_backend_app))
-        super().__init__(_logged(app) if log_requests else app, host, port)
+        super().__init__(_logged(app) if log_requests else app, host, port, listener)
 
 
 def start(host: str = "127.0.0.1", port: int = 0, *, allow_remote: bool = False,
-          log_requests: bool = False) -> tuple[EmbeddedAWS, str]:
-    """Apply the patches and serve on host:port (0: a free port) in a background thread.
+          log_requests: bool = False, listener: socket.socket | None = None) -> tuple[EmbeddedAWS, str]:
+    """Apply the patches and serve on host:port (0: a free port), or on `listener` (a listening
+    socket bound already), in a background thread.
 
     Returns the server (call `stop()`) and its URL. Raises PortInUseError if the port is taken,
     ValueError for a non-loopback host unless allow_remote: the emulator has no authentication.
     """
+    if listener is not None:
+        host = listener.getsockname()[0]
     if not allow_remote and not is_loopback(host):
         raise ValueError(f"{host} is not a loopback address; the embedded AWS accepts any credentials")
     apply_patches()
-    server = EmbeddedAWS(host, port, log_requests=log_requests)
+    server = EmbeddedAWS(host, port, log_requests=log_requests, listener=listener)
     return server, server.url
 
 
@@ -655,6 +659,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allow-remote", action="store_true",
                         help="allow a non-loopback --host (anyone who reaches it gets an unauthenticated AWS)")
     parser.add_argument("--log-requests", action="store_true", help="log every request on stderr")
+    parser.add_argument("--listen-fd", type=int, metavar="FD",
+                        help="serve on this inherited listening socket, bound already to 127.0.0.1:PORT by the "
+                             "parent (make local: so that Terraform may connect while this process starts)")
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port {args.port}: not a TCP port (0-65535)")
@@ -665,7 +672,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop_on_signal)
     server = None
     try:
-        server, url = start(args.host, args.port, allow_remote=True, log_requests=args.log_requests)
+        listener = None if args.listen_fd is None else socket.socket(fileno=args.listen_fd)
+        server, url = start(args.host, args.port, allow_remote=args.listen_fd is None, log_requests=args.log_requests,
+                            listener=listener)
         print(f"ready {url}", flush=True)
         while True:
             signal.pause()

@@ -41,7 +41,7 @@ def is_loopback(host: str) -> bool:
 HEADER_VALUES_KEY = http11.HEADER_VALUES_KEY  # each header's values as sent (payload 1.0's multiValueHeaders)
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def listen(host: str, port: int) -> socket.socket:
     """A listening socket on host:port (0: a free port); PortInUseError when it is taken."""
     family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     listener = socket.socket(family, kind, proto)
@@ -81,7 +81,7 @@ class WsgiServer(_Served):
     `threads` is accepted for callers of the waitress era: each connection has a thread of its own."""
 
     def __init__(self, app: Callable, host: str, port: int, *, threads: int = 16):
-        listener = _listen(host, port)
+        listener = listen(host, port)
         self._address(listener)
         self._server = http11.Http11Server(app, listener, f"wsgi-{self.port}")
 
@@ -97,8 +97,9 @@ class _QuietHandler(WSGIRequestHandler):
 class MotoServer(_Served):
     """The embedded AWS's server: werkzeug's threaded server, moto's own, from a background thread."""
 
-    def __init__(self, app: Callable, host: str, port: int):
-        listener = _listen(host, port)
+    def __init__(self, app: Callable, host: str, port: int, listener: socket.socket | None = None):
+        """On host:port, or on `listener`, a listening socket bound already (host and port unused)."""
+        listener = listen(host, port) if listener is None else listener
         self._address(listener)
         self._server = ThreadedWSGIServer(self.host, self.port, app, handler=_QuietHandler, fd=listener.fileno())
         listener.close()  # the server holds its own duplicate of the socket

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Iterator
 
-from local_aws import aws, terraform
+from local_aws import aws, serving, terraform
 from local_aws.cognito import domain_hosts
 from local_aws.cognito_triggers import not_emulated_triggers
 
@@ -167,6 +167,7 @@ class Stack:
     out: IO[str] = sys.stdout
     children: list[subprocess.Popen] = field(default_factory=list)
     _held: dict[str, subprocess.Popen] = field(default_factory=dict, init=False, repr=False)  # hold_child's, by name
+    _embedded_ready: concurrent.futures.Future | None = field(default=None, init=False, repr=False)  # start_embedded_aws's
     _lock: AbstractContextManager | None = field(default=None, init=False, repr=False)  # held from start() to stop()
 
     def say(self, message: str) -> None:
@@ -201,8 +202,8 @@ class Stack:
                 lock.truncate()
 
     # -- processes ---------------------------------------------------------------------------
-    def start_child(self, name: str, args: list[str], env: dict[str, str], *,
-                    wait: bool = True) -> str | Callable[[], str]:
+    def start_child(self, name: str, args: list[str], env: dict[str, str], *, wait: bool = True,
+                    pass_fds: tuple[int, ...] = ()) -> str | Callable[[], str]:
         """Start a service that prints `ready <details>` once it serves; return the details, or with
         wait=False at once a function that waits for them (meanwhile the caller gets on with other
         work). A process hold_child started for `name` is used if it holds the same module."""
@@ -225,10 +226,39 @@ class Stack:
                     # The state dir is a valid working directory wherever the root is; the package comes
                     # from the installed local_aws (make installs it into .venv), not from the cwd.
                     [sys.executable, "-m", *args], cwd=self.paths.base, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
+                    pass_fds=pass_fds,
                 )
             self.children.append(child)
         ready = lambda: self._wait_ready(name, child, log_path)  # noqa: E731
         return ready() if wait else ready
+
+    def start_embedded_aws(self) -> str:
+        """Start the embedded AWS and return its URL at once: its port is bound here and the socket
+        handed to it, so a client may connect while it starts (Terraform, which spends seconds on
+        its own first, does) and is answered once it serves; no other server can be on that port.
+        Until embedded_aws_ready() has returned, a Terraform run stops if the embedded AWS fails to start."""
+        try:
+            listener = serving.listen("127.0.0.1", self.aws_port)
+        except serving.PortInUseError as error:
+            raise StackError(f"--aws-port {self.aws_port}: {error.strerror}; choose another port") from None
+        host, port = listener.getsockname()[:2]
+        try:
+            ready = self.start_child("embedded-aws", ["local_aws.embedded", "--port", str(port), "--listen-fd",
+                                                      str(listener.fileno())], isolated_env(), wait=False,
+                                     pass_fds=(listener.fileno(),))
+        finally:
+            listener.close()  # the embedded AWS holds it now: if it dies, connections are refused
+        self._embedded_ready = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedded-aws").submit(ready)
+        return f"http://{host}:{port}"
+
+    def embedded_aws_ready(self) -> None:
+        """Wait until the embedded AWS serves; StackError (with its log) when it did not start."""
+        if self._embedded_ready is not None:
+            self._embedded_ready.result()
+
+    def _watch_embedded_aws(self) -> None:
+        if self._embedded_ready is not None and self._embedded_ready.done():
+            self._embedded_ready.result()  # raises when it failed to start
 
     def hold_child(self, name: str, module: str, env: dict[str, str]) -> None:
         """Start the process of service `name` now, to import `module` while other work goes on;
@@ -266,6 +296,7 @@ class Stack:
                 child.wait()
         self.children.clear()
         self._held.clear()
+        self._embedded_ready = None
 
     # -- terraform ---------------------------------------------------------------------------
     def source_tree(self) -> Path:
@@ -317,12 +348,10 @@ class Stack:
             (workdir / "local_stack_backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
         return workdir
 
-    def apply(self, env: dict[str, str] | Callable[[], dict[str, str]], extra_vars: dict[str, str],
-              fresh_state: bool = True, var_files: list[Path] | None = None) -> dict:
+    def apply(self, env: dict[str, str], extra_vars: dict[str, str], fresh_state: bool = True,
+              var_files: list[Path] | None = None) -> dict:
         """Apply the root with the stack's own variables it declares, then the var files (default
-        self.var_files), then extra_vars (the user's --var values: Terraform lets the last one win).
-        `env` may be a function returning the environment once the embedded AWS serves: it is called
-        after `terraform init`, which reaches no AWS, so init runs while the embedded AWS starts."""
+        self.var_files), then extra_vars (the user's --var values: Terraform lets the last one win)."""
         var_files = list(dict.fromkeys(path.resolve() for path in (self.var_files if var_files is None else var_files)))
         declared = check_root(self.repo, extra_vars, var_files, self.paths.parse_cache)
         root = self.sync_root(fresh_state)
@@ -330,7 +359,7 @@ class Stack:
             self.paths.root_record.write_text(json.dumps(
                 {"root": str(self.repo), "tree": str(self.source_tree()), "vars": extra_vars,
                  "var_files": [str(p) for p in var_files]}, indent=2) + "\n")
-        cli_config = self.paths.base / "terraform-cli"
+        tf_env = terraform.terraform_env(self.paths.base / "terraform-cli", env)
         self.paths.logs.mkdir(parents=True, exist_ok=True)
         log = self.paths.logs / "terraform.log"
         own_vars = {name: value for name, value in ROOT_VARS.items() if name in declared}
@@ -338,13 +367,11 @@ class Stack:
                     + [f"-var={k}={v}" for k, v in extra_vars.items()])
         try:
             with open(log, "w") as out:
-                init_env = terraform.terraform_env(cli_config, isolated_env() if callable(env) else env)
                 terraform.init(root, self.paths.root, terraform.init_args((self.repo / terraform.LOCK_FILE).is_file()),
-                               init_env, out)
-                tf_env = terraform.terraform_env(cli_config, env() if callable(env) else env)
+                               tf_env, out)
                 applied_since = time.time()
                 terraform.run(["apply", "-auto-approve", "-input=false", f"-parallelism={APPLY_PARALLELISM}", *var_args],
-                              root, tf_env, log=out)
+                              root, tf_env, log=out, watch=self._watch_embedded_aws)
             found = terraform.state_outputs(root, applied_since)
             return found if found is not None else terraform.outputs(root, tf_env)
         except terraform.TerraformError as error:
@@ -418,18 +445,11 @@ class Stack:
             # stack's own reading of the embedded AWS.
             self.hold_child("data-plane", "local_aws.dataplane", isolated_env())
             self.say(f"Starting the embedded AWS on 127.0.0.1:{self.aws_port} ...")
-            aws_ready = self.start_child("embedded-aws", ["local_aws.embedded", "--port", str(self.aws_port)], isolated_env(),
-                                         wait=False)
-            endpoints: list[str] = []
-
-            def env_once_aws_serves() -> dict[str, str]:
-                endpoints.append(aws_ready())
-                return sandbox_env(endpoints[0])
-
-            self.say(f"Applying {self.repo} to it (log: {self.paths.logs / 'terraform.log'}) ...")
-            outputs = self.apply(env_once_aws_serves, self.root_vars)
-            aws_endpoint = endpoints[0]
+            aws_endpoint = self.start_embedded_aws()
             env = sandbox_env(aws_endpoint)
+            self.say(f"Applying {self.repo} to it (log: {self.paths.logs / 'terraform.log'}) ...")
+            outputs = self.apply(env, self.root_vars)
+            self.embedded_aws_ready()
             demo_user = self.set_demo_password(aws_endpoint)
             self.say(f"Starting the local API on 127.0.0.1:{self.api_port} and Cognito on 127.0.0.1:{self.auth_port} ...")
             with concurrent.futures.ThreadPoolExecutor(max_workers=1) as background:

@@ -86,18 +86,44 @@ def terraform_env(config_dir: Path, base: dict[str, str] | None = None) -> dict[
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str], *, quiet: bool = False, check: bool = True,
-        log: IO[str] | None = None) -> subprocess.CompletedProcess[str]:
+        log: IO[str] | None = None, watch: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:
     """Run `terraform <args>` in cwd. Its output streams, or goes to `log`, or with quiet is captured
-    (stdout and stderr apart, both shown on failure). A failure raises TerraformError unless not check."""
+    (stdout and stderr apart, both shown on failure). A failure raises TerraformError unless not check.
+    `watch` (with `log` only) is called every 0.2 s while Terraform runs: what it raises stops
+    Terraform and is raised here (say, the AWS it applies to failed to start)."""
     if log is not None:
         streams = {"stdout": log, "stderr": subprocess.STDOUT}
     else:
         streams = {"capture_output": True} if quiet else {}
-    result = subprocess.run(["terraform", *args, "-no-color"], cwd=cwd, env=env, text=True, **streams)
+    if watch is not None and log is not None:
+        result = _watched(["terraform", *args, "-no-color"], cwd, env, log, watch)
+    else:
+        result = subprocess.run(["terraform", *args, "-no-color"], cwd=cwd, env=env, text=True, **streams)
     if check and result.returncode != 0:
         shown = "".join(f"\n{text}" for text in (result.stdout, result.stderr) if text)
         raise TerraformError(f"terraform {args[0]} failed in {cwd} (exit {result.returncode}){shown}")
     return result
+
+
+def _watched(command: list[str], cwd: Path, env: dict[str, str], log: IO[str],
+             watch: Callable[[], None]) -> subprocess.CompletedProcess[str]:
+    process = subprocess.Popen(command, cwd=cwd, env=env, text=True, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        while True:
+            try:
+                process.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                watch()
+    except BaseException:
+        process.terminate()  # Terraform stops what it does, and writes what it did into its state
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        raise
+    return subprocess.CompletedProcess(command, process.returncode)
 
 
 def outputs(cwd: Path, env: dict[str, str]) -> dict[str, Any]:

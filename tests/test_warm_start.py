@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from local_aws import stack, terraform
+from local_aws import aws, stack, terraform
 
 REPO = Path(__file__).resolve().parents[1]
 # Nothing here reaches AWS; a port nobody listens on makes sure of it.
@@ -201,3 +202,53 @@ def test_start_child_tells_the_held_process_of_its_module_and_replaces_another(t
     finally:
         working.stop_children()
     assert working.children == []
+
+
+# -- the embedded AWS, started while Terraform starts --------------------------------------------
+
+def test_the_embedded_aws_answers_a_client_that_connects_before_it_serves(tmp_path) -> None:
+    paths = stack.Paths(tmp_path / "state")
+    paths.base.mkdir()
+    working = stack.Stack(paths=paths, aws_port=0, out=io.StringIO())
+    try:
+        url = working.start_embedded_aws()  # returns before the embedded AWS has imported moto
+        identity = aws.client("sts", url).get_caller_identity()
+        assert identity["Account"] == "123456789012"
+        working.embedded_aws_ready()
+    finally:
+        working.stop_children()
+
+
+def test_a_taken_aws_port_is_refused_naming_the_flag(tmp_path) -> None:
+    paths = stack.Paths(tmp_path / "state")
+    paths.base.mkdir()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        working = stack.Stack(paths=paths, aws_port=port, out=io.StringIO())
+        with pytest.raises(stack.StackError, match=f"--aws-port {port}: .*already in use"):
+            working.start_embedded_aws()
+    assert working.children == []
+
+
+class _EmbeddedAwsThatFails(stack.Stack):
+    def start_child(self, name, args, env, **kwargs):
+        if name == "embedded-aws":
+            args = [*args, "--host", "not-an-address"]  # it exits at once, refusing the option
+        return super().start_child(name, args, env, **kwargs)
+
+
+def test_terraform_is_stopped_when_the_embedded_aws_fails_to_start(tmp_path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "main.tf").write_text('resource "terraform_data" "slow" {\n  provisioner "local-exec" {\n'
+                                  '    command = "sleep 60"\n  }\n}\n')
+    paths = stack.Paths(tmp_path / "state")
+    working = _EmbeddedAwsThatFails(repo=root, paths=paths, aws_port=0, api_port=0, auth_port=0, out=io.StringIO())
+    started = time.monotonic()
+    with pytest.raises(stack.StackError, match="embedded-aws did not start") as refused:
+        working.start()
+    assert "not-an-address" in str(refused.value)
+    assert time.monotonic() - started < 45, "Terraform ran on, against an AWS that never started"
+    assert working.children == [] and not paths.stack_json.exists()
