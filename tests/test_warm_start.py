@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from local_aws import aws, stack, terraform
+from tests.support.embedded_aws import EmbeddedAws
 
 REPO = Path(__file__).resolve().parents[1]
 # Nothing here reaches AWS; a port nobody listens on makes sure of it.
@@ -243,12 +244,25 @@ def test_terraform_is_stopped_when_the_embedded_aws_fails_to_start(tmp_path) -> 
     root = tmp_path / "root"
     root.mkdir()
     (root / "main.tf").write_text('resource "terraform_data" "slow" {\n  provisioner "local-exec" {\n'
-                                  '    command = "sleep 60"\n  }\n}\n')
+                                  '    command = "sleep 30"\n  }\n}\n')
     paths = stack.Paths(tmp_path / "state")
     working = _EmbeddedAwsThatFails(repo=root, paths=paths, aws_port=0, api_port=0, auth_port=0, out=io.StringIO())
     started = time.monotonic()
     with pytest.raises(stack.StackError, match="embedded-aws did not start") as refused:
         working.start()
     assert "not-an-address" in str(refused.value)
-    assert time.monotonic() - started < 45, "Terraform ran on, against an AWS that never started"
+    assert time.monotonic() - started < 25, "Terraform ran on, against an AWS that never started"
     assert working.children == [] and not paths.stack_json.exists()
+
+
+def test_the_warm_up_of_the_embedded_aws_writes_nothing_and_holds_nothing(tmp_path) -> None:
+    with EmbeddedAws.start(tmp_path) as embedded:
+        log = tmp_path / "embedded-aws.log"
+        deadline = time.monotonic() + 30
+        while "warmed up in" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "warmed up in" in log.read_text() and "failed" not in log.read_text(), log.read_text()
+        assert aws.generation(embedded.url) == 0  # no write counted: the data plane would reload for nothing
+        assert aws.regions(embedded.url) == []  # nothing held in any region
+        iam = embedded.client("iam")
+        assert iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")["Policy"]
