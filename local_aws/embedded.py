@@ -26,6 +26,8 @@ operations on moto's own backends and response classes, so they share moto's sta
 
 It also serves a few read-only private endpoints under /_local/ for the local data plane
 (deployed code, password checks, access key secrets, a change counter): see embedded_hooks.py.
+With `--state-file PATH` it restores the state the file holds and keeps saving into it
+(embedded_state.py, and /_local/snapshot): what `make local` keeps across restarts.
 
 Run it in-process with `start()`, or as a process:
 

@@ -15,6 +15,8 @@ under /_local/, on the loopback-only embedded server:
                                                        "sub", "attributes"} | 401 {"error"}
   GET  /_local/iam/access-keys/<access key id>         {"secret_access_key", "user_name", "user_arn",
                                                        "user_id", "account_id", "policies": [documents]}
+
+and, with --state-file, GET/POST /_local/snapshot (embedded_state.py).
 """
 from __future__ import annotations
 

@@ -3,6 +3,13 @@ plane (HTTP APIs, Cognito, Lambda runtime), write .local/stack.json, print a wal
 stay in the foreground until Ctrl-C (or `make local-down`) stops everything it started.
 `apply` re-applies the root to a running stack; the data plane picks the change up by itself.
 
+Restarts: the embedded AWS saves its state into the state dir (embedded_state.py), and each apply
+that finishes is recorded (applied.json: a digest of its inputs, the outputs) once that state is
+saved, so the Terraform state and the saved state match. The next start restores both and runs no
+Terraform when the digest is unchanged, or applies the difference when not; without a record (an
+interrupted apply), with a state that cannot be read or of another root, it starts empty and
+applies from scratch, saying why. `reset` deletes all of it (README: "What survives a restart").
+
 Safety: every AWS call made here or by Terraform goes to the embedded AWS with fake keys. The
 environment is rebuilt from scratch (no AWS_* variable of the user's survives, no profile or
 shared config file is read), and Terraform runs on a copy of the root under .local/root with its
