@@ -113,7 +113,6 @@ from botocore.exceptions import ClientError
 from local_aws import aws
 from local_aws.aws import REGION
 from local_aws.log_shipping import MAX_EVENT_BYTES, LogsApi, LogShipper
-from local_aws.runtime_bootstrap import report_line
 
 log = logging.getLogger(__name__)
 
@@ -396,7 +395,7 @@ class Runtime:
                     return outcome
                 budget_s = outcome
             try:
-                environment.send(request_id, request, function.arn, budget_s)
+                environment.send_and_start(request_id, request, function.arn, budget_s)
                 break
             except OSError:  # it died while idle: the request never reached it
                 pool.discard(environment)
@@ -442,6 +441,7 @@ class Runtime:
             return self._exited(environment, pool, request_id, time.monotonic() - sent)
         except BaseException as error:
             self._broken(environment, pool, error)
+        environment.finished(request_id, message["ms"], message.get("max_memory_mb"))
         pool.release(environment)
         return Invocation(request_id, message.get("payload"), message.get("error"), message["ms"])
 
@@ -698,6 +698,19 @@ def _overlay(layer: Path, opt: Path) -> None:
 
 # --- environments --------------------------------------------------------------------------------
 
+def report_line(request_id: str, duration_ms: float, memory_mb: str | int, *, max_memory_mb: int | None = None,
+                init_ms: float | None = None, status: str = "") -> str:
+    """Lambda's REPORT line, the one place it is built: after an invocation the environment finished
+    (with the memory it reported), and after one it could not (a timeout, a crash: a Status, no memory)."""
+    line = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\tMemory Size: {memory_mb} MB\t")
+    if max_memory_mb is not None:
+        line += f"Max Memory Used: {max_memory_mb} MB\t"
+    if init_ms is not None:
+        line += f"Init Duration: {init_ms:.2f} ms\t"
+    return line + status
+
+
 class _TimedOut(Exception):
     pass
 
@@ -720,6 +733,10 @@ class _Environment:
         self._tmp = runtime.work_dir / "tmp" / self.stream.rsplit("]", 1)[1]
         self._tmp.mkdir(parents=True)
         self._buffer = bytearray()
+        # Held by the log reader from reading a chunk to emitting it, and by the platform lines: so
+        # the lines written on a protocol message follow everything read before it (see runtime_bootstrap).
+        self._emit_lock = threading.Lock()
+        self._partial = b""  # the handler's last line, not ended yet
         self._dead = False
         self._disposed = False
         self._kill_lock = threading.Lock()
@@ -815,7 +832,7 @@ class _Environment:
         (a frame on the record channel), one event each, in the order written (see
         runtime_bootstrap: a record is written only once the log bytes before it were read here,
         so the records read are handled before the log bytes read with them)."""
-        pending, frames = b"", bytearray()
+        frames = bytearray()
         poller = select.poll()
         for fd in (self._log_r, self._record_r):
             poller.register(fd, select.POLLIN)
@@ -823,39 +840,44 @@ class _Environment:
         try:
             while open_fds:
                 ready = {fd for fd, _ in poller.poll()}
-                while self._record_r in ready:
-                    chunk = os.read(self._record_r, 1 << 16)
-                    if not chunk:
-                        poller.unregister(self._record_r)
-                        open_fds.discard(self._record_r)
-                        break
-                    frames += chunk
-                    while len(frames) >= 4 and len(frames) >= 4 + (size := int.from_bytes(frames[:4], "big")):
-                        if pending:  # the handler's partial line, cut by a runtime record
-                            self._emit_line(pending)
-                            pending = b""
-                        self.emit(frames[4:4 + size].decode("utf-8", "replace"))
-                        del frames[:4 + size]
-                    if not frames:
-                        break  # else the rest of a frame is on its way: it goes before any later log bytes
-                if self._log_r in ready:
-                    chunk = os.read(self._log_r, 1 << 16)
-                    if not chunk:
-                        poller.unregister(self._log_r)
-                        open_fds.discard(self._log_r)
-                        continue
-                    pending += chunk
-                    *lines, pending = pending.split(b"\n")
-                    for line in lines:
-                        self._emit_line(line)
-                    while len(pending) > MAX_EVENT_BYTES:
-                        self._emit_line(pending[:MAX_EVENT_BYTES])
-                        pending = pending[MAX_EVENT_BYTES:]
-            if pending:
-                self._emit_line(pending)
+                with self._emit_lock:
+                    while self._record_r in ready:
+                        chunk = os.read(self._record_r, 1 << 16)
+                        if not chunk:
+                            poller.unregister(self._record_r)
+                            open_fds.discard(self._record_r)
+                            break
+                        frames += chunk
+                        while len(frames) >= 4 and len(frames) >= 4 + (size := int.from_bytes(frames[:4], "big")):
+                            self._end_partial_line()  # cut by a runtime record
+                            self.emit(frames[4:4 + size].decode("utf-8", "replace"))
+                            del frames[:4 + size]
+                        if not frames:
+                            break  # else the rest of a frame is on its way: it goes before any later log bytes
+                    if self._log_r in ready:
+                        chunk = os.read(self._log_r, 1 << 16)
+                        if not chunk:
+                            poller.unregister(self._log_r)
+                            open_fds.discard(self._log_r)
+                            continue
+                        pending = self._partial + chunk
+                        *lines, pending = pending.split(b"\n")
+                        for line in lines:
+                            self._emit_line(line)
+                        while len(pending) > MAX_EVENT_BYTES:
+                            self._emit_line(pending[:MAX_EVENT_BYTES])
+                            pending = pending[MAX_EVENT_BYTES:]
+                        self._partial = pending
+            with self._emit_lock:
+                self._end_partial_line()
         finally:
             os.close(self._log_r)
             os.close(self._record_r)
+
+    def _end_partial_line(self) -> None:
+        if self._partial:
+            self._emit_line(self._partial)
+            self._partial = b""
 
     def _emit_line(self, line: bytes) -> None:
         self.emit(line.decode("utf-8", "replace"))
@@ -863,9 +885,27 @@ class _Environment:
     def emit(self, text: str) -> None:
         self._shipper.put(self.function.log_group, self.stream, int(time.time() * 1000), text + "\n")
 
+    def send_and_start(self, request_id: str, request_json: bytes, arn: str, budget_s: float) -> None:
+        """Send the invocation, and log its START line (as Lambda's platform does) before anything
+        the handler writes: the reader waits for the lock."""
+        with self._emit_lock:
+            self.send(request_id, request_json, arn, budget_s)
+            self._end_partial_line()
+            self.emit(f"START RequestId: {request_id} Version: $LATEST")
+
+    def finished(self, request_id: str, duration_ms: float, max_memory_mb: int | None) -> None:
+        """END and REPORT of an invocation the environment answered: after everything it wrote
+        before answering, which the reader has read by then (runtime_bootstrap waits for it)."""
+        first = self.invocations <= 1 and self.init_ms is not None
+        with self._emit_lock:
+            self._end_partial_line()
+            self.emit(f"END RequestId: {request_id}")
+            self.emit(report_line(request_id, duration_ms, self.function.memory_mb, max_memory_mb=max_memory_mb,
+                                  init_ms=self.init_ms if first else None))
+
     def platform_lines(self, request_id: str, duration_ms: float, status: str, *, note: str | None = None,
                        start: bool = False) -> None:
-        """What the platform logs when the runtime could not: after everything the process wrote."""
+        """What the platform logs when the runtime could not answer: after everything the process wrote."""
         self._reader.join(RETIRE_GRACE_S)
         if start:
             self.emit(f"START RequestId: {request_id} Version: $LATEST")
