@@ -111,7 +111,6 @@ import logging
 import os
 import threading
 import time
-from dataclasses import replace
 from typing import Any, Callable, Mapping
 from urllib.parse import unquote
 
@@ -316,7 +315,7 @@ class Gateway:
         source_ip = request.source_ip
         headers = payload_v2.forwarding_headers(headers, source_ip=source_ip, port=str(request.server_port),
                                                 scheme=request.scheme, now=now)
-        request = replace(request, headers=headers)  # what authorizers and the function see
+        request = request.with_headers(headers)  # what authorizers and the function see
         protocol, raw_query = request.protocol, request.raw_query
         route_key = route.key
         request_arn = f"{api.execution_arn}/{stage.name}/{method}{unquote(stage_path)}"

@@ -41,6 +41,13 @@ class HttpRequest:
     body_complete: bool = True
     raw_target: bytes = b""  # the request target as sent (origin form, or the absolute form)
 
+    def with_headers(self, headers: dict[str, str]) -> "HttpRequest":
+        """The same request with other headers (the gateway's forwarding headers added): a copy of
+        the fields as they are, without dataclasses.replace's re-run of __init__ on the request path."""
+        copy = object.__new__(HttpRequest)
+        copy.__dict__.update(self.__dict__, headers=headers)
+        return copy
+
     def header(self, name: str) -> str | None:
         value = self.headers.get(name.lower())
         if value is not None:
