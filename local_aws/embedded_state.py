@@ -20,7 +20,8 @@ requests in flight, else it tries again at the next interval.
 
 What pickle cannot take as it is gets a reduction here: locks (moto's and the project's own) are
 made anew, weak-value dictionaries (moto's Lambda ARNs), defaultdicts whose factory is a lambda
-(`lambda: {}`) and cryptography keys (a pool's signing key) are rebuilt from their contents.
+(`lambda: {}`) or whose class needs more than a factory to be made (moto's SSM), cryptography keys (a pool's signing key) and certificates (ACM's) are rebuilt
+from their contents.
 
 Reading (`restore`): a file that cannot be read (corrupt, cut short, of another format, moto or
 Python version) is a SnapshotError with a message that says so; nothing is installed then, and the
@@ -30,6 +31,7 @@ written by this process only, into the user's own state dir.
 """
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -45,6 +47,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 import moto
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from moto.core.base_backend import BackendDict
 
@@ -74,13 +77,29 @@ def _public_key(pem: bytes):
     return serialization.load_pem_public_key(pem)
 
 
-def _empty_factory(factory: Callable[[], Any]) -> type:
-    """The type of what a lambda default factory makes (moto's `defaultdict(lambda: {})`), when that
-    is an empty container, which its type makes as well; any other lambda cannot be saved."""
+def _certificate(pem: bytes):
+    return x509.load_pem_x509_certificate(pem)
+
+
+def _empty_factory(factory: Callable[[], Any]) -> Callable[[], Any]:
+    """A picklable factory that makes what a lambda default factory makes, when that is an empty
+    container (moto's `defaultdict(lambda: {})`, `defaultdict(lambda: defaultdict(dict))`); any
+    other lambda cannot be saved."""
+    if getattr(factory, "__name__", None) != "<lambda>":
+        return factory
     made = factory()
     if type(made) in (dict, list, set) and not made:
         return type(made)
+    if type(made) is defaultdict and not made:
+        return functools.partial(defaultdict, _empty_factory(made.default_factory))
     raise SnapshotError(f"a defaultdict's default factory {factory!r} cannot be saved")
+
+
+def _defaultdict_of(cls: type, factory: Callable[[], Any] | None) -> defaultdict:
+    """An empty instance of a defaultdict subclass, made without its __init__ (the state and items follow)."""
+    made = cls.__new__(cls)
+    made.default_factory = factory
+    return made
 
 
 class _Pickler(pickle.Pickler):
@@ -93,7 +112,12 @@ class _Pickler(pickle.Pickler):
             return weakref.WeakValueDictionary, (), None, None, iter(list(obj.items()))
         if type(obj) is defaultdict and getattr(obj.default_factory, "__name__", None) == "<lambda>":
             return defaultdict, (_empty_factory(obj.default_factory),), None, None, iter(list(obj.items()))
+        if isinstance(obj, defaultdict) and type(obj) is not defaultdict:  # its __init__ may want more (moto's SSM)
+            return (_defaultdict_of, (type(obj), _empty_factory(obj.default_factory)), getattr(obj, "__dict__", None),
+                    None, iter(list(obj.items())))
         module = type(obj).__module__
+        if isinstance(obj, x509.Certificate):  # ACM's
+            return _certificate, (obj.public_bytes(serialization.Encoding.PEM),)
         if module.startswith("cryptography.") and hasattr(obj, "private_bytes"):
             return _private_key, (obj.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                     serialization.NoEncryption()),)
@@ -292,6 +316,7 @@ class Persistence:
                 size = self.save(force=True)
                 status, payload = "200 OK", {"bytes": size, "seconds": round(time.monotonic() - started, 3)}
             except (SnapshotError, OSError) as error:
+                self.error = str(error)
                 status, payload = "500 Internal Server Error", {"error": str(error)}
         else:
             status, payload = "200 OK", {
@@ -317,11 +342,7 @@ class Persistence:
                         raise SnapshotError(f"requests in flight did not end within {GATE_WAIT_S} s; not saved")
                     return None
                 counted = (self.writes, self.quiet_writes)
-                try:
-                    data = dumps()
-                except SnapshotError as error:
-                    self.error = str(error)
-                    raise
+                data = dumps()
             self.last_save_s = round(time.monotonic() - started, 3)  # how long requests waited
             write(self.path, data)
             self.saved, self.error = counted, None
@@ -331,10 +352,13 @@ class Persistence:
         while not self._stop.wait(SAVE_INTERVAL_S):
             if self.writes == self.saved[0]:  # quiet writes wait for the next real one, or the close
                 continue
+            said = self.error
             try:
                 self.save()
             except (SnapshotError, OSError) as error:
-                print(f"embedded AWS: {error}", file=sys.stderr, flush=True)
+                self.error = str(error)
+                if self.error != said:  # once, not every interval
+                    print(f"embedded AWS: {error}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         """Stop the debounced saves and save what changed since the last one (the server has stopped)."""

@@ -188,3 +188,30 @@ def test_a_corrupt_state_file_gives_a_message_and_an_empty_embedded_aws(tmp_path
     assert "state: not restored" in log and "starting empty" in log and "Traceback" not in log
     assert state_file.read_bytes() != data[:-200]
     assert not os.path.exists(f"{state_file}.partial")
+
+
+def test_services_the_project_does_not_use_are_saved_too(tmp_path) -> None:
+    """What other roots hold: execute-api VPC endpoints (examples/private_rest_api), parameters (moto's
+    SSM keeps them in a defaultdict subclass), certificates (cryptography objects), queues."""
+    state_file = tmp_path / "aws-state.pickle"
+    with started(tmp_path, "first", state_file) as first:
+        ec2 = first.client("ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+        endpoint = ec2.create_vpc_endpoint(VpcId=vpc, ServiceName="com.amazonaws.us-east-1.execute-api",
+                                           VpcEndpointType="Interface", SubnetIds=[subnet])["VpcEndpoint"]["VpcEndpointId"]
+        first.client("ssm").put_parameter(Name="/their/setting", Value="kept", Type="String")
+        certificate = first.client("acm").request_certificate(DomainName="api.example.com")["CertificateArn"]
+        queue = first.client("sqs").create_queue(QueueName="their-jobs")["QueueUrl"]
+        first.client("sqs").send_message(QueueUrl=queue, MessageBody="job 1")
+    with started(tmp_path, "second", state_file) as second:
+        assert snapshot_status(second.url)["restored"] is True
+        found = second.client("ec2").describe_vpc_endpoints()["VpcEndpoints"]
+        assert [e["VpcEndpointId"] for e in found] == [endpoint]
+        assert second.client("ssm").get_parameter(Name="/their/setting")["Parameter"]["Value"] == "kept"
+        second.client("ssm").put_parameter(Name="/their/other", Value="new", Type="String")
+        described = second.client("acm").describe_certificate(CertificateArn=certificate)["Certificate"]
+        assert described["DomainName"] == "api.example.com"
+        queue = second.client("sqs").get_queue_url(QueueName="their-jobs")["QueueUrl"]
+        messages = second.client("sqs").receive_message(QueueUrl=queue)["Messages"]
+        assert [m["Body"] for m in messages] == ["job 1"]
