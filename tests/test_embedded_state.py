@@ -11,11 +11,14 @@ import signal
 import sys
 import threading
 import time
+import weakref
 import zipfile
+from collections import defaultdict
 from pathlib import Path
 
 import moto
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from local_aws import aws, embedded_state
 from tests.support.embedded_aws import EmbeddedAws
@@ -215,3 +218,28 @@ def test_services_the_project_does_not_use_are_saved_too(tmp_path) -> None:
         queue = second.client("sqs").get_queue_url(QueueName="their-jobs")["QueueUrl"]
         messages = second.client("sqs").receive_message(QueueUrl=queue)["Messages"]
         assert [m["Body"] for m in messages] == ["job 1"]
+
+
+class Held:
+    """A stand-in for a moto object that a weak-value dictionary points to."""
+
+
+def test_what_pickle_cannot_take_as_it_is_is_rebuilt_from_its_contents() -> None:
+    held = Held()
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    locked = threading.Lock()
+    locked.acquire()
+    arns = weakref.WeakValueDictionary({"arn:1": held})
+    state = {"lock": locked, "rlock": threading.RLock(), "arns": arns, "held": held, "key": key,
+             "public": key.public_key(), "aliases": defaultdict(lambda: {}), "nested": defaultdict(lambda: defaultdict(dict))}
+    state["aliases"]["f"]["a"] = 1
+    out = io.BytesIO()
+    embedded_state._Pickler(out).dump(state)
+    restored = pickle.loads(out.getvalue())
+    assert restored["lock"].acquire(blocking=False), "a restored lock starts free"
+    assert restored["rlock"].acquire(blocking=False)
+    assert restored["arns"]["arn:1"] is restored["held"], "the same object, not a copy"
+    assert restored["key"].private_numbers() == key.private_numbers()
+    assert restored["public"].public_numbers() == key.public_key().public_numbers()
+    assert restored["aliases"] == {"f": {"a": 1}} and restored["aliases"]["new"] == {}
+    assert restored["nested"]["x"]["y"] == {}
