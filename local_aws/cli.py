@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     prog = "local-aws" if Path(sys.argv[0]).name == "local-aws" else "python -m local_aws"
     parser = argparse.ArgumentParser(prog=prog, description="Run the project's stack on this machine, with no AWS account.")
     commands = parser.add_subparsers(dest="command", required=True)
-    up = commands.add_parser("up", help="start the embedded AWS, apply the root, serve the API and Cognito until Ctrl-C (make local)")
+    up = commands.add_parser("up", help="start the embedded AWS (with the last run's state), apply the root (when it "
+                        "changed since the last apply), serve the API and Cognito until Ctrl-C (make local)")
     up.add_argument("--aws-port", type=parse_port, default=stack.DEFAULT_AWS_PORT, help=f"port of the embedded AWS (default {stack.DEFAULT_AWS_PORT})")
     up.add_argument("--api-port", type=parse_port, default=stack.DEFAULT_API_PORT, help=f"port of the local HTTP API (default {stack.DEFAULT_API_PORT})")
     up.add_argument("--auth-port", type=parse_port, default=stack.DEFAULT_AUTH_PORT, help=f"port of the local Cognito (default {stack.DEFAULT_AUTH_PORT})")

@@ -15,8 +15,8 @@ API does not pickle the whole state every interval: its logs are kept with the n
 
 While the backends are pickled, no request runs (the `_Gate`: requests share it, a save holds it
 alone), so the file is a state some moment really had; requests wait that long (measured with the
-project's root applied: see the README's Speed section). A save waits at most GATE_WAIT_S for
-requests in flight, else it tries again at the next interval.
+project's root applied: see the README's Speed section). A debounced save waits at most
+GATE_WAIT_S for requests in flight, else it tries again at the next interval.
 
 What pickle cannot take as it is gets a reduction here: locks (moto's and the project's own) are
 made anew, weak-value dictionaries (moto's Lambda ARNs), defaultdicts whose factory is a lambda
@@ -55,7 +55,11 @@ from local_aws.embedded_hooks import is_write, signed_service
 
 FORMAT = 1
 SAVE_INTERVAL_S = 1.5  # at most one debounced save per interval
-GATE_WAIT_S = 2.0  # how long a save waits for requests in flight
+# How long a save waits for requests in flight (new ones wait meanwhile): short for the debounced
+# saves, so that a long request (an SQS long poll) stalls the others that long at most; a save on
+# request (after an apply) waits longer before it fails.
+GATE_WAIT_S = 0.5
+FORCED_GATE_WAIT_S = 5.0
 # Writes that do not start a save of their own (the runtime's log shipping: every request's lines).
 QUIET_SERVICES = {"logs"}
 
@@ -331,15 +335,16 @@ class Persistence:
 
     def save(self, force: bool = False) -> int | None:
         """Save if anything changed since the last save (or `force`); the bytes written, None if nothing
-        was saved (unchanged, or requests in flight did not end within GATE_WAIT_S)."""
+        was saved (unchanged, or requests in flight did not end within GATE_WAIT_S). SnapshotError
+        when a forced save cannot be made."""
         with self._saving:
             if not force and not self._dirty():
                 return None
             started = time.monotonic()
-            with self._gate.alone(GATE_WAIT_S) as alone:
+            with self._gate.alone(FORCED_GATE_WAIT_S if force else GATE_WAIT_S) as alone:
                 if not alone:
                     if force:
-                        raise SnapshotError(f"requests in flight did not end within {GATE_WAIT_S} s; not saved")
+                        raise SnapshotError(f"requests in flight did not end within {FORCED_GATE_WAIT_S} s; not saved")
                     return None
                 counted = (self.writes, self.quiet_writes)
                 data = dumps()
@@ -365,6 +370,6 @@ class Persistence:
         self._stop.set()
         self._thread.join()
         try:
-            self.save()
+            self.save(force=self._dirty())  # waiting for requests in flight as long as a save on request does
         except (SnapshotError, OSError) as error:
             print(f"embedded AWS: {error}", file=sys.stderr, flush=True)
