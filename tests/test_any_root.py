@@ -1,7 +1,9 @@
 """Any root, anywhere: the local stack runs a root in another team's style (tests/fixtures/
 other_team_root: plain aws_* resources, no lock file, variables of its own and none named
 demo_user_email), copied to a temporary folder and started from yet another directory, the way a
-user of the installed `local-aws` command would. One stack start serves the end-to-end checks.
+user of the installed `local-aws` command would. One stack start serves the end-to-end checks;
+at the end it is stopped and started twice (a changed root, then an unchanged one) for what
+survives a restart.
 """
 from __future__ import annotations
 
