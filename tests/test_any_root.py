@@ -304,7 +304,8 @@ def test_apply_of_another_root_is_refused(running) -> None:
 # -- restarts: an unchanged root is not applied again; their data and tokens survive -------------
 
 UNCHANGED = "Root unchanged since the last apply: not re-applied."
-# Added to their root before a restart: a pool with a domain, a machine client and a JWT route.
+# Added to their root before a restart: a pool with a domain and the demo user, a machine client
+# and a JWT route.
 AUTH_TF = """
 resource "aws_cognito_user_pool" "users" {
   name = "${var.service}-users"
@@ -313,6 +314,11 @@ resource "aws_cognito_user_pool" "users" {
 resource "aws_cognito_user_pool_domain" "users" {
   domain       = "${var.service}-auth"
   user_pool_id = aws_cognito_user_pool.users.id
+}
+
+resource "aws_cognito_user" "demo" { # the stack gives this user a password, kept across restarts
+  user_pool_id = aws_cognito_user_pool.users.id
+  username     = "demo@example.com"
 }
 
 resource "aws_cognito_resource_server" "greeter" {
@@ -364,6 +370,7 @@ class Restarted:
     changed: str  # what the start on their changed root said
     unchanged: str  # what the next start, on the same root, said
     d: dict  # stack.json of the last start
+    demo_user_before: dict  # stack.json's demo_user between the two restarts
     token: str  # issued between the two restarts
     answer_before: tuple[int, dict]  # the JWT route's answer to it then
     log_before: tuple[str, int]  # terraform.log (text, mtime) before the unchanged start
@@ -395,7 +402,7 @@ def restarted(running) -> Restarted:
     cognito.admin_set_user_password(UserPoolId=d["user_pool_id"], Username="ada", Password=PASSWORD, Permanent=True)
     machine = stack.find_client(d, "machine")
     token = tokens.client_credentials(machine.auth_url, tokens.AppClient(machine.id, machine.secret), ["greeter/read"])["access_token"]
-    before = Restarted(changed, "", d, token, (0, {}), ("", 0))
+    before = Restarted(changed, "", d, d["demo_user"], token, (0, {}), ("", 0))
     before.answer_before = before.private_greet("ada", token)
     log = running.state_dir / "logs" / "terraform.log"
     before.log_before = (log.read_text(), log.stat().st_mtime_ns)
@@ -409,8 +416,8 @@ def restarted(running) -> Restarted:
 def test_their_changed_root_is_applied_to_the_restored_state_with_only_the_difference(restarted) -> None:
     assert "Applying the changes of" in restarted.changed and UNCHANGED not in restarted.changed
     applied = restarted.log_before[0]
-    # Six resources of AUTH_TF; the function's greeting back to up's var file (a re-apply had changed it).
-    assert "Resources: 6 added, 1 changed, 0 destroyed." in applied, applied[-2000:]
+    # Seven resources of AUTH_TF; the function's greeting back to up's var file (a re-apply had changed it).
+    assert "Resources: 7 added, 1 changed, 0 destroyed." in applied, applied[-2000:]
 
 
 def test_a_restart_of_their_unchanged_root_runs_no_terraform_and_serves(restarted, running) -> None:
@@ -436,3 +443,12 @@ def test_a_token_issued_before_a_restart_passes_the_jwt_authorizer_after_it(rest
     assert restarted.answer_before == (200, {"message": "Hello from a var file, ada!"})
     assert restarted.private_greet("ada", restarted.token) == (200, {"message": "Hello from a var file, ada!"})
     assert restarted.private_greet("ada", None)[0] == 401, "the route still refuses a request without one"
+
+
+def test_the_demo_user_keeps_its_password_across_a_restart(restarted) -> None:
+    demo = restarted.demo_user_before
+    assert demo["username"] == "demo@example.com" and restarted.d["demo_user"] == demo
+    assert f"Demo user     demo@example.com / {demo['password']}" in restarted.unchanged
+    status, _ = aws.private(restarted.d["aws_endpoint_url"], f"cognito/{demo['user_pool_id']}/authenticate",
+                            {"username": demo["username"], "password": demo["password"]})
+    assert status == 200
