@@ -1,16 +1,19 @@
-"""How long `make local` takes to be ready, dependencies installed (issue 8's goal: <= 12 s warm,
-whatever the number of functions in the root).
+"""How long `make local` takes to be ready, dependencies installed (issue 8's goals: <= 12 s
+whatever the number of functions in the root, and a restart with an unchanged root <= 5 s).
 
 Runs `python -m local_aws up` on free ports: the first run in a fresh state folder (cold: the
-provider is linked into a new Terraform data dir), the next runs reusing it (warm: what a
-developer's second `make local` does). Each phase is timed from the stack's own progress lines;
-`cpu` is the CPU time of the whole run, every process of the stack included (up to its stop),
-steadier than wall times on a shared machine.
+provider is linked into a new Terraform data dir), the next runs on it after `local-aws reset`
+(warm: the provider installed, but the root applied from scratch to an empty embedded AWS), then
+restarts (stop, then start with the root unchanged: the embedded AWS's saved state restored, no
+Terraform run). Each phase is timed from the stack's own progress lines; the phases overlap now
+(the embedded AWS starts while Terraform does, so its phase is about 0). `cpu` is the CPU time of
+the whole run, every process of the stack included (up to its stop): steadier than wall times on
+a shared machine.
 
 With `--functions N`, the same runs on a generated root of N functions (bench/many_functions.py)
 follow this repository's root, to show how the time grows with the number of functions.
 
-    .venv/bin/python bench/startup.py [--runs 3] [--functions 20]
+    .venv/bin/python bench/startup.py [--runs 3] [--restarts 3] [--functions 20]
 """
 from __future__ import annotations
 
@@ -29,9 +32,10 @@ sys.path.insert(0, str(REPO))
 from bench.many_functions import write_root  # noqa: E402
 from tests.support.embedded_aws import free_port  # noqa: E402
 
-# Each progress line ends the phase named beside it.
+# Each progress line ends the phase named beside it (a restart says UNCHANGED instead of "Applying").
 PHASES = [("Starting the embedded AWS", "python start"), ("Applying", "embedded AWS"),
           ("Starting the local API", "terraform init + apply"), ("Local stack ready", "data plane")]
+UNCHANGED = "Root unchanged since the last apply"
 
 
 def _children_cpu() -> float:
@@ -53,6 +57,8 @@ def one_run(state_dir: Path, root: Path) -> dict[str, float]:
         for prefix, name in PHASES:
             if line.startswith(prefix):
                 marks[name] = time.monotonic() - started
+        if line.startswith(UNCHANGED):  # restored: the embedded AWS phase ends here, Terraform takes nothing
+            marks["embedded AWS"] = marks["terraform init + apply"] = time.monotonic() - started
         if "data plane" in marks:
             break
     process.send_signal(signal.SIGINT)
@@ -65,21 +71,33 @@ def one_run(state_dir: Path, root: Path) -> dict[str, float]:
             | {"total": marks["data plane"], "cpu": _children_cpu() - cpu_before})
 
 
-def report(title: str, runs: list[dict[str, float]]) -> None:
+def runs_of(root: Path, state: Path, starts: int, restarts: int) -> list[tuple[str, dict[str, float]]]:
+    runs = []
+    for i in range(starts):
+        if i:  # warm: what a start from scratch costs once the provider is installed
+            subprocess.run([sys.executable, "-m", "local_aws", "reset", "--state-dir", str(state)], cwd=REPO,
+                           check=True, capture_output=True)
+        runs.append(("cold" if i == 0 else "warm", one_run(state, root)))
+    return runs + [("restart", one_run(state, root)) for _ in range(restarts)]
+
+
+def report(title: str, runs: list[tuple[str, dict[str, float]]]) -> None:
     print(f"\n{title}")
-    print(f"{'run':<8}" + "".join(f"{name:>24}" for name in runs[0]))
-    for i, run in enumerate(runs):
-        print(f"{'cold' if i == 0 else 'warm':<8}" + "".join(f"{seconds:>23.1f}s" for seconds in run.values()))
-    if len(runs) > 1:
-        warm = runs[1:]
-        print(f"warm median total: {statistics.median(r['total'] for r in warm):.1f} s "
-              f"({min(r['total'] for r in warm):.1f}-{max(r['total'] for r in warm):.1f}), "
-              f"cpu {statistics.median(r['cpu'] for r in warm):.1f} s; cold: {runs[0]['total']:.1f} s", flush=True)
+    print(f"{'run':<8}" + "".join(f"{name:>24}" for name in runs[0][1]))
+    for kind, run in runs:
+        print(f"{kind:<8}" + "".join(f"{seconds:>23.1f}s" for seconds in run.values()))
+    for kind in ("cold", "warm", "restart"):
+        found = [run for k, run in runs if k == kind]
+        if found:
+            totals = [run["total"] for run in found]
+            print(f"{kind} median total: {statistics.median(totals):.1f} s ({min(totals):.1f}-{max(totals):.1f}), "
+                  f"cpu {statistics.median(run['cpu'] for run in found):.1f} s", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3, help="runs per root; the first is cold (default 3)")
+    parser.add_argument("--runs", type=int, default=3, help="starts from scratch per root; the first is cold (default 3)")
+    parser.add_argument("--restarts", type=int, default=3, help="restarts with the root unchanged, after them (default 3)")
     parser.add_argument("--functions", type=int, default=0,
                         help="also run a generated root of this many functions (bench/many_functions.py)")
     args = parser.parse_args()
@@ -88,7 +106,7 @@ def main() -> None:
         if args.functions:
             roots[f"generated root ({args.functions} functions)"] = write_root(Path(tmp) / "generated", args.functions)
         for i, (title, root) in enumerate(roots.items()):
-            report(title, [one_run(Path(tmp) / f"state-{i}", root) for _ in range(args.runs)])
+            report(title, runs_of(root, Path(tmp) / f"state-{i}", args.runs, args.restarts))
 
 
 if __name__ == "__main__":

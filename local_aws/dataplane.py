@@ -17,6 +17,7 @@ cannot emulate stops it at start with an error naming the route and setting (exi
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import signal
 import sys
@@ -29,7 +30,7 @@ from local_aws.cognito import LocalCognito
 from local_aws.gateway import ConfigError, Gateway
 from local_aws.rest_gateway import INTERNET, RestGateway
 from local_aws.runtime import Runtime
-from local_aws.serving import PortInUseError, WsgiServer
+from local_aws.serving import HttpServer, PortInUseError, WsgiServer
 
 RELOAD_POLL_S = 0.5
 
@@ -50,19 +51,20 @@ class DataPlane:
         self.rest.reload()  # the same for REST APIs
         self._stop = threading.Event()
         self.host = host
-        self.api = _serve(self.gateway, host, api_port, "--api-port")
+        self.api = _serve(HttpServer, self.gateway, host, api_port, "--api-port")
         try:
-            self.auth = _serve(self.cognito, host, auth_port, "--auth-port")
+            self.auth = _serve(WsgiServer, self.cognito, host, auth_port, "--auth-port")
             # REST APIs: the ordinary listener is the internet; each VPC endpoint has its own (spec H1).
-            self.rest_internet = _serve(self.rest.app(INTERNET), host, rest_port, "--rest-port")
+            self.rest_internet = _serve(HttpServer, self.rest.listener(INTERNET), host, rest_port, "--rest-port")
         except OSError:
             self.api.stop()
             if hasattr(self, "auth"):
                 self.auth.stop()
             raise
-        self.rest_endpoints: dict[str, WsgiServer] = {}
+        self.rest_endpoints: dict[str, HttpServer] = {}
         self.sync_rest_listeners()
         self.record_generation()
+        settle_heap()
         threading.Thread(target=self.watch, name="reload", daemon=True).start()
 
     def urls(self) -> dict:
@@ -74,7 +76,7 @@ class DataPlane:
         for vpce_id in set(self.rest_endpoints) - set(self.rest.endpoints):
             self.rest_endpoints.pop(vpce_id).stop()
         for vpce_id in set(self.rest.endpoints) - set(self.rest_endpoints):
-            self.rest_endpoints[vpce_id] = WsgiServer(self.rest.app(vpce_id), self.host, 0)
+            self.rest_endpoints[vpce_id] = HttpServer(self.rest.listener(vpce_id), self.host, 0)
 
     def reload_rest(self) -> None:
         try:
@@ -109,6 +111,7 @@ class DataPlane:
                     self.reload_rest()
                 self.generation = generation
                 self.record_generation()
+                settle_heap()
             except ConfigError as error:  # the gateway fails closed for that API until a good re-apply
                 self.generation = generation
                 self.record_generation()
@@ -126,9 +129,18 @@ class DataPlane:
         self.runtime.close()
 
 
-def _serve(app, host: str, port: int, flag: str) -> WsgiServer:
+def settle_heap() -> None:
+    """Move what is loaded (the SDK's models, the configuration) out of the garbage collector's
+    sight: a full collection over it held every request for 50-120 ms under load (p99). The
+    previous configuration is collected first, so a reload leaks nothing."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
+def _serve(server: type[HttpServer], app, host: str, port: int, flag: str) -> HttpServer:
     try:
-        return WsgiServer(app, host, port)
+        return server(app, host, port)
     except PortInUseError as error:
         raise PortInUseError(error.errno, f"{flag} {port}: {error.strerror}") from None
 

@@ -30,6 +30,8 @@ reaches first (STS, IAM, S3, Lambda, ...) finds its backend built while Terrafor
 
 It also serves a few read-only private endpoints under /_local/ for the local data plane
 (deployed code, password checks, access key secrets, a change counter): see embedded_hooks.py.
+With `--state-file PATH` it restores the state the file holds and keeps saving into it
+(embedded_state.py, and /_local/snapshot): what `make local` keeps across restarts.
 
 Run it in-process with `start()`, or as a process:
 
@@ -41,6 +43,7 @@ AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import random
@@ -52,7 +55,8 @@ import sys
 import threading
 import time
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 from urllib.parse import unquote
 
 from moto.apigatewayv2 import urls as apigatewayv2_urls
@@ -71,7 +75,7 @@ from moto.iam.models import IAMBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from local_aws import embedded_rest
+from local_aws import embedded_rest, embedded_state
 from local_aws.embedded_hooks import LocalHooks
 from local_aws.serving import MotoServer, PortInUseError, is_loopback
 
@@ -655,18 +659,33 @@ def warm_up(app: DomainDispatcherApplication) -> None:
 
 
 class EmbeddedAWS(MotoServer):
-    """A running moto server with the patches applied. `stop()` (or leaving a `with`) shuts it down."""
+    """A running moto server with the patches applied. `stop()` (or leaving a `with`) shuts it down.
+    With `persistence`, its state is saved while it serves and once more after it stopped."""
 
-    def __init__(self, host: str, port: int, *, log_requests: bool = False, listener: socket.socket | None = None):
+    def __init__(self, host: str, port: int, *, log_requests: bool = False,
+                 persistence: Callable[[Any], embedded_state.Persistence] | None = None,
+                 listener: socket.socket | None = None):
         self.moto_app = DomainDispatcherApplication(create_backend_app)
         app = LocalHooks(self.moto_app)
+        self.persistence = persistence(app) if persistence else None
+        app = self.persistence or app
         super().__init__(_logged(app) if log_requests else app, host, port, listener)
+
+    def stop(self) -> None:
+        super().stop()
+        if self.persistence is not None:
+            self.persistence.close()
 
 
 def start(host: str = "127.0.0.1", port: int = 0, *, allow_remote: bool = False,
-          log_requests: bool = False, listener: socket.socket | None = None) -> tuple[EmbeddedAWS, str]:
+          log_requests: bool = False, state_file: Path | None = None,
+          listener: socket.socket | None = None) -> tuple[EmbeddedAWS, str]:
     """Apply the patches and serve on host:port (0: a free port), or on `listener` (a listening
     socket bound already), in a background thread.
+
+    With `state_file`, the state it holds is restored first (when it exists), and the state is
+    saved into it while serving (embedded_state.py); one that cannot be read leaves the embedded
+    AWS empty, and `server.persistence.problem` says why.
 
     Returns the server (call `stop()`) and its URL. Raises PortInUseError if the port is taken,
     ValueError for a non-loopback host unless allow_remote: the emulator has no authentication.
@@ -676,7 +695,17 @@ def start(host: str = "127.0.0.1", port: int = 0, *, allow_remote: bool = False,
     if not allow_remote and not is_loopback(host):
         raise ValueError(f"{host} is not a loopback address; the embedded AWS accepts any credentials")
     apply_patches()
-    server = EmbeddedAWS(host, port, log_requests=log_requests, listener=listener)
+    persistence = None
+    if state_file is not None:
+        restored, problem = False, None
+        if state_file.exists():
+            try:
+                embedded_state.restore(state_file)
+                restored = True
+            except embedded_state.SnapshotError as error:
+                problem = str(error)
+        persistence = functools.partial(embedded_state.Persistence, path=state_file, restored=restored, problem=problem)
+    server = EmbeddedAWS(host, port, log_requests=log_requests, persistence=persistence, listener=listener)
     return server, server.url
 
 
@@ -704,6 +733,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listen-fd", type=int, metavar="FD",
                         help="serve on this inherited listening socket, bound already to 127.0.0.1:PORT by the "
                              "parent (make local: so that Terraform may connect while this process starts)")
+    parser.add_argument("--state-file", type=Path, metavar="PATH",
+                        help="restore the state this file holds (when it exists) and keep saving the state into it")
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port {args.port}: not a TCP port (0-65535)")
@@ -716,7 +747,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         listener = None if args.listen_fd is None else socket.socket(fileno=args.listen_fd)
         server, url = start(args.host, args.port, allow_remote=args.listen_fd is None, log_requests=args.log_requests,
-                            listener=listener)
+                            state_file=args.state_file, listener=listener)
+        if server.persistence is not None:
+            persistence = server.persistence
+            print(f"state: restored from {persistence.path}" if persistence.restored else
+                  f"state: not restored ({persistence.problem}); starting empty" if persistence.problem else
+                  f"state: {persistence.path} does not exist yet; starting empty", file=sys.stderr, flush=True)
         print(f"ready {url}", flush=True)
         threading.Thread(target=warm_up, args=(server.moto_app,), name="warm-up", daemon=True).start()
         while True:
@@ -735,4 +771,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module, not this __main__ copy of it: the state file names the patches'
+    # classes (such as Deployment) by their module, local_aws.embedded, wherever it is read.
+    from local_aws import embedded
+
+    sys.exit(embedded.main())
