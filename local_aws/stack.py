@@ -10,6 +10,15 @@ Terraform when the digest is unchanged, or applies the difference when not; with
 interrupted apply), with a state that cannot be read or of another root, it starts empty and
 applies from scratch, saying why. `reset` deletes all of it (README: "What survives a restart").
 
+Speed (README: "Speed"): what can run at once does. The data plane's process starts first and
+imports while the rest goes on (held.py); the embedded AWS's port is bound here and handed to it,
+so Terraform starts at once (its first AWS call comes seconds later) and is stopped if the
+embedded AWS fails to start; the stack's reading of the embedded AWS runs beside the data plane's
+first load. `terraform init` is skipped when the working copy was initialised with the same
+configuration, lock file and provider installation (terraform.init); the root's HCL is parsed
+once for as long as its text stays the same (terraform-parsed.json); the outputs are read from
+the state the apply wrote; Terraform applies APPLY_PARALLELISM operations at once instead of 10.
+
 Safety: every AWS call made here or by Terraform goes to the embedded AWS with fake keys. The
 environment is rebuilt from scratch (no AWS_* variable of the user's survives, no profile or
 shared config file is read), and Terraform runs on a copy of the root under .local/root with its
