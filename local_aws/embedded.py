@@ -67,6 +67,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.cognitoidp.exceptions import InvalidParameterException, ResourceNotFoundError
 from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool, CognitoIdpUserPoolDomain, CognitoResourceServer
 from moto.cognitoidp.responses import CognitoIdpResponse
+from moto.core.common_models import BaseModel
 from moto.core.config import default_user_config
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import iso_8601_datetime_without_milliseconds
@@ -530,6 +531,13 @@ _APIGATEWAYV2_PATHS = (
 )
 
 
+def _untracked_new(cls, *args: Any, **kwargs: Any):
+    """moto's BaseModel.__new__ without its append to the class's `instances_tracked` (a list,
+    for moto's own dashboard and an S3 reset this stack uses neither of): it held every object ever
+    made, three log events per invocation among them, long after their resource was deleted."""
+    return super(BaseModel, cls).__new__(cls)
+
+
 def apply_patches() -> None:
     """Add the operations moto lacks to its backends, response classes and URL map. Idempotent."""
     with _PATCH_LOCK:
@@ -555,6 +563,8 @@ def apply_patches() -> None:
         LambdaFunction.__init__ = _keeps_kms_key(LambdaFunction.__init__)
         LambdaFunction.update_configuration = _configuration_updates_kms_and_tracing(LambdaFunction.update_configuration)
         LambdaFunction.get_configuration = _configuration_shows_kms_key(LambdaFunction.get_configuration)
+
+        BaseModel.__new__ = _untracked_new
 
         for name in _ITEM_OPERATIONS:
             setattr(DynamoDBBackend, name, _one_at_a_time(getattr(DynamoDBBackend, name)))
