@@ -269,10 +269,11 @@ class Stack:
         return ready() if wait else ready
 
     def start_embedded_aws(self, args: tuple[str, ...] | list[str] = ()) -> str:
-        """Start the embedded AWS (with `args` besides its port) and return its URL at once: its port is bound here and the socket
-        handed to it, so a client may connect while it starts (Terraform, which spends seconds on
-        its own first, does) and is answered once it serves; no other server can be on that port.
-        Until embedded_aws_ready() has returned, a Terraform run stops if the embedded AWS fails to start."""
+        """Start the embedded AWS (with `args` besides its port) and return its URL at once: the port
+        is bound here and the socket handed to it, so a client may connect while it starts
+        (Terraform, which spends seconds on its own first, does) and is answered once it serves;
+        no other server can be on that port meanwhile. Until embedded_aws_ready() has returned, a
+        Terraform apply is stopped if the embedded AWS fails to start."""
         try:
             listener = serving.listen("127.0.0.1", self.aws_port)
         except serving.PortInUseError as error:
