@@ -53,7 +53,8 @@ def notes_table(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def local_aws_root(tmp_path_factory: pytest.TempPathFactory):
     """The plugin's `local_stack` of this repository's tests runs a copy of it, so that a test may
-    edit a handler (tests/test_local_stack.py, tests/test_local_notes.py: one stack, one worker)."""
+    edit a handler (tests/test_audit.py, tests/test_local_notes.py, tests/test_local_stack.py: one
+    stack, one worker, xdist group "local-stack")."""
     import shutil
 
     from local_aws import stack

@@ -10,8 +10,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ import pytest
 
 from local_aws import aws, stack, terraform
 from tests.support.embedded_aws import free_port
+from tests.support.http import request
 
 pytestmark = pytest.mark.xdist_group("any-root")
 FIXTURE = Path(__file__).parent / "fixtures" / "other_team_root"
@@ -193,11 +192,8 @@ class Running:
     output: str
 
     def greet(self, name: str) -> tuple[int, dict]:
-        try:
-            with urllib.request.urlopen(f"{self.d['api_url']}/live/greet/{name}", timeout=30) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, {"body": error.read().decode()}
+        reply = request("GET", f"{self.d['api_url']}/live/greet/{name}")
+        return reply.status, reply.json() if reply.status < 400 else {"body": reply.text}
 
 
 @pytest.fixture(scope="module")

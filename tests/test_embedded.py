@@ -2,7 +2,6 @@
 loopback, and the `python -m local_aws.embedded` process."""
 from __future__ import annotations
 
-import io
 import json
 import os
 import select
@@ -12,7 +11,6 @@ import subprocess
 import sys
 import time
 import uuid
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from local_aws import embedded
 from local_aws.aws import client as aws_client
+from tests.support.lambdas import lambda_role, zip_of
 
 pytestmark = pytest.mark.xdist_group("embedded")
 
@@ -292,18 +291,14 @@ def test_custom_domain_is_available_and_updates(apigw, api_id, stage):
 # --- lambda ------------------------------------------------------------------------------------
 
 def test_code_update_changes_architecture(aws):
-    role = aws("iam").create_role(RoleName=unique("role"), AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
-    package = io.BytesIO()
-    with zipfile.ZipFile(package, "w") as archive:
-        archive.writestr("app.py", "def handler(event, context):\n    return {}\n")
+    role = lambda_role(aws("iam"), unique("role"))
+    package = zip_of({"app.py": "def handler(event, context):\n    return {}\n"})
     functions = aws("lambda")
     name = unique("fn")
     functions.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="app.handler",
-                              Code={"ZipFile": package.getvalue()}, Architectures=["arm64"])
+                              Code={"ZipFile": package}, Architectures=["arm64"])
 
-    functions.update_function_code(FunctionName=name, ZipFile=package.getvalue(), Architectures=["x86_64"])
+    functions.update_function_code(FunctionName=name, ZipFile=package, Architectures=["x86_64"])
 
     assert functions.get_function(FunctionName=name)["Configuration"]["Architectures"] == ["x86_64"]
 

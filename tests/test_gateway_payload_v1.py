@@ -22,7 +22,8 @@ from local_aws.authorizer import JwksCache
 from local_aws.gateway import ConfigError, Gateway
 from local_aws.runtime import Runtime
 from tests.support.embedded_aws import EmbeddedAws
-from tests.gateway_support import ACCOUNT, ApiHandle, Builder, Reply, Served, b64, call, count
+from tests.gateway_support import ACCOUNT, ApiHandle, Builder, Served, b64, count
+from tests.support.http import Reply, call
 from tests.support.keys import jwk, rsa_key
 from tests.support.signing import sigv4_headers
 from tests.support.tokens import token
