@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from local_aws.serving import WsgiServer
+from tests.support.http import Reply
+from tests.support.keys import jwk, rsa_key
 from tests.support.lambdas import lambda_role, zip_of
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
@@ -210,6 +212,33 @@ class ApiHandle:
                                         SourceArn=source_arn)
 
 
+def iam_caller(iam, name: str, resource: str | None) -> dict:
+    """An IAM user with an access key, allowed execute-api:Invoke on resource (None: on nothing)."""
+    user = iam.create_user(UserName=name)["User"]
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    if resource:
+        iam.put_user_policy(UserName=name, PolicyName="invoke", PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": resource}]}))
+    return {"arn": user["Arn"], "id": user["UserId"], "key": key}
+
+
+class PoolIssuer:
+    """A user pool of the embedded AWS as a JWT issuer whose tokens signing_key signs (kid k1):
+    `fetch` is the gateway's JwksCache fetch, which knows that issuer only."""
+
+    def __init__(self, idp, pool_name: str):
+        pool_id = idp.create_user_pool(PoolName=pool_name)["UserPool"]["Id"]
+        self.url = f"https://cognito-idp.{REGION}.amazonaws.com/{pool_id}"
+        self.signing_key = rsa_key()
+        self.jwks = {"keys": [jwk(self.signing_key, "k1", alg="RS256")]}
+
+    def fetch(self, wanted: str) -> dict:
+        if wanted != self.url:
+            raise KeyError(wanted)
+        return self.jwks
+
+
 # --- the data plane side ---------------------------------------------------------------------
 
 class Served:
@@ -221,6 +250,12 @@ class Served:
 
     def stop(self) -> None:
         self.server.stop()
+
+
+def echoed(reply: Reply) -> dict:
+    """The event the echo handler got back (the reply must be its 200)."""
+    assert reply.status == 200, (reply.status, reply.body[:500])
+    return reply.json()
 
 
 def b64(data: bytes) -> str:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
-import hashlib
-import hmac
 import json
 import signal
 import subprocess
@@ -22,12 +20,12 @@ from pathlib import Path
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 from jwt.algorithms import RSAAlgorithm
 
 from local_aws import aws, stack, tokens
 from tests.support.embedded_aws import free_port
 from tests.support.http import request
+from tests.support import tokens as tokens_support
 from tests.support.keys import rsa_key
 
 pytestmark = pytest.mark.xdist_group("local-stack")
@@ -204,22 +202,15 @@ def minted(local, *, key: str = "access", signer=None, headers: dict | None = No
 
 
 def alg_none_token(local) -> str:
-    header = base64.urlsafe_b64encode(json.dumps({"alg": "none", "kid": local.pool_keys()["access"]["kid"]}).encode()).rstrip(b"=")
     claims = jwt.decode(minted(local), options={"verify_signature": False})
-    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=")
-    return f"{header.decode()}.{payload.decode()}."
+    return jwt.encode(claims, None, algorithm="none", headers={"kid": local.pool_keys()["access"]["kid"]})
 
 
 def hs256_with_public_key(local) -> str:
     """The key-confusion attack: HMAC-sign with the issuer's public key, hoping it is used as a secret."""
-    public_pem = RSAAlgorithm.from_jwk(json.dumps(local.pool_keys()["access"])).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    access = local.pool_keys()["access"]
     claims = jwt.decode(minted(local), options={"verify_signature": False})
-    # PyJWT refuses to HMAC with a PEM key, so the signature is built by hand, as an attacker would.
-    header = base64.urlsafe_b64encode(json.dumps({"alg": "HS256", "kid": local.pool_keys()["access"]["kid"]}).encode()).rstrip(b"=")
-    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=")
-    signature = base64.urlsafe_b64encode(hmac.new(public_pem, header + b"." + payload, hashlib.sha256).digest()).rstrip(b"=")
-    return (header + b"." + payload + b"." + signature).decode()
+    return tokens_support.hs256_with_public_key(RSAAlgorithm.from_jwk(json.dumps(access)).public_key(), access["kid"], claims)
 
 
 def user_id_token(local) -> str:
