@@ -77,6 +77,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPubl
 from jwt.algorithms import RSAAlgorithm
 
 from local_aws import payload_v2
+from local_aws.http_request import HttpRequest  # noqa: F401 - the authorizers' input, importable from here
 
 SUPPORTED_JWT_ALGORITHMS = frozenset({"RS256", "RS384", "RS512"})
 MAX_JWKS_BYTES = 150_000  # A5: a larger key set is treated as unavailable
@@ -94,25 +95,6 @@ class NotEmulated(Exception):
 
 class JwksUnavailable(Exception):
     """An issuer's key set cannot be had (unknown issuer, unreachable, too large, malformed)."""
-
-
-@dataclass(frozen=True)
-class HttpRequest:
-    """What the gateway hands to authorizers."""
-
-    method: str  # "GET"
-    raw_path: str  # "/profile", as received (percent-encoded, stage prefix included on a named stage)
-    raw_query: str  # "a=1&b=2", raw
-    headers: Mapping[str, str]  # lower-cased names; repeated headers joined with "," (B2)
-    body: bytes = b""
-    source_ip: str = "127.0.0.1"
-
-    def header(self, name: str) -> str | None:
-        name = name.lower()
-        for key, value in self.headers.items():
-            if key.lower() == name:
-                return value
-        return None
 
 
 @dataclass(frozen=True)

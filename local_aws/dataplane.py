@@ -29,7 +29,7 @@ from local_aws.cognito import LocalCognito
 from local_aws.gateway import ConfigError, Gateway
 from local_aws.rest_gateway import INTERNET, RestGateway
 from local_aws.runtime import Runtime
-from local_aws.serving import PortInUseError, WsgiServer
+from local_aws.serving import HttpServer, PortInUseError, WsgiServer
 
 RELOAD_POLL_S = 0.5
 
@@ -50,17 +50,17 @@ class DataPlane:
         self.rest.reload()  # the same for REST APIs
         self._stop = threading.Event()
         self.host = host
-        self.api = _serve(self.gateway, host, api_port, "--api-port")
+        self.api = _serve(HttpServer, self.gateway, host, api_port, "--api-port")
         try:
-            self.auth = _serve(self.cognito, host, auth_port, "--auth-port")
+            self.auth = _serve(WsgiServer, self.cognito, host, auth_port, "--auth-port")
             # REST APIs: the ordinary listener is the internet; each VPC endpoint has its own (spec H1).
-            self.rest_internet = _serve(self.rest.app(INTERNET), host, rest_port, "--rest-port")
+            self.rest_internet = _serve(HttpServer, self.rest.listener(INTERNET), host, rest_port, "--rest-port")
         except OSError:
             self.api.stop()
             if hasattr(self, "auth"):
                 self.auth.stop()
             raise
-        self.rest_endpoints: dict[str, WsgiServer] = {}
+        self.rest_endpoints: dict[str, HttpServer] = {}
         self.sync_rest_listeners()
         self.record_generation()
         threading.Thread(target=self.watch, name="reload", daemon=True).start()
@@ -74,7 +74,7 @@ class DataPlane:
         for vpce_id in set(self.rest_endpoints) - set(self.rest.endpoints):
             self.rest_endpoints.pop(vpce_id).stop()
         for vpce_id in set(self.rest.endpoints) - set(self.rest_endpoints):
-            self.rest_endpoints[vpce_id] = WsgiServer(self.rest.app(vpce_id), self.host, 0)
+            self.rest_endpoints[vpce_id] = HttpServer(self.rest.listener(vpce_id), self.host, 0)
 
     def reload_rest(self) -> None:
         try:
@@ -126,9 +126,9 @@ class DataPlane:
         self.runtime.close()
 
 
-def _serve(app, host: str, port: int, flag: str) -> WsgiServer:
+def _serve(server: type[HttpServer], app, host: str, port: int, flag: str) -> HttpServer:
     try:
-        return WsgiServer(app, host, port)
+        return server(app, host, port)
     except PortInUseError as error:
         raise PortInUseError(error.errno, f"{flag} {port}: {error.strerror}") from None
 

@@ -5,7 +5,8 @@ its loading (gateway_loader.py), route authorization (gateway_auth.py), the even
 payload_v1.py), Lambda resource policies (lambda_permissions.py) and the mapping of results to
 responses (gateway_responses.py).
 
-Serves every HTTP API of the embedded AWS, in every region it holds one in, as a WSGI app, the way
+Serves every HTTP API of the embedded AWS, in every region it holds one in, as a request handler of
+the data plane's server (one parse of the request, an http_request.HttpRequest), the way
 API Gateway serves it (spec B and C in docs/aws-behaviour.md). Everything comes from the control
 plane: `reload()` reads the APIs, routes, integrations, authorizers and stages with boto3 (each API
 in its own region: its execute-api ARN, the SourceArn its functions' permissions see and the region
@@ -99,8 +100,8 @@ Local choices for 1.0 (UNCONFIRMED; AWS's pages do not pin them down):
   integrations (set-up-lambda-proxy-integrations). Keys of another shape (2.0's `cookies`) are
   ignored: in 1.0, cookies are set with multiValueHeaders' set-cookie.
 - multiValueHeaders needs each header's values as sent: the data plane's server keeps them
-  (serving.HEADER_VALUES_KEY). Under another WSGI server, or for a header the gateway sets
-  (x-forwarded-*), a header has one value: the comma-joined one.
+  (HttpRequest.header_values). For a header the gateway sets (x-forwarded-*), a header has one
+  value: the comma-joined one.
 """
 from __future__ import annotations
 
@@ -110,8 +111,8 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Callable, Iterable, Mapping
-from urllib.parse import quote, unquote
+from typing import Any, Callable, Mapping
+from urllib.parse import unquote
 
 from local_aws import aws, hosts, payload_v1, payload_v2
 from local_aws.authorizer import HttpRequest, JwksCache, NotEmulated, caller_lookup, query_parameters, request_cookies
@@ -148,7 +149,6 @@ from local_aws.gateway_responses import (  # noqa: F401
 )
 from local_aws.lambda_permissions import _as_list, _unqualified, arn_like, function_arn_of, invoke_permitted  # noqa: F401
 from local_aws.runtime import InvocationTimeout, LambdaRuntimeError, Runtime
-from local_aws.serving import HEADER_VALUES_KEY
 
 log = logging.getLogger(__name__)
 
@@ -164,26 +164,11 @@ def _request_id() -> str:
     return base64.b64encode(os.urandom(11)).decode()
 
 
-def _wsgi_str_to_bytes(value: str) -> bytes:
-    return value.encode("latin-1", "replace")
-
-
-def _raw_target(environ: Mapping[str, Any]) -> tuple[str, str]:
-    """The raw (still percent-encoded) path and query the client sent."""
-    uri = environ.get("REQUEST_URI") or environ.get("RAW_URI")
-    if uri:
-        try:  # undo WSGI's latin-1 decoding (PEP 3333), back to the request line's characters
-            uri = uri.encode("latin-1").decode("utf-8")
-        except (UnicodeEncodeError, UnicodeDecodeError):
-            pass
-        if "://" in uri.split("?", 1)[0]:  # absolute-form target
-            after = uri.split("://", 1)[1]
-            slash = after.find("/")
-            uri = after[slash:] if slash >= 0 else "/"
-        path, _, query = uri.partition("?")
-        return path or "/", query
-    path = quote(_wsgi_str_to_bytes(environ.get("PATH_INFO", "") or "/"), safe="/:@!$&'()*+,;=-._~")
-    return path, environ.get("QUERY_STRING", "")
+def too_large(request: HttpRequest) -> bool:
+    """C5: a body over MAX_BODY_BYTES, declared or received (or not read to its end by the server)."""
+    declared = request.headers.get("content-length")
+    return (not request.body_complete or len(request.body) > MAX_BODY_BYTES
+            or (declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES))
 
 
 def _event_body(headers: Mapping[str, str], body: bytes) -> tuple[str | None, bool]:
@@ -192,7 +177,7 @@ def _event_body(headers: Mapping[str, str], body: bytes) -> tuple[str | None, bo
 
 
 class Gateway:
-    """WSGI app serving every HTTP API of the embedded AWS. Call reload() before serving."""
+    """The request handler serving every HTTP API of the embedded AWS. Call reload() before serving."""
 
     def __init__(self, aws_endpoint: str, runtime: Runtime, jwks: JwksCache, *, region: str | None = None,
                  account_id: str = ACCOUNT_ID, clock: Callable[[], float] = time.time) -> None:
@@ -233,13 +218,14 @@ class Gateway:
         """API id -> the Host that reaches it (`<id>.execute-api.localhost`; add the data plane's port)."""
         return {api_id: f"{api_id}{LOCAL_HOST_SUFFIX}" for api_id in self._config.apis}
 
-    # -- WSGI --
+    # -- serving --
 
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def __call__(self, request: HttpRequest) -> tuple[str, list[tuple[str, str]], bytes]:
+        """The data plane server's request handler: (status line, headers, body)."""
         request_id = _request_id()
         config = self._config
         try:
-            response = self._handle(environ, config, request_id)
+            response = self._handle(request, config, request_id)
         except Exception:  # noqa: BLE001 - never a traceback page: AWS answers 500
             log.exception("gateway: request %s failed", request_id)
             response = internal_error()
@@ -249,23 +235,17 @@ class Gateway:
             body = b""
         else:
             response.headers.append(("content-length", str(len(body))))
-        if environ.get("REQUEST_METHOD") == "HEAD":
-            body = b""
-        start_response(STATUS_LINES.get(response.status) or f"{response.status} Unknown", response.headers)
-        return [body]
+        return STATUS_LINES.get(response.status) or f"{response.status} Unknown", response.headers, body
 
-    def _handle(self, environ: dict, config: Config, request_id: str) -> _Response:
+    def _handle(self, request: HttpRequest, config: Config, request_id: str) -> _Response:
         if not config.loaded:
             log.error("gateway: request %s before the first reload()", request_id)
             return internal_error()
-        method = environ.get("REQUEST_METHOD", "GET").upper()
-        raw_path, raw_query = _raw_target(environ)
-        headers = self._headers(environ)
-        protocol = environ.get("SERVER_PROTOCOL", "HTTP/1.1")
-
+        headers = request.headers
         # C5: request line + headers, before anything else.
-        head = len(method) + len(raw_path) + (len(raw_query) + 1 if raw_query else 0) + len(protocol) + 4
-        head += sum(len(name) + len(value) + 4 for name, value in headers.items()) + 2
+        head = len(request.method) + len(request.raw_path) + len(request.protocol) + 4
+        head += (len(request.raw_query) + 1 if request.raw_query else 0) + 2
+        head += sum(len(name) + len(value) + 4 for name, value in headers.items())
         if head > MAX_HEAD_BYTES:
             return _json_response(431, "Request Header Fields Too Large")
 
@@ -279,8 +259,7 @@ class Gateway:
 
         origin = headers.get("origin")
         cors_allowed = api.cors.allowed_origin(origin) if api.cors else None
-        response = self._serve(environ, config, api, method, raw_path, raw_query, headers, host, protocol, request_id,
-                               cors_allowed)
+        response = self._serve(request, config, api, host, request_id, cors_allowed)
         if api.cors is not None:
             # C3: the gateway's CORS headers only; the backend's are dropped.
             response.headers = [(n, v) for n, v in response.headers if not n.lower().startswith("access-control-")]
@@ -292,23 +271,6 @@ class Gateway:
         return response
 
     @staticmethod
-    def _headers(environ: Mapping[str, Any]) -> dict[str, str]:
-        headers: dict[str, str] = {}
-        for key, value in environ.items():
-            if key.startswith("HTTP_"):
-                headers[key[5:].replace("_", "-").lower()] = value
-        if environ.get("CONTENT_TYPE"):
-            headers["content-type"] = environ["CONTENT_TYPE"]
-        if environ.get("CONTENT_LENGTH"):
-            headers["content-length"] = environ["CONTENT_LENGTH"]
-        for name, value in headers.items():
-            try:  # WSGI strings are latin-1 stand-ins for bytes; headers are UTF-8 in practice
-                headers[name] = value.encode("latin-1").decode("utf-8")
-            except (UnicodeEncodeError, UnicodeDecodeError):
-                pass
-        return headers
-
-    @staticmethod
     def _select_api(config: Config, host: str) -> Api | FailedApi | None:
         hostname = hosts.host_name(host)
         if hostname.endswith(LOCAL_HOST_SUFFIX):
@@ -317,9 +279,9 @@ class Gateway:
             return next(iter(config.apis.values()))
         return None
 
-    def _serve(self, environ: dict, config: Config, api: Api, method: str, raw_path: str, raw_query: str,
-               headers: dict[str, str], host: str, protocol: str, request_id: str,
+    def _serve(self, request: HttpRequest, config: Config, api: Api, host: str, request_id: str,
                cors_allowed: str | None) -> _Response:
+        method, raw_path, headers = request.method, request.raw_path, request.headers
         # Stage, then route (C1-C2), on the decoded segments of the path.
         path = unquote(raw_path)
         stage, stage_path = self._stage(api, raw_path)
@@ -345,16 +307,16 @@ class Gateway:
         if (bucket is not None and not bucket.take(now)) or (config.account_bucket and not config.account_bucket.take(now)):
             return _json_response(429, "Too Many Requests")
 
-        # C5: the body, read with a bound.
-        body = self._read_body(environ)
-        if body is None:
+        # C5: the body, bounded.
+        body = request.body
+        if too_large(request):
             return _json_response(413, "Request Entity Too Large")
 
-        source_ip = environ.get("REMOTE_ADDR", "")
-        headers = payload_v2.forwarding_headers(headers, source_ip=source_ip, port=str(environ.get("SERVER_PORT", "")),
-                                                scheme=environ.get("wsgi.url_scheme", "http"), now=now)
-        request = HttpRequest(method=method, raw_path=raw_path, raw_query=raw_query, headers=headers,
-                              body=body, source_ip=source_ip)
+        source_ip = request.source_ip
+        headers = payload_v2.forwarding_headers(headers, source_ip=source_ip, port=str(request.server_port),
+                                                scheme=request.scheme, now=now)
+        request = request.with_headers(headers)  # what authorizers and the function see
+        protocol, raw_query = request.protocol, request.raw_query
         route_key = route.key
         request_arn = f"{api.execution_arn}/{stage.name}/{method}{unquote(stage_path)}"
         context = payload_v2.request_context(account_id=self.account_id, api_id=api.id, host=host, method=method, path=path,
@@ -365,7 +327,8 @@ class Gateway:
         request_v1 = None  # the same facts for the payload 1.0 events, when the route has one (spec G)
         if route.integration.payload_version == "1.0" or (route.authorizer and route.authorizer.payload_version == "1.0"):
             resource = route.path if route.method != "$default" else path
-            request_v1 = payload_v1.RequestV1(method, path, resource, self._header_values(environ, headers), raw_query,
+            request_v1 = payload_v1.RequestV1(method, path, resource, {name: request.values(name) for name in headers},
+                                              raw_query,
                                               path_params, stage.variables,
                                               payload_v1.request_context(context, resource_path=resource))
 
@@ -397,24 +360,6 @@ class Gateway:
         return self._invoke(api, stage, route, method, event, request_id)
 
     @staticmethod
-    def _header_values(environ: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, list[str]]:
-        """Each header's values one by one (payload 1.0's multiValueHeaders), from what the server kept
-        (serving.HEADER_VALUES_KEY). A header the gateway set or changed (x-forwarded-*), or a server that
-        kept nothing, gives the one joined value."""
-        received = environ.get(HEADER_VALUES_KEY) or {}
-        values: dict[str, list[str]] = {}
-        for name, value in headers.items():
-            listed = []
-            for item in received.get(name, ()):
-                try:  # WSGI's latin-1 stand-ins for bytes, back to UTF-8 as in _headers
-                    item = item.encode("latin-1").decode("utf-8")
-                except (UnicodeEncodeError, UnicodeDecodeError):
-                    pass
-                listed.append(item)
-            values[name] = listed if listed and ",".join(listed) == value else [value]
-        return values
-
-    @staticmethod
     def _stage(api: Api, raw_path: str) -> tuple[Stage | None, str]:
         if len(api.stages) > 1 or "$default" not in api.stages:
             first = raw_path[1:].split("/", 1)[0]
@@ -423,23 +368,6 @@ class Gateway:
                 rest = raw_path[1 + len(first):]
                 return stage, rest or "/"
         return api.stages.get("$default"), raw_path
-
-    @staticmethod
-    def _read_body(environ: Mapping[str, Any]) -> bytes | None:
-        stream = environ.get("wsgi.input")
-        length = environ.get("CONTENT_LENGTH")
-        if length:
-            try:
-                size = int(length)
-            except ValueError:
-                size = 0
-            if size > MAX_BODY_BYTES:
-                return None
-            return stream.read(size) if stream is not None and size > 0 else b""
-        if environ.get("wsgi.input_terminated") and stream is not None:
-            data = stream.read(MAX_BODY_BYTES + 1)
-            return None if len(data) > MAX_BODY_BYTES else data
-        return b""
 
     def _permitted(self, api: Api, stage: Stage, route: Route, method: str) -> bool:
         """B6: the integration function's policy allows API Gateway to invoke it for this route."""

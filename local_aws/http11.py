@@ -1,5 +1,7 @@
 """The data plane's HTTP/1.1 server: one thread per keep-alive connection, requests parsed by
-llhttp (httptools), WSGI apps called on the connection's own thread.
+llhttp (httptools), apps called on the connection's own thread. An app is either a request handler
+(the gateways: it takes the one parse as an http_request.HttpRequest and returns status, headers and
+body) or a WSGI app (Cognito: it gets an environ built from the same parse).
 
 Why not waitress (what the data plane used before): waitress parses a request in Python, hands it
 from its asyncore loop to a worker thread and back, and its header dict joins repeated headers with
@@ -41,6 +43,8 @@ from typing import Callable
 from urllib.parse import unquote_to_bytes
 
 import httptools
+
+from local_aws.http_request import HttpRequest, text
 
 log = logging.getLogger(__name__)
 
@@ -240,27 +244,64 @@ class _Connection:
         """Run the app on one request and send its response; False if the connection must close."""
         self.busy = True
         try:
-            status, headers, chunks = self.server.call_app(self._environ(message))
+            server = self.server
+            if server.wsgi:
+                status, headers, chunks = server.call_app(self._environ(message))
+            else:
+                status, headers, chunks = server.call_handler(self._request(message))
             close = not message.keep_alive or message.oversized or self.server.stopping
             return self._send(status, headers, chunks, close=close, head=message.method == "HEAD") and not close
         finally:
             self.busy = False
 
-    def _environ(self, message: _Message) -> dict:
-        url = message.url
+    @staticmethod
+    def _target(url: bytes) -> tuple[bytes, bytes]:
+        """The path and query of a request target (origin or absolute form), fragment dropped."""
         target = url
         if url[:1] != b"/" and b"://" in url.split(b"?", 1)[0]:  # absolute-form
             after = url.split(b"://", 1)[1]
             slash = after.find(b"/")
             target = after[slash:] if slash >= 0 else b"/"
         path, _, query = target.partition(b"?")
-        path = path.split(b"#", 1)[0]
+        return path.split(b"#", 1)[0], query.split(b"#", 1)[0]
+
+    @staticmethod
+    def _header_lists(message: _Message, decode: Callable[[bytes], str]) -> dict[str, list[str]]:
+        """{lower-cased name: [value, ...]} in the order received; names with "_" dropped."""
+        values: dict[str, list[str]] = {}
+        for raw_name, raw_value in zip(message.names, message.values):
+            if b"_" in raw_name:
+                continue
+            name = raw_name.decode("latin-1").lower()
+            value = decode(raw_value.strip(b" \t"))
+            if name in values:
+                values[name].append(value)
+            else:
+                values[name] = [value]
+        return values
+
+    @staticmethod
+    def _joined(name: str, listed: list[str]) -> str:
+        return listed[0] if len(listed) == 1 else (listed[-1] if name in _FRAMING else ",".join(listed))
+
+    def _request(self, message: _Message) -> HttpRequest:
+        path, query = self._target(message.url)
+        values = self._header_lists(message, text)
+        headers = {name: self._joined(name, listed) for name, listed in values.items()}
+        body = b"".join(message.body) if len(message.body) != 1 else message.body[0]
+        return HttpRequest(message.method, text(path) or "/", text(query), headers, body, self.peer[0], self.peer[1],
+                           self.server.port, f"HTTP/{message.version}", "http", values, not message.oversized,
+                           message.url)
+
+    def _environ(self, message: _Message) -> dict:
+        url = message.url
+        path, query = self._target(url)
         server = self.server
         environ = {
             "REQUEST_METHOD": message.method,
             "SCRIPT_NAME": "",
             "PATH_INFO": unquote_to_bytes(path).decode("latin-1"),
-            "QUERY_STRING": query.split(b"#", 1)[0].decode("latin-1"),
+            "QUERY_STRING": query.decode("latin-1"),
             "REQUEST_URI": url.decode("latin-1"),
             "SERVER_NAME": server.host,
             "SERVER_PORT": str(server.port),
@@ -275,18 +316,9 @@ class _Connection:
             "wsgi.run_once": False,
             "wsgi.input_terminated": True,
         }
-        values: dict[str, list[str]] = {}
-        for raw_name, raw_value in zip(message.names, message.values):
-            if b"_" in raw_name:
-                continue
-            name = raw_name.decode("latin-1").lower()
-            value = raw_value.strip(b" \t").decode("latin-1")
-            if name in values:
-                values[name].append(value)
-            else:
-                values[name] = [value]
+        values = self._header_lists(message, _latin1)
         for name, listed in values.items():
-            value = listed[0] if len(listed) == 1 else (listed[-1] if name in _FRAMING else ",".join(listed))
+            value = self._joined(name, listed)
             if name == "content-type":
                 environ["CONTENT_TYPE"] = value
             elif name == "content-length":
@@ -335,11 +367,28 @@ class _Connection:
         return True
 
 
-class Http11Server:
-    """Serves a WSGI app on a listening socket, from a background accept thread."""
+def _latin1(raw: bytes) -> str:
+    return raw.decode("latin-1")
 
-    def __init__(self, app: Callable, listener: socket.socket, name: str):
+
+def _check_headers(headers: list) -> None:
+    """Nothing from an app can split a response: a header with CR or LF (or not text) is an error."""
+    for name, value in headers:
+        if not isinstance(name, str) or not isinstance(value, str) or ":" in name or "\r" in name or "\n" in name \
+                or "\r" in value or "\n" in value:
+            raise ValueError(f"response header {name!r}: {value!r} is not a header")
+
+
+INTERNAL_ERROR = ("500 Internal Server Error", [("Content-Type", "application/json")], [b'{"message":"Internal Server Error"}'])
+
+
+class Http11Server:
+    """Serves an app on a listening socket, from a background accept thread: a WSGI app, or (wsgi
+    False) a request handler, `handler(HttpRequest) -> (status line, headers, body bytes)`."""
+
+    def __init__(self, app: Callable, listener: socket.socket, name: str, *, wsgi: bool = True):
         self.app = app
+        self.wsgi = wsgi
         self.listener = listener
         self.host, self.port = listener.getsockname()[:2]
         self.stopping = False
@@ -364,10 +413,7 @@ class Http11Server:
         def start_response(status: str, headers: list, exc_info=None):
             if exc_info and answer:
                 raise exc_info[1].with_traceback(exc_info[2])
-            for name, value in headers:
-                if not isinstance(name, str) or not isinstance(value, str) or any(
-                        c in name or c in value for c in "\r\n") or ":" in name:
-                    raise ValueError(f"response header {name!r}: {value!r} is not a header")
+            _check_headers(headers)
             answer[:] = [status, list(headers)]
             return written.append
 
@@ -384,8 +430,17 @@ class Http11Server:
             return answer[0], answer[1], chunks
         except Exception:  # noqa: BLE001 - an answer, never a dropped connection
             log.exception("http server: the app failed on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
-            body = b'{"message":"Internal Server Error"}'
-            return "500 Internal Server Error", [("Content-Type", "application/json")], [body]
+            return INTERNAL_ERROR
+
+    def call_handler(self, request: HttpRequest) -> tuple[str, list[tuple[str, str]], list[bytes]]:
+        """The request handler's (status, headers, body chunks); a 500 when it raises."""
+        try:
+            status, headers, body = self.app(request)
+            _check_headers(headers)
+            return status, headers, [body]
+        except Exception:  # noqa: BLE001 - an answer, never a dropped connection
+            log.exception("http server: the app failed on %s %s", request.method, request.raw_path)
+            return INTERNAL_ERROR
 
     def _accept(self) -> None:
         while not self.stopping:

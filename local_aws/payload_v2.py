@@ -11,6 +11,7 @@ gateway.py's docstring.
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import time
 from typing import Any, Mapping, Sequence
@@ -77,6 +78,11 @@ def event_body(content_type: str | None, body: bytes) -> tuple[str | None, bool]
 
 def format_time(epoch: float) -> str:
     """requestContext.time: `01/Dec/2026:22:00:00 +0000`."""
+    return _format_second(int(epoch))
+
+
+@functools.lru_cache(maxsize=4)  # one second's requests share it
+def _format_second(epoch: int) -> str:
     t = time.gmtime(epoch)
     return f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
 

@@ -61,10 +61,10 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import unquote
 
-from local_aws import aws, payload_v1
+from local_aws import aws, hosts, payload_v1, payload_v2
 from local_aws.authorizer import (
     INVOKE_ACTION,
     Caller,
@@ -85,8 +85,8 @@ from local_aws.gateway import (
     Target,
     _Malformed,
     _parse_route_path,
-    _raw_target,
     _event_body,
+    too_large,
     _unqualified,
     function_arn_of,
     integration_response_v1,
@@ -94,14 +94,11 @@ from local_aws.gateway import (
     lambda_target,
 )
 from local_aws.runtime import InvocationTimeout, LambdaRuntimeError, Runtime
-from local_aws.serving import HEADER_VALUES_KEY
 
 log = logging.getLogger(__name__)
 
 INTERNET = "internet"  # the source of requests through the ordinary listener (no VPC endpoint)
-MAX_BODY_BYTES = 10 * 1024 * 1024
 DEFAULT_TIMEOUT_MS = 29000
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @dataclass(frozen=True)
@@ -337,25 +334,23 @@ class RestGateway:
             described[api_id] = {"name": api.name, "private": api.private, "urls": urls}
         return described
 
-    # -- WSGI --
+    # -- serving --
 
-    def app(self, source: str) -> Callable:
-        """The WSGI app of the listener for `source`: a VPC endpoint id, or INTERNET."""
-        def listener(environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def listener(self, source: str) -> Callable[[HttpRequest], tuple[str, list[tuple[str, str]], bytes]]:
+        """The request handler of the listener for `source`: a VPC endpoint id, or INTERNET."""
+        def listener(request: HttpRequest) -> tuple[str, list[tuple[str, str]], bytes]:
             request_id = _request_id()
             try:
-                answer = self._handle(environ, source, request_id)
+                answer = self._handle(request, source, request_id)
             except Exception:  # noqa: BLE001 - never a traceback page
                 log.exception("rest gateway: request %s failed", request_id)
                 answer = server_error()
             headers = [*answer.headers, ("x-amzn-RequestId", request_id), ("content-length", str(len(answer.body)))]
-            start_response(f"{answer.status} {_reason(answer.status)}", headers)
-            return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else answer.body]
+            return f"{answer.status} {_reason(answer.status)}", headers, answer.body
         return listener
 
     def _select(self, headers: Mapping[str, str]) -> RestApi | None:
-        host = headers.get("host", "").lower()
-        hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        hostname = hosts.host_name(headers.get("host", ""))
         if headers.get("x-apigw-api-id"):
             return self.apis.get(headers["x-apigw-api-id"])
         if hostname.endswith(LOCAL_HOST_SUFFIX):
@@ -365,8 +360,8 @@ class RestGateway:
             return next(iter(self.apis.values()))
         return None
 
-    def _handle(self, environ: dict, source: str, request_id: str) -> _Answer:
-        headers = _headers(environ)
+    def _handle(self, request: HttpRequest, source: str, request_id: str) -> _Answer:
+        headers = request.headers
         api = self._select(headers)
         if api is None:
             return _json(403, {"message": "Forbidden"})
@@ -377,8 +372,7 @@ class RestGateway:
             # A VPC endpoint with private DNS takes over execute-api names in its VPC: public (regional,
             # edge) APIs are not reachable through it (apigateway-private-apis).
             return _json(403, {"message": "Forbidden"})
-        method = environ.get("REQUEST_METHOD", "GET").upper()
-        raw_path, raw_query = _raw_target(environ)
+        method, raw_path, raw_query = request.method, request.raw_path, request.raw_query
         first, _, rest = raw_path[1:].partition("/")
         stage = api.stages.get(unquote(first))
         if stage is None:
@@ -390,14 +384,12 @@ class RestGateway:
             return missing_token()
         route, path_params = selected
 
-        body = _read_body(environ)
-        if body is None:
+        if too_large(request):
             return _json(413, {"message": "Request Entity Too Large"})
+        body = request.body
         now = self.clock()
-        source_ip = environ.get("REMOTE_ADDR", "")
+        source_ip = request.source_ip
         host = headers.get("host", "")
-        request = HttpRequest(method=method, raw_path=raw_path, raw_query=raw_query, headers=headers, body=body,
-                              source_ip=source_ip)
         request_arn = f"{api.execution_arn}/{stage.name}/{method}{unquote(stage_path)}"
         conditions = {} if source == INTERNET else {"aws:sourcevpce": source, "aws:sourcevpc": self.endpoints.get(source, "")}
 
@@ -430,17 +422,18 @@ class RestGateway:
         path = unquote(raw_path)
         context_v2 = {
             "accountId": self.account_id, "apiId": api.id, "domainName": host,
-            "domainPrefix": host.split(".", 1)[0] if host else "",
-            "http": {"method": method, "path": path, "protocol": environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+            "domainPrefix": hosts.host_name(host).split(".", 1)[0] if host else "",
+            "http": {"method": method, "path": path, "protocol": request.protocol,
                      "sourceIp": source_ip, "userAgent": headers.get("user-agent", "")},
-            "requestId": request_id, "stage": stage.name, "time": _format_time(now), "timeEpoch": int(now * 1000),
+            "requestId": request_id, "stage": stage.name, "time": payload_v2.format_time(now),
+            "timeEpoch": int(now * 1000),
         }
         context = payload_v1.request_context(context_v2, resource_path=route.path)
         context["resourceId"] = stage.resource_ids.get(route.key)
         if source != INTERNET:  # H4: the endpoint and its VPC, for private APIs
             context["identity"] = {**context["identity"], "vpceId": source, "vpcId": self.endpoints.get(source)}
-        request_v1 = payload_v1.RequestV1(method, unquote(stage_path), route.path, _header_values(environ, headers),
-                                          raw_query, path_params, stage.variables, context)
+        request_v1 = payload_v1.RequestV1(method, unquote(stage_path), route.path,
+                                          {name: request.values(name) for name in headers}, raw_query, path_params, stage.variables, context)
         event = payload_v1.integration_event(request_v1, decision, *_event_body(headers, body))
         return self._invoke(api, stage, route, method, event, request_id)
 
@@ -490,34 +483,3 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Unknown"
-
-
-def _format_time(epoch: float) -> str:
-    t = time.gmtime(epoch)
-    return f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
-
-
-def _headers(environ: Mapping[str, Any]) -> dict[str, str]:
-    headers = {key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")}
-    for name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-        if environ.get(name):
-            headers[name.replace("_", "-").lower()] = environ[name]
-    return headers
-
-
-def _header_values(environ: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, list[str]]:
-    """Each header's values as sent (serving.HEADER_VALUES_KEY), else its one joined value."""
-    received = environ.get(HEADER_VALUES_KEY) or {}
-    return {name: list(received[name]) if received.get(name) and ",".join(received[name]) == value else [value]
-            for name, value in headers.items()}
-
-
-def _read_body(environ: Mapping[str, Any]) -> bytes | None:
-    stream = environ.get("wsgi.input")
-    try:
-        size = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        size = 0
-    if size > MAX_BODY_BYTES:
-        return None
-    return stream.read(size) if stream is not None and size > 0 else b""

@@ -78,16 +78,14 @@ provisioned concurrency and SnapStart.
 Cost: a trivial handler on a warm environment takes about 0.15-0.2 ms per invocation from this
 process (two pipe messages, JSON both ways), whatever the log shipping does meanwhile.
 
+Parts: runtime_model.py (Function, Invocation, the runtime's errors), runtime_code.py (the code,
+layers and SDK on disk), runtime_bootstrap.py (the environment process), log_shipping.py.
+
 POSIX only (pipes, process groups). If this process dies without close(), each environment sees
 its lifeline pipe close and kills its own process group.
 """
 from __future__ import annotations
 
-import base64
-import functools
-import hashlib
-import importlib.metadata
-import io
 import json
 import logging
 import math
@@ -101,8 +99,6 @@ import sys
 import threading
 import time
 import uuid
-import zipfile
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NoReturn
@@ -113,7 +109,15 @@ from botocore.exceptions import ClientError
 from local_aws import aws
 from local_aws.aws import REGION
 from local_aws.log_shipping import MAX_EVENT_BYTES, LogsApi, LogShipper
-from local_aws.runtime_bootstrap import report_line
+from local_aws.runtime_code import FunctionCode, sdk_dir  # noqa: F401 - sdk_dir: importable from here
+from local_aws.runtime_model import (  # noqa: F401 - the runtime's API, importable from here
+    Function,
+    FunctionNotFound,
+    Invocation,
+    InvocationTimeout,
+    LambdaRuntimeError,
+    UnsupportedFunction,
+)
 
 log = logging.getLogger(__name__)
 
@@ -139,52 +143,6 @@ SANDBOX_VARIABLES = frozenset({
 SANDBOX_PREFIXES = ("AWS_ENDPOINT_URL", "AWS_CONTAINER_")
 # The only variables of this process an environment inherits (the interpreter may need them).
 INHERITED_VARIABLES = ("PATH", "LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH")
-# What an environment may import besides the standard library, its package and its layers: the
-# AWS SDK for Python, as Lambda's Python runtimes include it (with what it requires).
-SDK_DISTRIBUTIONS = ("boto3",)
-
-
-@dataclass(frozen=True)
-class Function:
-    name: str
-    arn: str
-    handler: str
-    runtime: str
-    timeout_s: int
-    memory_mb: int
-    environment: dict[str, str]
-    code_sha256: str
-    log_group: str
-    layers: tuple[str, ...] = ()   # layer version ARNs, in the function's order
-    region: str = REGION
-
-    def __hash__(self) -> int:  # usable as a key despite the dict (which nobody may change)
-        return hash((self.arn, self.code_sha256, self.handler, self.runtime, self.timeout_s, self.memory_mb,
-                     frozenset(self.environment.items()), self.log_group, self.layers))
-
-
-@dataclass
-class Invocation:
-    request_id: str
-    payload: Any | None     # the handler's JSON-decoded return value when it returned
-    error: dict | None      # {"errorType", "errorMessage", "stackTrace": [...]} when it raised, crashed or timed out
-    duration_ms: float
-
-
-class InvocationTimeout(Exception):
-    """The caller's wait_s elapsed before the function finished (or before an environment was free)."""
-
-
-class LambdaRuntimeError(Exception):
-    """The local runtime could not run the function: not the function's own error."""
-
-
-class FunctionNotFound(LambdaRuntimeError, LookupError):
-    """No such function in the embedded AWS."""
-
-
-class UnsupportedFunction(LambdaRuntimeError):
-    """The function is configured in a way this runtime does not emulate (fail closed)."""
 
 
 class Runtime:
@@ -195,11 +153,9 @@ class Runtime:
         self.work_dir = Path(work_dir)
         self.region = region
         self.max_environments = max_environments
-        for folder in ("code", "layers", "opt", "sdk", "tmp"):
-            (self.work_dir / folder).mkdir(parents=True, exist_ok=True)
-        self.sdk_dir = sdk_dir(self.work_dir / "sdk")
-        self._layer_dirs: dict[str, Path] = {}              # unpacked layers, by version ARN
-        self._opt_dirs: dict[tuple[str, ...], Path] = {}    # each function's /opt, by its layers
+        (self.work_dir / "tmp").mkdir(parents=True, exist_ok=True)
+        self.code = FunctionCode(aws_endpoint, self.work_dir)
+        self.sdk_dir = self.code.sdk_dir
         self._lambdas: dict[str, Any] = {}                  # lambda clients by region
         self._shippers: dict[str, LogShipper] = {}         # log shippers by region
         self._lock = threading.Lock()
@@ -258,17 +214,9 @@ class Runtime:
                     raise FunctionNotFound(f"no Lambda function {name_or_arn} in the embedded AWS ({region})") from None
                 raise LambdaRuntimeError(f"GetFunction {name_or_arn}: {error}") from error
             function = _function_from(config)
-            if not self._code_dir(function).is_dir():
-                status, code = aws.private(self.aws_endpoint, f"lambda/{function.region}/{function.name}/code")
-                if status != 200:
-                    raise LambdaRuntimeError(
-                        f"the embedded AWS did not give the code of {function.name}: {status} {code[:200]!r}")
-                if base64.b64encode(hashlib.sha256(code).digest()).decode() != function.code_sha256:
-                    continue  # the code changed between the two reads: read the configuration again
-                self._extract(code, self._code_dir(function))
-            if function.layers:
-                self._prepare_opt(function)
-            return function
+            if self.code.fetch(function):
+                return function
+            # else the code changed between the two reads: read the configuration again
         raise LambdaRuntimeError(f"the code of {name_or_arn} kept changing while it was being read")
 
     def _function_name(self, name_or_arn: str) -> str:
@@ -284,84 +232,11 @@ class Runtime:
         return name
 
     def _code_dir(self, function: Function) -> Path:
-        return self.work_dir / "code" / base64.b64decode(function.code_sha256).hex()
+        return self.code.code_dir(function)
 
-    @staticmethod
-    def _extract(code: bytes, target: Path, what: str = "the deployed code") -> None:
-        partial = target.with_name(f"{target.name}.{uuid.uuid4().hex}.partial")
-        try:
-            with zipfile.ZipFile(io.BytesIO(code)) as archive:
-                archive.extractall(partial)  # names are sanitised: nothing lands outside `partial`
-                executable = {info.filename for info in archive.infolist() if (info.external_attr >> 16) & 0o111}
-            for path in partial.rglob("*"):
-                if path.is_file():  # read-only as /var/task and /opt are; executable if the zip says so
-                    path.chmod(0o555 if path.relative_to(partial).as_posix() in executable else 0o444)
-            os.rename(partial, target)
-        except zipfile.BadZipFile as error:
-            raise LambdaRuntimeError(f"{what} is not a zip file: {error}") from None
-        except OSError:
-            if not target.is_dir():  # else another runtime sharing work_dir extracted it first
-                raise
-        finally:
-            shutil.rmtree(partial, ignore_errors=True)
-
-    # --- layers -------------------------------------------------------------------------------
-
-    def _prepare_opt(self, function: Function) -> Path:
-        """The function's /opt: its layers unpacked in order, a later layer's files replacing an
-        earlier one's, as Lambda extracts them. Built once per list of layers."""
-        opt = self._opt_dirs.get(function.layers)
-        if opt is not None:
-            return opt
-        layers = [self._layer_dir(function, arn) for arn in function.layers]
-        key = hashlib.sha256("\n".join(layer.name for layer in layers).encode()).hexdigest()[:32]
-        opt = self.work_dir / "opt" / key
-        if not opt.is_dir():
-            partial = opt.with_name(f"{opt.name}.{uuid.uuid4().hex}.partial")
-            try:
-                partial.mkdir()
-                for layer in layers:
-                    _overlay(layer, partial)
-                os.rename(partial, opt)
-            except OSError:
-                if not opt.is_dir():  # else another runtime sharing work_dir built it first
-                    raise
-            finally:
-                shutil.rmtree(partial, ignore_errors=True)
-        self._opt_dirs[function.layers] = opt
-        return opt
-
-    def _layer_dir(self, function: Function, arn: str) -> Path:
-        """A layer version unpacked, read once per ARN (a layer version never changes on AWS) and
-        kept on disk by the hash of its zip."""
-        known = self._layer_dirs.get(arn)
-        if known is not None:
-            return known
-        parts = arn.split(":")
-        if len(parts) != 8 or parts[2] != "lambda" or parts[5] != "layer" or not parts[7].isdigit():
-            raise LambdaRuntimeError(f"function {function.name}: {arn} is not a layer version ARN")
-        region, layer, version = parts[3], parts[6], parts[7]
-        status, code = aws.private(self.aws_endpoint, f"lambda/{region}/layers/{layer}/{version}/code")
-        if status != 200:
-            raise LambdaRuntimeError(
-                f"function {function.name}: the embedded AWS did not give layer {arn}: {status} {code[:200]!r}")
-        target = self.work_dir / "layers" / hashlib.sha256(code).hexdigest()
-        if not target.is_dir():
-            self._extract(code, target, f"layer {arn} of function {function.name}")
-        self._layer_dirs[arn] = target
-        return target
-
-    def search_path(self, function: Function) -> list[str]:
-        """What an environment of the function finds before the standard library, in Lambda's
-        order: the function's package, its layers' python/lib/python3.x/site-packages and python
-        (3.x: the runtime the function declares), the AWS SDK."""
-        path = [str(self._code_dir(function))]
-        if function.layers:
-            opt = self._opt_dirs.get(function.layers)
-            if opt is None:
-                raise LambdaRuntimeError(f"the layers of {function.name} are not loaded: get the function with Runtime.function()")
-            path += [str(opt / "python" / "lib" / function.runtime / "site-packages"), str(opt / "python")]
-        return path + [str(self.sdk_dir)]
+    @property
+    def _layer_dirs(self) -> dict[str, Path]:
+        return self.code.layer_dirs
 
     # --- invocations ----------------------------------------------------------------------------
 
@@ -396,7 +271,7 @@ class Runtime:
                     return outcome
                 budget_s = outcome
             try:
-                environment.send(request_id, request, function.arn, budget_s)
+                environment.send_and_start(request_id, request, function.arn, budget_s)
                 break
             except OSError:  # it died while idle: the request never reached it
                 pool.discard(environment)
@@ -442,6 +317,7 @@ class Runtime:
             return self._exited(environment, pool, request_id, time.monotonic() - sent)
         except BaseException as error:
             self._broken(environment, pool, error)
+        environment.finished(request_id, message["ms"], message.get("max_memory_mb"))
         pool.release(environment)
         return Invocation(request_id, message.get("payload"), message.get("error"), message["ms"])
 
@@ -612,91 +488,20 @@ def _function_from(config: dict[str, Any]) -> Function:
     )
 
 
-# --- what an environment may import ---------------------------------------------------------------
-
-def _sdk_distributions(roots: tuple[str, ...] = SDK_DISTRIBUTIONS) -> list[importlib.metadata.Distribution]:
-    """The installed distributions of the AWS SDK for Python and everything they require (but
-    their extras), from their metadata."""
-    found: dict[str, importlib.metadata.Distribution] = {}
-    wanted = list(roots)
-    while wanted:
-        name = re.sub(r"[-_.]+", "-", wanted.pop()).lower()
-        if name in found:
-            continue
-        try:
-            distribution = importlib.metadata.distribution(name)
-        except importlib.metadata.PackageNotFoundError:
-            if name in roots:
-                raise LambdaRuntimeError(f"{name} is not installed: the execution environments need the AWS SDK for Python") from None
-            continue  # required only on another Python or platform (a marker this one does not meet)
-        found[name] = distribution
-        for requirement in distribution.requires or ():
-            spec, _, marker = requirement.partition(";")
-            if "extra" not in marker:
-                wanted.append(re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", spec).group(1))
-    return [found[name] for name in sorted(found)]
-
-
-@functools.cache
-def _sdk_entries() -> tuple[tuple[str, Path], ...]:
-    """The top-level modules and .dist-info folders of the SDK's distributions, from their RECORD
-    (read as text: botocore lists thousands of files). Once per process: the venv stays put."""
-    entries: dict[str, Path] = {}
-    for distribution in _sdk_distributions():
-        record = distribution.read_text("RECORD")
-        if record is None:
-            raise LambdaRuntimeError(f"{distribution.metadata['Name']} has no RECORD: cannot tell its files apart")
-        for line in record.splitlines():
-            top = line.split(",", 1)[0].strip('"').split("/", 1)[0]
-            if top and top not in entries and top not in ("..", "__pycache__") and not top.endswith(".pth"):
-                entries[top] = Path(distribution.locate_file(top)).resolve()
-    return tuple(sorted(entries.items()))
-
-
-def sdk_dir(parent: Path) -> Path:
-    """A folder holding only the AWS SDK's distributions (links to their top-level modules and
-    .dist-info folders), one per set of installed versions: the only site-packages an environment sees."""
-    entries = _sdk_entries()
-    key = hashlib.sha256("\n".join(f"{name} {path}" for name, path in entries).encode()).hexdigest()[:32]
-    target = parent / key
-    if target.is_dir():
-        return target
-    partial = parent / f"{key}.{uuid.uuid4().hex}.partial"
-    try:
-        partial.mkdir(parents=True)
-        for name, path in entries:
-            (partial / name).symlink_to(path, target_is_directory=path.is_dir())
-        os.rename(partial, target)
-    except OSError:
-        if not target.is_dir():  # else another runtime sharing work_dir made it first
-            raise
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-    return target
-
-
-def _overlay(layer: Path, opt: Path) -> None:
-    """Put a layer's files into opt, replacing what an earlier layer put at the same paths."""
-    for folder, subfolders, files in os.walk(layer):
-        target = opt / Path(folder).relative_to(layer)
-        for name in subfolders:
-            path = target / name
-            if path.is_file() or path.is_symlink():
-                path.unlink()
-            path.mkdir(exist_ok=True)
-        for name in files:
-            path = target / name
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            elif path.exists() or path.is_symlink():
-                path.unlink()
-            try:
-                os.link(Path(folder) / name, path)  # unpacked layers are read-only: sharing them is safe
-            except OSError:
-                shutil.copy2(Path(folder) / name, path)
-
-
 # --- environments --------------------------------------------------------------------------------
+
+def report_line(request_id: str, duration_ms: float, memory_mb: str | int, *, max_memory_mb: int | None = None,
+                init_ms: float | None = None, status: str = "") -> str:
+    """Lambda's REPORT line, the one place it is built: after an invocation the environment finished
+    (with the memory it reported), and after one it could not (a timeout, a crash: a Status, no memory)."""
+    line = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\tMemory Size: {memory_mb} MB\t")
+    if max_memory_mb is not None:
+        line += f"Max Memory Used: {max_memory_mb} MB\t"
+    if init_ms is not None:
+        line += f"Init Duration: {init_ms:.2f} ms\t"
+    return line + status
+
 
 class _TimedOut(Exception):
     pass
@@ -720,14 +525,18 @@ class _Environment:
         self._tmp = runtime.work_dir / "tmp" / self.stream.rsplit("]", 1)[1]
         self._tmp.mkdir(parents=True)
         self._buffer = bytearray()
+        # Held by the log reader from reading a chunk to emitting it, and by the platform lines: so
+        # the lines written on a protocol message follow everything read before it (see runtime_bootstrap).
+        self._emit_lock = threading.Lock()
+        self._partial = b""  # the handler's last line, not ended yet
         self._dead = False
         self._disposed = False
         self._kill_lock = threading.Lock()
         env = {key: os.environ[key] for key in INHERITED_VARIABLES if key in os.environ}
         env.update(LANG="en_US.UTF-8", TZ=":UTC")
-        search_path = runtime.search_path(function)
+        search_path = runtime.code.search_path(function)
         if function.layers:  # Lambda's PATH and LD_LIBRARY_PATH end with /opt/bin and /opt/lib
-            opt = runtime._opt_dirs[function.layers]
+            opt = runtime.code.opt_dirs[function.layers]
             for variable, folder in (("PATH", "bin"), ("LD_LIBRARY_PATH", "lib")):
                 env[variable] = os.pathsep.join(filter(None, (env.get(variable), str(opt / folder))))
         env.update(function.environment)
@@ -815,7 +624,7 @@ class _Environment:
         (a frame on the record channel), one event each, in the order written (see
         runtime_bootstrap: a record is written only once the log bytes before it were read here,
         so the records read are handled before the log bytes read with them)."""
-        pending, frames = b"", bytearray()
+        frames = bytearray()
         poller = select.poll()
         for fd in (self._log_r, self._record_r):
             poller.register(fd, select.POLLIN)
@@ -823,39 +632,44 @@ class _Environment:
         try:
             while open_fds:
                 ready = {fd for fd, _ in poller.poll()}
-                while self._record_r in ready:
-                    chunk = os.read(self._record_r, 1 << 16)
-                    if not chunk:
-                        poller.unregister(self._record_r)
-                        open_fds.discard(self._record_r)
-                        break
-                    frames += chunk
-                    while len(frames) >= 4 and len(frames) >= 4 + (size := int.from_bytes(frames[:4], "big")):
-                        if pending:  # the handler's partial line, cut by a runtime record
-                            self._emit_line(pending)
-                            pending = b""
-                        self.emit(frames[4:4 + size].decode("utf-8", "replace"))
-                        del frames[:4 + size]
-                    if not frames:
-                        break  # else the rest of a frame is on its way: it goes before any later log bytes
-                if self._log_r in ready:
-                    chunk = os.read(self._log_r, 1 << 16)
-                    if not chunk:
-                        poller.unregister(self._log_r)
-                        open_fds.discard(self._log_r)
-                        continue
-                    pending += chunk
-                    *lines, pending = pending.split(b"\n")
-                    for line in lines:
-                        self._emit_line(line)
-                    while len(pending) > MAX_EVENT_BYTES:
-                        self._emit_line(pending[:MAX_EVENT_BYTES])
-                        pending = pending[MAX_EVENT_BYTES:]
-            if pending:
-                self._emit_line(pending)
+                with self._emit_lock:
+                    while self._record_r in ready:
+                        chunk = os.read(self._record_r, 1 << 16)
+                        if not chunk:
+                            poller.unregister(self._record_r)
+                            open_fds.discard(self._record_r)
+                            break
+                        frames += chunk
+                        while len(frames) >= 4 and len(frames) >= 4 + (size := int.from_bytes(frames[:4], "big")):
+                            self._end_partial_line()  # cut by a runtime record
+                            self.emit(frames[4:4 + size].decode("utf-8", "replace"))
+                            del frames[:4 + size]
+                        if not frames:
+                            break  # else the rest of a frame is on its way: it goes before any later log bytes
+                    if self._log_r in ready:
+                        chunk = os.read(self._log_r, 1 << 16)
+                        if not chunk:
+                            poller.unregister(self._log_r)
+                            open_fds.discard(self._log_r)
+                            continue
+                        pending = self._partial + chunk
+                        *lines, pending = pending.split(b"\n")
+                        for line in lines:
+                            self._emit_line(line)
+                        while len(pending) > MAX_EVENT_BYTES:
+                            self._emit_line(pending[:MAX_EVENT_BYTES])
+                            pending = pending[MAX_EVENT_BYTES:]
+                        self._partial = pending
+            with self._emit_lock:
+                self._end_partial_line()
         finally:
             os.close(self._log_r)
             os.close(self._record_r)
+
+    def _end_partial_line(self) -> None:
+        if self._partial:
+            self._emit_line(self._partial)
+            self._partial = b""
 
     def _emit_line(self, line: bytes) -> None:
         self.emit(line.decode("utf-8", "replace"))
@@ -863,9 +677,27 @@ class _Environment:
     def emit(self, text: str) -> None:
         self._shipper.put(self.function.log_group, self.stream, int(time.time() * 1000), text + "\n")
 
+    def send_and_start(self, request_id: str, request_json: bytes, arn: str, budget_s: float) -> None:
+        """Send the invocation, and log its START line (as Lambda's platform does) before anything
+        the handler writes: the reader waits for the lock."""
+        with self._emit_lock:
+            self.send(request_id, request_json, arn, budget_s)
+            self._end_partial_line()
+            self.emit(f"START RequestId: {request_id} Version: $LATEST")
+
+    def finished(self, request_id: str, duration_ms: float, max_memory_mb: int | None) -> None:
+        """END and REPORT of an invocation the environment answered: after everything it wrote
+        before answering, which the reader has read by then (runtime_bootstrap waits for it)."""
+        first = self.invocations <= 1 and self.init_ms is not None
+        with self._emit_lock:
+            self._end_partial_line()
+            self.emit(f"END RequestId: {request_id}")
+            self.emit(report_line(request_id, duration_ms, self.function.memory_mb, max_memory_mb=max_memory_mb,
+                                  init_ms=self.init_ms if first else None))
+
     def platform_lines(self, request_id: str, duration_ms: float, status: str, *, note: str | None = None,
                        start: bool = False) -> None:
-        """What the platform logs when the runtime could not: after everything the process wrote."""
+        """What the platform logs when the runtime could not answer: after everything the process wrote."""
         self._reader.join(RETIRE_GRACE_S)
         if start:
             self.emit(f"START RequestId: {request_id} Version: $LATEST")

@@ -14,21 +14,25 @@ Protocol, on file descriptors of its own so nothing a handler prints can corrupt
 4-byte big-endian length and a JSON document.
   parent -> child  {"id", "event", "arn", "timeout_ms"}: one invocation
   child -> parent  {"type": "init", "ms"[, "error"]}   once, after importing the handler module
-                   {"type": "result", "ms", "payload" | "error"}   per invocation
+                   {"type": "result", "ms", "max_memory_mb", "payload" | "error"}   per invocation
 End of the request pipe means "shut down"; end of the lifeline pipe means the parent is gone, and
 the environment then kills its whole process group, so nothing outlives the data plane.
 
 What the handler sees follows the AWS Python runtime (awslambdaric): the error documents and their
 types (Runtime.ImportModuleError, Runtime.HandlerNotFound, Runtime.MarshalError, ...), the context
 object, the logging handler on the root logger and its line format, unbuffered stdout/stderr.
-Records the runtime itself writes (INIT_START, START, END, REPORT, logging records, error reports)
+Records the runtime itself writes (INIT_START, logging records, error reports)
 may span several lines but must stay one CloudWatch event: they go on a channel of their own,
 RECORD_FD, as frames (a 4-byte big-endian length, then UTF-8 text), as AWS's runtime interface
 client sends them on its telemetry fd. Nothing a handler prints can fake one or cut one in two.
 What the handler writes to fd 1 and 2 (print, os.write, its subprocesses) stays on the log pipe,
 split into lines by the parent. To keep the two in the order written, a record waits (up to
 RECORD_WAIT_S) until the parent has read everything already in the log pipe (FIONREAD), and the
-parent handles the records it has before the log bytes it reads after them.
+parent handles the records it has before the log bytes it reads after them. A message on the
+response channel likewise waits until the parent has read both pipes, so that the platform lines
+the parent writes on receiving it (START before an invocation, END and REPORT after it, as
+Lambda's platform writes them) follow everything the invocation wrote: one write per invocation
+here, and no wake-up of the parent's log reader for a handler that prints nothing.
 """
 from __future__ import annotations
 
@@ -65,16 +69,18 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def _log_pipe_drained() -> None:
-    """Wait until the parent has read what is in the log pipe, so a record lands after it."""
+def _unread(fd: int) -> int:
+    try:
+        return int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"), sys.byteorder)
+    except OSError:
+        return 0  # not a pipe (or no FIONREAD here): nothing to wait for
+
+
+def _drained(*fds: int) -> None:
+    """Wait (up to RECORD_WAIT_S) until the parent has read what is in these pipes, so what is
+    written next lands after it."""
     deadline = None
-    while True:
-        try:
-            pending = int.from_bytes(fcntl.ioctl(LOG_FD, termios.FIONREAD, b"\0\0\0\0"), sys.byteorder)
-        except OSError:
-            return  # not a pipe (or no FIONREAD here): nothing to wait for
-        if not pending:
-            return
+    while any(_unread(fd) for fd in fds):
         now = time.monotonic()
         deadline = deadline or now + RECORD_WAIT_S
         if now >= deadline:
@@ -89,7 +95,7 @@ def write_records(*texts: str) -> None:
         body = (text[:-1] if text.endswith("\n") else text).encode("utf-8", "backslashreplace")
         frames.append(len(body).to_bytes(4, "big") + body)
     with _record_lock:
-        _log_pipe_drained()
+        _drained(LOG_FD)
         _write_all(_record_fd, b"".join(frames))
 
 
@@ -178,19 +184,6 @@ def _setup_logging() -> None:
     # The root level stays WARNING, as on Lambda (logging.info needs setLevel), and basicConfig
     # is a no-op because the root logger already has a handler: the same surprises as on AWS.
     logging.getLogger().addHandler(handler)
-
-
-def report_line(request_id: str, duration_ms: float, memory_mb: str | int, *, max_memory_mb: int | None = None,
-                init_ms: float | None = None, status: str = "") -> str:
-    """Lambda's REPORT line, the one place it is built: here after an invocation the environment
-    finished, by runtime.py for one it could not (a timeout, a crash: then a Status, no memory)."""
-    line = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
-            f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\tMemory Size: {memory_mb} MB\t")
-    if max_memory_mb is not None:
-        line += f"Max Memory Used: {max_memory_mb} MB\t"
-    if init_ms is not None:
-        line += f"Init Duration: {init_ms:.2f} ms\t"
-    return line + status
 
 
 # --- errors, as the AWS runtime reports them ---------------------------------------------------
@@ -337,6 +330,9 @@ class _Frames:
 
 
 def _send(fd: int, body: bytes) -> None:
+    """A message to the parent, once it has read the logs and records written before it."""
+    with _record_lock:
+        _drained(LOG_FD, _record_fd)
     _write_all(fd, len(body).to_bytes(4, "big") + body)
 
 
@@ -371,7 +367,6 @@ def main(argv: list[str]) -> int:
     sys.stderr = _LogStream(2, "<stderr>")
     _setup_logging()
 
-    memory_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
     runtime_name = os.environ.get("AWS_EXECUTION_ENV", "").removeprefix("AWS_Lambda_")
     # The function's runtime is python3.x on AWS; here the local interpreter runs it: say which.
     write_record(f"INIT_START Runtime Version: {runtime_name} run by the local interpreter "
@@ -400,12 +395,10 @@ def main(argv: list[str]) -> int:
     _send(response_fd, json.dumps({"type": "init", "ms": init_ms}).encode())
 
     frames = _Frames(request_fd)
-    first = True
     while (frame := frames.read()) is not None:
         request = json.loads(frame)
         request_id = _request_id = request["id"]
         context = LambdaContext(request_id, request["arn"], int(time.time() * 1000) + int(request["timeout_ms"]))
-        write_record(f"START RequestId: {request_id} Version: $LATEST")
         started = time.perf_counter()
         error = None
         try:
@@ -415,21 +408,18 @@ def main(argv: list[str]) -> int:
         except Exception as exception:
             error = exception_error(exception, request_id)
         duration_ms = (time.perf_counter() - started) * 1000
+        outcome = {"type": "result", "ms": duration_ms, "max_memory_mb": _max_memory_used_mb()}
         body = None
         if error is None:
             try:
-                body = json.dumps({"type": "result", "ms": duration_ms, "payload": result}, default=_marshal_default)
+                body = json.dumps({**outcome, "payload": result}, default=_marshal_default)
             except (TypeError, ValueError, RecursionError) as marshal:
                 error = make_error("Runtime.MarshalError", f"Unable to marshal response: {marshal}", None, request_id)
         if error is not None:
             log_error(error)
-            body = json.dumps({"type": "result", "ms": duration_ms, "error": error})
-        _send(response_fd, body.encode())
-        report = report_line(request_id, duration_ms, memory_mb, max_memory_mb=_max_memory_used_mb(),
-                             init_ms=init_ms if first else None)
-        first = False
+            body = json.dumps({**outcome, "error": error})
         _request_id = ""
-        write_records(f"END RequestId: {request_id}", report)
+        _send(response_fd, body.encode())  # the parent then writes END and REPORT
     return 0
 
 

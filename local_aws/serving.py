@@ -1,6 +1,6 @@
 """Serving WSGI apps on loopback, for the data plane and the embedded AWS.
 
-The data plane (WsgiServer) runs on http11.py's server, not werkzeug's development server: that one
+The data plane (HttpServer for the gateways, WsgiServer for Cognito) runs on http11.py's server, not werkzeug's development server: that one
 closes every connection after one response, which clients of API Gateway and Cognito never see from
 AWS and which cost most of a request's time. http11.py keeps connections alive (HTTP/1.1) and parses
 each request once (llhttp), repeated headers joined as API Gateway joins them.
@@ -76,17 +76,25 @@ class _Served:
         self.stop()
 
 
-class WsgiServer(_Served):
-    """The data plane's server (http11.py) on host:port (0: a free port), from a background thread.
-    `threads` is accepted for callers of the waitress era: each connection has a thread of its own."""
+class HttpServer(_Served):
+    """The data plane's server (http11.py) on host:port (0: a free port), from a background thread,
+    for a request handler: `handler(HttpRequest) -> (status line, headers, body bytes)` (the gateways)."""
 
-    def __init__(self, app: Callable, host: str, port: int, *, threads: int = 16):
+    _wsgi = False
+
+    def __init__(self, app: Callable, host: str, port: int):
         listener = _listen(host, port)
         self._address(listener)
-        self._server = http11.Http11Server(app, listener, f"wsgi-{self.port}")
+        self._server = http11.Http11Server(app, listener, f"http-{self.port}", wsgi=self._wsgi)
 
     def stop(self) -> None:
         self._server.stop()
+
+
+class WsgiServer(HttpServer):
+    """The same server for a WSGI app (Cognito, tests' apps)."""
+
+    _wsgi = True
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from local_aws.serving import WsgiServer
+from local_aws.serving import HttpServer, WsgiServer
 from tests.support.http import Reply
 from tests.support.keys import jwk, rsa_key
 from tests.support.lambdas import lambda_role, zip_of
@@ -242,10 +242,11 @@ class PoolIssuer:
 # --- the data plane side ---------------------------------------------------------------------
 
 class Served:
-    """A WSGI app on 127.0.0.1:<free port>, on the server the data plane uses (serving.py)."""
+    """A gateway (a request handler), or with wsgi=True a WSGI app such as Cognito, on
+    127.0.0.1:<free port>, on the server the data plane uses (serving.py)."""
 
-    def __init__(self, app: Any):
-        self.server = WsgiServer(app, "127.0.0.1", 0)
+    def __init__(self, app: Any, *, wsgi: bool = False):
+        self.server = (WsgiServer if wsgi else HttpServer)(app, "127.0.0.1", 0)
         self.port = self.server.port
 
     def stop(self) -> None:

@@ -20,7 +20,7 @@ from local_aws.authorizer import JwksCache
 from local_aws.cognito import LocalCognito
 from local_aws.gateway import Gateway
 from local_aws.runtime import Runtime
-from local_aws.serving import WsgiServer
+from local_aws.serving import HttpServer, WsgiServer
 from tests.support.embedded_aws import EmbeddedAws
 from tests.gateway_support import Builder
 from tests.support.http import call
@@ -206,7 +206,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, embedded_aws: EmbeddedAws):
                        SourceArn=f"arn:aws:execute-api:us-east-1:123456789012:{api_id}/*/GET/admin")
     gateway = Gateway(aws.url, runtime, JwksCache(fetch=cognito.jwks_for_issuer))
     gateway.reload()
-    with WsgiServer(cognito, "127.0.0.1", 0) as auth, WsgiServer(gateway, "127.0.0.1", 0) as api:
+    with WsgiServer(cognito, "127.0.0.1", 0) as auth, HttpServer(gateway, "127.0.0.1", 0) as api:
         try:
             yield World(aws, cognito, f"http://127.0.0.1:{auth.port}", api.port,
                         f"{api_id}.execute-api.localhost:{api.port}", pool_id, pool_arn, issuer, web, narrow,

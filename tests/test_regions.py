@@ -148,7 +148,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, embedded_aws: EmbeddedAws):
     cognito = LocalCognito(url, tmp / "keys")  # every region, as the data plane makes it
     gateway = Gateway(url, runtime, JwksCache(fetch=cognito.jwks_for_issuer))
     gateway.reload()
-    api_server, auth_server = Served(gateway), Served(cognito)
+    api_server, auth_server = Served(gateway), Served(cognito, wsgi=True)
     try:
         yield World(embedded, tmp, eu_pool, ap_pool, api, functions, rest_api_id, websocket_id, "rg-url", iam_key,
                     cognito, gateway, api_server, auth_server, count_file)
