@@ -29,8 +29,18 @@ def work_unit(item: pytest.Item) -> str:
     return group.args[0] if group else item.nodeid
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "last_of_group: ends what its xdist group shares (say, stops the stack): "
+                                       "runs after the group's other tests, whatever files were named")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: -LONGEST_FIRST.get(work_unit(item), 0))  # stable: a group keeps its order
+    """Longest units first; a unit's tests together, in collection order but last_of_group last."""
+    first_seen: dict[str, int] = {}
+    for item in items:
+        first_seen.setdefault(work_unit(item), len(first_seen))
+    items.sort(key=lambda item: (-LONGEST_FIRST.get(work_unit(item), 0), first_seen[work_unit(item)],
+                                 item.get_closest_marker("last_of_group") is not None))
 
 
 @pytest.fixture(scope="session")

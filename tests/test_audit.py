@@ -4,8 +4,8 @@ running stacks: this repository's root (passes: `GET /hello` is declared public 
 .local-aws-public) and tests/fixtures/audit_broken_root (each finding named).
 
 This root's stack is the plugin's `local_stack` on conftest.py's copy of the repository, which
-tests/test_local_notes.py and tests/test_local_stack.py use after these tests (one start, their
-xdist group "local-stack"; the last test there stops it). The broken root's stack is started here,
+tests/test_local_notes.py and tests/test_local_stack.py use too (one start, their xdist group
+"local-stack"; tests/test_local_stack.py's last_of_group test stops it). The broken root's stack is started here,
 once for its tests, in a group of its own, so on two workers it starts beside the other.
 """
 from __future__ import annotations

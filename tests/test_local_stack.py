@@ -335,6 +335,7 @@ def test_edited_handler_is_served_after_reapply(local) -> None:
     assert body["message"] == "Hello again"
 
 
+@pytest.mark.last_of_group  # the group's other tests (tests/test_audit.py, tests/test_local_notes.py) use this stack
 def test_ctrl_c_stops_everything(local) -> None:
     started = descendants(local.process.pid)
     assert len(started) >= 3  # the embedded AWS, the data plane, and at least one Lambda environment
