@@ -3,9 +3,17 @@ process, or a notes table in a process of its own) and the copy of the repositor
 and the order in which xdist hands out the work."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.tfharness import Workspace
+
+# Terraform and the AWS provider are Go programs that live for seconds: most of the suite's CPU is
+# theirs (each run starts the 700 MB provider and builds its schema). Collecting garbage a quarter
+# as often cuts a root plan's CPU by about a fifth (7.1 s to 5.6 s) for about 3 % more memory.
+# Inherited by every Terraform the tests run, the local stacks' too; a GOGC of the caller's wins.
+os.environ.setdefault("GOGC", "400")
 
 # xdist (--dist loadgroup --no-loadscope-reorder, see pyproject.toml) hands a worker one unit at a
 # time in collection order: an xdist group, or an ungrouped test. The longest go first, so that
