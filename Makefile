@@ -1,7 +1,8 @@
 # The two commands of this project (see README):
 #   make test   install pinned dependencies into .venv, then run every test
 #   make local  run the whole stack on this machine: embedded AWS, local Cognito, local HTTP API
-# and, beside make local: make local-apply (re-apply after an edit), make local-down (stop it).
+# and, beside make local: make local-apply (re-apply after an edit), make local-down (stop it),
+# make local-reset (delete the state a restart restores: the next make local starts from scratch).
 # Another Terraform root: make local ROOT=../their-infra [ARGS='--var-file dev.tfvars --var name=x']
 # (a relative ROOT or ARGS path is relative to this repository; state stays in this repository's .local).
 PYTHON ?= python3
@@ -11,7 +12,7 @@ PIP    := --quiet --disable-pip-version-check
 ROOT   ?=
 ARGS   ?=
 
-.PHONY: test local local-apply local-down venv
+.PHONY: test local local-apply local-down local-reset venv
 
 venv: $(VENV)/.installed $(VENV)/checkov/.installed
 
@@ -44,3 +45,7 @@ local-apply: $(VENV)/.installed
 
 local-down: $(VENV)/.installed
 	$(PY) -m local_aws down
+
+# The embedded AWS's saved state, the Terraform state, the signing keys, the demo password (refused while running).
+local-reset: $(VENV)/.installed
+	$(PY) -m local_aws reset

@@ -16,6 +16,10 @@ concurrent clients (separate processes, one keep-alive connection each), the sam
 
     .venv/bin/python bench/throughput.py [--seconds 5] [--rounds 3] [--clients 8] [--state-dir .local]
 
+"server CPU" is the CPU time (user + system) of the serving process tree per request: the local
+stack's (embedded AWS, data plane, execution environments) and serverless-offline's (node and its
+Python processes); the clients' share is the same for every target.
+
 Without --state-dir it starts its own stack on free ports, with the stage throttling raised out
 of the way, and stops it afterwards. Issue 8's goal: the local API at >= 1.2x serverless-offline's
 throughput with a p99 no worse than its.
@@ -79,6 +83,29 @@ def load(pool: multiprocessing.pool.Pool, url: str, headers: dict, clients: int,
     return [ms for run, _ in results for ms in run]
 
 
+def tree_cpu_s(root: int) -> float:
+    """CPU seconds (user + system) used so far by a process and everything below it (from /proc)."""
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        parents[int(entry)] = int(fields[1])
+        used[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    total, wanted = 0.0, [root]
+    while wanted:
+        pid = wanted.pop()
+        total += used.get(pid, 0.0)
+        wanted += [child for child, parent in parents.items() if parent == pid]
+    return total
+
+
 def figures(latencies: list[float], seconds: float) -> dict[str, float]:
     ordered = sorted(latencies)
     return {"requests/s": len(ordered) / seconds, "p50 ms": ordered[len(ordered) // 2],
@@ -133,8 +160,8 @@ def install_offline() -> Path:
 
 
 @contextmanager
-def serverless_offline(authorizer: dict) -> Iterator[str]:
-    """serverless offline serving functions/profile behind an httpApi JWT authorizer."""
+def serverless_offline(authorizer: dict) -> Iterator[tuple[str, int]]:
+    """serverless offline serving functions/profile behind an httpApi JWT authorizer: (URL, its pid)."""
     folder = install_offline()
     with tempfile.TemporaryDirectory() as tmp:
         service = Path(tmp)
@@ -176,7 +203,7 @@ def serverless_offline(authorizer: dict) -> Iterator[str]:
                     time.sleep(0.1)
             else:
                 raise SystemExit("serverless offline did not listen within 60 s")
-            yield url
+            yield url, process.pid
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             try:
@@ -238,11 +265,12 @@ def main() -> None:
                                           ["notes-api/read"])["access_token"]
         headers = {"authorization": f"Bearer {token}"}
         targets = {"local API": f"{stack['api_url']}/profile"}
+        servers = {"local API": stack["pid"]}  # whose process tree serves each target (CPU per request)
         status, body, content_type = get(targets["local API"], headers)
         assert status == 200, body
         if not args.no_offline:
             authorizer = jwt_authorizer(stack)
-            offline = enter(serverless_offline(authorizer))
+            offline, servers["serverless-offline"] = enter(serverless_offline(authorizer))
             status, offline_body, _ = get(offline, headers)
             assert status == 200, offline_body
             claims = jwt.decode(token, options={"verify_signature": False})
@@ -252,20 +280,26 @@ def main() -> None:
             targets["serverless-offline"] = offline
         targets["stdlib floor"] = enter(floor_server(body, content_type))
         latencies: dict[str, list[float]] = {name: [] for name in targets}
+        cpu_s: dict[str, float] = {name: 0.0 for name in servers}
         with multiprocessing.Pool(args.clients) as pool:
             for name, url in targets.items():  # warm-up: connections, caches, handler processes
                 load(pool, url, headers, args.clients, 1)
             for _ in range(args.rounds):
                 for name, url in targets.items():
+                    before = tree_cpu_s(servers[name]) if name in servers else 0.0
                     latencies[name] += load(pool, url, headers, args.clients, args.seconds)
+                    if name in servers:
+                        cpu_s[name] += tree_cpu_s(servers[name]) - before
 
     total = args.seconds * args.rounds
     results = {name: figures(found, total) for name, found in latencies.items()}
     print(f"{args.clients} clients, {args.rounds} rounds of {args.seconds:.0f} s per target, GET /profile "
           f"({len(body)} bytes), {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
-    print(f"{'':<20}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}")
+    print(f"{'':<20}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}{'server CPU us/req':>19}")
     for name, found in results.items():
-        print(f"{name:<20}{found['requests/s']:>12.0f}{found['p50 ms']:>9.2f}{found['p99 ms']:>9.2f}{found['requests']:>10}")
+        cpu = f"{cpu_s[name] / found['requests'] * 1e6:.0f}" if name in cpu_s else "-"
+        print(f"{name:<20}{found['requests/s']:>12.0f}{found['p50 ms']:>9.2f}{found['p99 ms']:>9.2f}{found['requests']:>10}"
+              f"{cpu:>19}")
     local = results["local API"]
     if "serverless-offline" in results:
         offline = results["serverless-offline"]

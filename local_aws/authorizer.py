@@ -134,11 +134,8 @@ _IDENTITY_SOURCE = re.compile(r"^\$(request\.header|request\.querystring|stageVa
 
 
 def query_parameters(raw_query: str) -> dict[str, str]:
-    """URL-decoded query parameters, repeated keys joined with "," (B2, B3)."""
-    params: dict[str, str] = {}
-    for key, value in parse_qsl(raw_query, keep_blank_values=True):
-        params[key] = f"{params[key]},{value}" if key in params else value
-    return params
+    """URL-decoded query parameters, repeated keys joined with "," (B2, B3): HttpRequest.query."""
+    return HttpRequest("GET", "/", raw_query, {}).query
 
 
 def identity_value(request: HttpRequest, source: str, *, stage_variables: Mapping[str, str] | None = None) -> str | None:
@@ -150,7 +147,7 @@ def identity_value(request: HttpRequest, source: str, *, stage_variables: Mappin
     if kind == "request.header":
         value = request.header(name)
     elif kind == "request.querystring":
-        value = query_parameters(request.raw_query).get(name)
+        value = request.query.get(name)
     elif kind == "stageVariables":
         value = (stage_variables or {}).get(name)
     else:
@@ -922,10 +919,8 @@ def authorize_iam(request: HttpRequest, *, host: str, region: str, route_arn: st
 # Lambda REQUEST authorizers (payload 2.0)
 
 def request_cookies(request: HttpRequest) -> list[str]:
-    """All Cookie headers' cookies, in order (B2). Repeated Cookie headers arrive joined with "," (B2),
-    and a cookie-octet never contains "," or ";" (RFC 6265), so both separate cookies."""
-    header = request.header("cookie") or ""
-    return [cookie.strip() for cookie in re.split(r"[;,]", header) if cookie.strip()]
+    """All Cookie headers' cookies, in order (B2): HttpRequest.cookies."""
+    return request.cookies
 
 
 def lambda_authorizer_event(request: HttpRequest, *, route_arn: str, route_key: str, identity_sources: Sequence[str],
@@ -942,7 +937,7 @@ def lambda_authorizer_event(request: HttpRequest, *, route_arn: str, route_key: 
         identity.append(value)
     fields = payload_v2.request_fields(
         route_key=route_key, raw_path=request.raw_path if raw_path is None else raw_path, raw_query=request.raw_query,
-        headers=request.headers, cookies=request_cookies(request), query=query_parameters(request.raw_query),
+        headers=request.headers, cookies=request.cookies, query=request.query,
         request_context=request_context, path_parameters=path_parameters, stage_variables=stage_variables)
     return payload_v2.authorizer_event(fields, route_arn=route_arn, identity=identity)
 

@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     prog = "local-aws" if Path(sys.argv[0]).name == "local-aws" else "python -m local_aws"
     parser = argparse.ArgumentParser(prog=prog, description="Run the project's stack on this machine, with no AWS account.")
     commands = parser.add_subparsers(dest="command", required=True)
-    up = commands.add_parser("up", help="start the embedded AWS, apply the root, serve the API and Cognito until Ctrl-C (make local)")
+    up = commands.add_parser("up", help="start the embedded AWS (with the last run's state), apply the root (when it "
+                        "changed since the last apply), serve the API and Cognito until Ctrl-C (make local)")
     up.add_argument("--aws-port", type=parse_port, default=stack.DEFAULT_AWS_PORT, help=f"port of the embedded AWS (default {stack.DEFAULT_AWS_PORT})")
     up.add_argument("--api-port", type=parse_port, default=stack.DEFAULT_API_PORT, help=f"port of the local HTTP API (default {stack.DEFAULT_API_PORT})")
     up.add_argument("--auth-port", type=parse_port, default=stack.DEFAULT_AUTH_PORT, help=f"port of the local Cognito (default {stack.DEFAULT_AUTH_PORT})")
@@ -48,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--var-file", type=Path, action="append", default=[], metavar="PATH",
                              help="a .tfvars or .tfvars.json file for terraform apply (repeatable; --var values win over it)")
     down = commands.add_parser("down", help="stop a running `make local` from another shell (make local-down)")
+    reset = commands.add_parser("reset", help="delete the state a restart restores (the embedded AWS's, Terraform's, "
+                                "the signing keys, the demo password): the next start is from scratch (make local-reset)")
     token = commands.add_parser("token", help="get a token from the local Cognito and print the access token")
     token.add_argument("--client", required=True, help="app client name, in whichever user pool holds it (see user_pools in .local/stack.json)")
     token.add_argument("--pool", metavar="ID_OR_NAME", help="the user pool of the client (needed when several pools have a client of that name)")
@@ -69,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a value the Lambda authorizer of ROUTE must refuse (403), sent in each of its identity "
                              "sources (repeatable), e.g. --custom-value 'GET /admin=not-a-key'")
     attack.add_argument("--json", action="store_true", help="print the report as JSON (for CI)")
-    for command in (up, apply, down, token, attack):
+    for command in (up, apply, down, reset, token, attack):
         command.add_argument("--state-dir", type=Path, default=Path(".local"),
                              help="where make local keeps its state, logs and stack.json (default: .local in the current directory)")
     return parser
@@ -169,6 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     paths = stack.Paths(args.state_dir.resolve())
     if args.command == "down":
         return stack.down(paths)
+    if args.command == "reset":
+        try:
+            return stack.reset(paths)
+        except stack.StackError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
     if args.command == "token":
         return get_token(args, parser)
     if args.command == "audit":

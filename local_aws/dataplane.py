@@ -17,6 +17,7 @@ cannot emulate stops it at start with an error naming the route and setting (exi
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import signal
 import sys
@@ -63,6 +64,7 @@ class DataPlane:
         self.rest_endpoints: dict[str, HttpServer] = {}
         self.sync_rest_listeners()
         self.record_generation()
+        settle_heap()
         threading.Thread(target=self.watch, name="reload", daemon=True).start()
 
     def urls(self) -> dict:
@@ -109,6 +111,7 @@ class DataPlane:
                     self.reload_rest()
                 self.generation = generation
                 self.record_generation()
+                settle_heap()
             except ConfigError as error:  # the gateway fails closed for that API until a good re-apply
                 self.generation = generation
                 self.record_generation()
@@ -124,6 +127,15 @@ class DataPlane:
         for listener in self.rest_endpoints.values():
             listener.stop()
         self.runtime.close()
+
+
+def settle_heap() -> None:
+    """Move what is loaded (the SDK's models, the configuration) out of the garbage collector's
+    sight: a full collection over it held every request for 50-120 ms under load (p99). The
+    previous configuration is collected first, so a reload leaks nothing."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def _serve(server: type[HttpServer], app, host: str, port: int, flag: str) -> HttpServer:

@@ -26,6 +26,8 @@ operations on moto's own backends and response classes, so they share moto's sta
 
 It also serves a few read-only private endpoints under /_local/ for the local data plane
 (deployed code, password checks, access key secrets, a change counter): see embedded_hooks.py.
+With `--state-file PATH` it restores the state the file holds and keeps saving into it
+(embedded_state.py, and /_local/snapshot): what `make local` keeps across restarts.
 
 Run it in-process with `start()`, or as a process:
 
@@ -37,6 +39,7 @@ AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import random
@@ -46,7 +49,8 @@ import string
 import sys
 import threading
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 from urllib.parse import unquote
 
 from moto.apigatewayv2 import urls as apigatewayv2_urls
@@ -57,6 +61,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.cognitoidp.exceptions import InvalidParameterException, ResourceNotFoundError
 from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool, CognitoIdpUserPoolDomain, CognitoResourceServer
 from moto.cognitoidp.responses import CognitoIdpResponse
+from moto.core.common_models import BaseModel
 from moto.core.config import default_user_config
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import iso_8601_datetime_without_milliseconds
@@ -64,7 +69,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.iam.models import IAMBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from local_aws import embedded_rest
+from local_aws import embedded_rest, embedded_state
 from local_aws.embedded_hooks import LocalHooks
 from local_aws.serving import MotoServer, PortInUseError, is_loopback
 
@@ -519,6 +524,13 @@ _APIGATEWAYV2_PATHS = (
 )
 
 
+def _untracked_new(cls, *args: Any, **kwargs: Any):
+    """moto's BaseModel.__new__ without its append to the class's `instances_tracked` (a list,
+    for moto's own dashboard and an S3 reset this stack uses neither of): it held every object ever
+    made, three log events per invocation among them, long after their resource was deleted."""
+    return super(BaseModel, cls).__new__(cls)
+
+
 def apply_patches() -> None:
     """Add the operations moto lacks to its backends, response classes and URL map. Idempotent."""
     with _PATCH_LOCK:
@@ -544,6 +556,8 @@ def apply_patches() -> None:
         LambdaFunction.__init__ = _keeps_kms_key(LambdaFunction.__init__)
         LambdaFunction.update_configuration = _configuration_updates_kms_and_tracing(LambdaFunction.update_configuration)
         LambdaFunction.get_configuration = _configuration_shows_kms_key(LambdaFunction.get_configuration)
+
+        BaseModel.__new__ = _untracked_new
 
         for name in _ITEM_OPERATIONS:
             setattr(DynamoDBBackend, name, _one_at_a_time(getattr(DynamoDBBackend, name)))
@@ -613,16 +627,29 @@ def _logged(app):
 
 
 class EmbeddedAWS(MotoServer):
-    """A running moto server with the patches applied. `stop()` (or leaving a `with`) shuts it down."""
+    """A running moto server with the patches applied. `stop()` (or leaving a `with`) shuts it down.
+    With `persistence`, its state is saved while it serves and once more after it stopped."""
 
-    def __init__(self, host: str, port: int, *, log_requests: bool = False):
+    def __init__(self, host: str, port: int, *, log_requests: bool = False,
+                 persistence: Callable[[Any], embedded_state.Persistence] | None = None):
         app = LocalHooks(DomainDispatcherApplication(create_backend_app))
+        self.persistence = persistence(app) if persistence else None
+        app = self.persistence or app
         super().__init__(_logged(app) if log_requests else app, host, port)
+
+    def stop(self) -> None:
+        super().stop()
+        if self.persistence is not None:
+            self.persistence.close()
 
 
 def start(host: str = "127.0.0.1", port: int = 0, *, allow_remote: bool = False,
-          log_requests: bool = False) -> tuple[EmbeddedAWS, str]:
+          log_requests: bool = False, state_file: Path | None = None) -> tuple[EmbeddedAWS, str]:
     """Apply the patches and serve on host:port (0: a free port) in a background thread.
+
+    With `state_file`, the state it holds is restored first (when it exists), and the state is
+    saved into it while serving (embedded_state.py); one that cannot be read leaves the embedded
+    AWS empty, and `server.persistence.problem` says why.
 
     Returns the server (call `stop()`) and its URL. Raises PortInUseError if the port is taken,
     ValueError for a non-loopback host unless allow_remote: the emulator has no authentication.
@@ -630,7 +657,17 @@ def start(host: str = "127.0.0.1", port: int = 0, *, allow_remote: bool = False,
     if not allow_remote and not is_loopback(host):
         raise ValueError(f"{host} is not a loopback address; the embedded AWS accepts any credentials")
     apply_patches()
-    server = EmbeddedAWS(host, port, log_requests=log_requests)
+    persistence = None
+    if state_file is not None:
+        restored, problem = False, None
+        if state_file.exists():
+            try:
+                embedded_state.restore(state_file)
+                restored = True
+            except embedded_state.SnapshotError as error:
+                problem = str(error)
+        persistence = functools.partial(embedded_state.Persistence, path=state_file, restored=restored, problem=problem)
+    server = EmbeddedAWS(host, port, log_requests=log_requests, persistence=persistence)
     return server, server.url
 
 
@@ -655,6 +692,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allow-remote", action="store_true",
                         help="allow a non-loopback --host (anyone who reaches it gets an unauthenticated AWS)")
     parser.add_argument("--log-requests", action="store_true", help="log every request on stderr")
+    parser.add_argument("--state-file", type=Path, metavar="PATH",
+                        help="restore the state this file holds (when it exists) and keep saving the state into it")
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port {args.port}: not a TCP port (0-65535)")
@@ -665,7 +704,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop_on_signal)
     server = None
     try:
-        server, url = start(args.host, args.port, allow_remote=True, log_requests=args.log_requests)
+        server, url = start(args.host, args.port, allow_remote=True, log_requests=args.log_requests,
+                            state_file=args.state_file)
+        if server.persistence is not None:
+            persistence = server.persistence
+            print(f"state: restored from {persistence.path}" if persistence.restored else
+                  f"state: not restored ({persistence.problem}); starting empty" if persistence.problem else
+                  f"state: {persistence.path} does not exist yet; starting empty", file=sys.stderr, flush=True)
         print(f"ready {url}", flush=True)
         while True:
             signal.pause()
@@ -683,4 +728,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module, not this __main__ copy of it: the state file names the patches'
+    # classes (such as Deployment) by their module, local_aws.embedded, wherever it is read.
+    from local_aws import embedded
+
+    sys.exit(embedded.main())

@@ -15,6 +15,8 @@ under /_local/, on the loopback-only embedded server:
                                                        "sub", "attributes"} | 401 {"error"}
   GET  /_local/iam/access-keys/<access key id>         {"secret_access_key", "user_name", "user_arn",
                                                        "user_id", "account_id", "policies": [documents]}
+
+and, with --state-file, GET/POST /_local/snapshot (embedded_state.py).
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ from moto.iam.models import iam_backends
 from moto.logs.models import logs_backends
 
 # Reads by their action name (X-Amz-Target, Action=...): everything else may change state.
-_READ_ACTION = re.compile(r"^(Admin)?(Get|List|Describe|Head|Batch(Get|Describe))")
+_READ_ACTION = re.compile(r"^((Admin)?(Get|List|Describe|Head|Batch(Get|Describe))|(Query|Scan|TransactGetItems)$)")
 _TARGET_ACTION = re.compile(r"\.([A-Za-z]+)$")
 # The signing service of a request: Credential=<key>/<date>/<region>/<service>/aws4_request.
 _SIGNED_SERVICE = re.compile(r"Credential=[^/,]+/[^/,]+/[^/,]+/([^/,]+)/")
@@ -72,13 +74,7 @@ class LocalHooks:
 
     @staticmethod
     def _may_write(environ: dict) -> bool:
-        if environ.get("REQUEST_METHOD") in ("GET", "HEAD", "OPTIONS"):
-            return False
-        service = _SIGNED_SERVICE.search(environ.get("HTTP_AUTHORIZATION", ""))
-        if service is None or service.group(1) not in CONFIGURATION_SERVICES:
-            return False
-        target = _TARGET_ACTION.search(environ.get("HTTP_X_AMZ_TARGET", ""))
-        return not (target and _READ_ACTION.match(target.group(1)))
+        return signed_service(environ) in CONFIGURATION_SERVICES and is_write(environ)
 
     def _route(self, environ: dict, path: str) -> tuple[str, str, bytes]:
         method = environ.get("REQUEST_METHOD")
@@ -103,6 +99,20 @@ class LocalHooks:
         except (LookupError, JsonRESTError) as missing:  # moto's own not-found errors are JsonRESTErrors
             return _json("404 Not Found", {"error": str(missing)})
         return _json("404 Not Found", {"error": f"no private endpoint {method} {path}"})
+
+
+def signed_service(environ: dict) -> str | None:
+    """The service a request is signed for (its SigV4 credential scope), None when unsigned."""
+    service = _SIGNED_SERVICE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return service.group(1) if service else None
+
+
+def is_write(environ: dict) -> bool:
+    """Whether a request may change state: anything but GET/HEAD/OPTIONS and actions named as reads."""
+    if environ.get("REQUEST_METHOD") in ("GET", "HEAD", "OPTIONS"):
+        return False
+    target = _TARGET_ACTION.search(environ.get("HTTP_X_AMZ_TARGET", ""))
+    return not (target and _READ_ACTION.match(target.group(1)))
 
 
 def _json(status: str, payload: Any) -> tuple[str, str, bytes]:

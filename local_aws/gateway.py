@@ -115,7 +115,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import unquote
 
 from local_aws import aws, hosts, payload_v1, payload_v2
-from local_aws.authorizer import HttpRequest, JwksCache, NotEmulated, caller_lookup, query_parameters, request_cookies
+from local_aws.authorizer import HttpRequest, JwksCache, NotEmulated, caller_lookup
 from local_aws.aws import ACCOUNT_ID
 from local_aws.gateway_auth import RouteAuthorization
 # The parts of the gateway, importable from here as before (rest_gateway.py and the audit use them).
@@ -323,7 +323,7 @@ class Gateway:
                                              protocol=protocol, source_ip=source_ip,
                                              user_agent=headers.get("user-agent", ""), request_id=request_id,
                                              route_key=route_key, stage=stage.name, now=now)
-        query = query_parameters(raw_query)
+        query = request.query
         request_v1 = None  # the same facts for the payload 1.0 events, when the route has one (spec G)
         if route.integration.payload_version == "1.0" or (route.authorizer and route.authorizer.payload_version == "1.0"):
             resource = route.path if route.method != "$default" else path
@@ -354,7 +354,7 @@ class Gateway:
             event = payload_v1.integration_event(request_v1, decision, *_event_body(headers, body))
             return self._invoke(api, stage, route, method, event, request_id)
         fields = payload_v2.request_fields(route_key=route_key, raw_path=path, raw_query=raw_query, headers=headers,
-                                           cookies=request_cookies(request), query=query, request_context=context,
+                                           cookies=request.cookies, query=query, request_context=context,
                                            path_parameters=path_params, stage_variables=stage.variables)
         event = payload_v2.integration_event(fields, body, headers.get("content-type"))
         return self._invoke(api, stage, route, method, event, request_id)

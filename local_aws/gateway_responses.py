@@ -38,7 +38,8 @@ def internal_error() -> _Response:
 
 
 def _header_value(value: Any) -> str | None:
-    """A header value from a function result as a WSGI string, None if malformed."""
+    """A header value from a function result as the server writes it (a latin-1 string of its UTF-8
+    bytes, as WSGI's), None if malformed."""
     if isinstance(value, bool):
         value = "true" if value else "false"
     elif isinstance(value, (int, float)):

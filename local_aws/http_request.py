@@ -9,8 +9,10 @@ Names with "_" are dropped by the server: behind a WSGI app they could not be to
 """
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass, field
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 
 def text(raw: bytes) -> str:
@@ -46,6 +48,7 @@ class HttpRequest:
         the fields as they are, without dataclasses.replace's re-run of __init__ on the request path."""
         copy = object.__new__(HttpRequest)
         copy.__dict__.update(self.__dict__, headers=headers)
+        copy.__dict__.pop("cookies", None)  # read from the headers: read again
         return copy
 
     def header(self, name: str) -> str | None:
@@ -57,6 +60,21 @@ class HttpRequest:
             if key.lower() == name:
                 return value
         return None
+
+    @functools.cached_property
+    def query(self) -> dict[str, str]:
+        """URL-decoded query parameters, repeated keys joined with "," (B2, B3)."""
+        params: dict[str, str] = {}
+        for key, value in parse_qsl(self.raw_query, keep_blank_values=True):
+            params[key] = f"{params[key]},{value}" if key in params else value
+        return params
+
+    @functools.cached_property
+    def cookies(self) -> list[str]:
+        """All Cookie headers' cookies, in order (B2). Repeated Cookie headers arrive joined with ","
+        (B2), and a cookie-octet never contains "," or ";" (RFC 6265), so both separate cookies."""
+        header = self.header("cookie") or ""
+        return [cookie.strip() for cookie in re.split(r"[;,]", header) if cookie.strip()]
 
     @property
     def path(self) -> str:

@@ -3,6 +3,13 @@ plane (HTTP APIs, Cognito, Lambda runtime), write .local/stack.json, print a wal
 stay in the foreground until Ctrl-C (or `make local-down`) stops everything it started.
 `apply` re-applies the root to a running stack; the data plane picks the change up by itself.
 
+Restarts: the embedded AWS saves its state into the state dir (embedded_state.py), and each apply
+that finishes is recorded (applied.json: a digest of its inputs, the outputs) once that state is
+saved, so the Terraform state and the saved state match. The next start restores both and runs no
+Terraform when the digest is unchanged, or applies the difference when not; without a record (an
+interrupted apply), with a state that cannot be read or of another root, it starts empty and
+applies from scratch, saying why. `reset` deletes all of it (README: "What survives a restart").
+
 Safety: every AWS call made here or by Terraform goes to the embedded AWS with fake keys. The
 environment is rebuilt from scratch (no AWS_* variable of the user's survives, no profile or
 shared config file is read), and Terraform runs on a copy of the root under .local/root with its
@@ -22,6 +29,7 @@ declare is refused before anything starts.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -99,6 +107,27 @@ class Paths:
         return self.base / "stack.json"
 
     @property
+    def aws_state(self) -> Path:
+        """The embedded AWS's state, saved while it runs and restored at the next start (embedded_state.py)."""
+        return self.base / "aws-state.pickle"
+
+    @property
+    def apply_record(self) -> Path:
+        """The last apply that finished: a digest of its inputs and the root's outputs. Present only
+        while the Terraform state and aws_state match (removed before an apply, written after it)."""
+        return self.base / "applied.json"
+
+    @property
+    def demo_user(self) -> Path:
+        """The demo user's password, kept across restarts (0600)."""
+        return self.base / "demo-user.json"
+
+    @property
+    def data_plane(self) -> Path:
+        """The data plane's work dir: code packages, and the Cognito signing keys (cognito-keys/<pool id>.json)."""
+        return self.base / "data-plane"
+
+    @property
     def root_record(self) -> Path:
         """Which root the working copy holds (and the folder copied with it), and the variables `up`
         applied it with."""
@@ -160,7 +189,8 @@ class Stack:
 
     # -- one stack at a time ---------------------------------------------------------------
     @contextmanager
-    def exclusive(self) -> Iterator[None]:
+    def exclusive(self, refusal: str = "make local is already running (pid {pid}). Use that one, or stop it with "
+                  "Ctrl-C in its terminal or `make local-down`.") -> Iterator[None]:
         self.paths.base.mkdir(parents=True, exist_ok=True)
         # The default state dir is ./.local, maybe inside the user's repository: keep it out of git.
         ignore = self.paths.base / ".gitignore"
@@ -172,10 +202,7 @@ class Stack:
             except BlockingIOError:
                 lock.seek(0)
                 pid = lock.read().strip() or "?"
-                raise StackError(
-                    f"make local is already running (pid {pid}). Use that one, or stop it with Ctrl-C in its "
-                    "terminal or `make local-down`."
-                ) from None
+                raise StackError(refusal.format(pid=pid)) from None
             lock.seek(0)
             lock.truncate()
             lock.write(str(os.getpid()))
@@ -233,6 +260,12 @@ class Stack:
             raise StackError(str(error)) from None
         return Path(os.path.commonpath([self.repo.resolve(), *modules]))
 
+    def not_copied(self, directory: str, names: list[str]) -> set[str]:
+        """What of `directory` the working copy leaves out (shutil.copytree's ignore)."""
+        # Never the state folder itself, wherever --state-dir put it (it holds this very copy).
+        state_dir = self.paths.base.resolve()
+        return set(NOT_COPIED(directory, names)) | {n for n in names if (Path(directory) / n).resolve() == state_dir}
+
     def sync_root(self, fresh_state: bool) -> Path:
         """Copy the root's sources (with the local modules it calls) into .local/root, keeping its
         installed providers (and its state, unless a new embedded AWS makes it meaningless).
@@ -261,13 +294,7 @@ class Stack:
                     entry.unlink()
 
         clear(tree)
-        state_dir = self.paths.base.resolve()
-
-        def not_copied(directory: str, names: list[str]) -> set[str]:
-            # Never the state folder itself, wherever --state-dir put it (it holds this very copy).
-            return set(NOT_COPIED(directory, names)) | {n for n in names if (Path(directory) / n).resolve() == state_dir}
-
-        shutil.copytree(top, tree, ignore=not_copied, dirs_exist_ok=True)
+        shutil.copytree(top, tree, ignore=self.not_copied, dirs_exist_ok=True)
         # A root that declares a backend would send this state there: keep it here instead.
         if any(re.search(r'^\s*backend\s+"', p.read_text(), re.M) for p in workdir.glob("*.tf")):
             (workdir / "local_stack_backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
@@ -281,9 +308,7 @@ class Stack:
         declared = check_root(self.repo, extra_vars, var_files)
         root = self.sync_root(fresh_state)
         if fresh_state:
-            self.paths.root_record.write_text(json.dumps(
-                {"root": str(self.repo), "tree": str(self.source_tree()), "vars": extra_vars,
-                 "var_files": [str(p) for p in var_files]}, indent=2) + "\n")
+            self.write_root_record(extra_vars, var_files)
         tf_env = terraform.terraform_env(self.paths.base / "terraform-cli", env)
         self.paths.logs.mkdir(parents=True, exist_ok=True)
         log = self.paths.logs / "terraform.log"
@@ -297,6 +322,11 @@ class Stack:
             return terraform.outputs(root, tf_env)
         except terraform.TerraformError as error:
             raise StackError(f"{error} (full log: {log}):\n{log.read_text()[-3000:]}") from None
+
+    def write_root_record(self, extra_vars: dict[str, str], var_files: list[Path]) -> None:
+        self.paths.root_record.write_text(json.dumps(
+            {"root": str(self.repo), "tree": str(self.source_tree()), "vars": extra_vars,
+             "var_files": [str(p) for p in var_files]}, indent=2) + "\n")
 
     # -- stack.json --------------------------------------------------------------------------
     def describe(self, aws_endpoint: str, outputs: dict, data_plane: dict, demo_user: dict | None) -> dict:
@@ -346,9 +376,7 @@ class Stack:
         }
 
     def write_stack_json(self, description: dict) -> None:
-        partial = self.paths.stack_json.with_suffix(".json.partial")
-        partial.write_text(json.dumps(description, indent=2) + "\n")
-        os.replace(partial, self.paths.stack_json)
+        _write_json(self.paths.stack_json, description)
 
     # -- the command -------------------------------------------------------------------------
     def start(self) -> dict:
@@ -359,16 +387,28 @@ class Stack:
         self._lock = lock
         try:
             started = time.monotonic()
+            applied, changed = self.restorable()
             self.say(f"Starting the embedded AWS on 127.0.0.1:{self.aws_port} ...")
-            aws_endpoint = self.start_child("embedded-aws", ["local_aws.embedded", "--port", str(self.aws_port)], isolated_env())
+            aws_endpoint = self.start_child("embedded-aws", ["local_aws.embedded", "--port", str(self.aws_port),
+                                                             "--state-file", str(self.paths.aws_state)], isolated_env())
             env = sandbox_env(aws_endpoint)
-            self.say(f"Applying {self.repo} to it (log: {self.paths.logs / 'terraform.log'}) ...")
-            outputs = self.apply(env, self.root_vars)
+            if applied is not None:
+                applied = self.check_restored(aws_endpoint, applied)
+            if applied is None:
+                self.say(f"Applying {self.repo} to it (log: {self.paths.logs / 'terraform.log'}) ...")
+                outputs = self.apply_recorded(env, self.root_vars, fresh_state=True)
+            elif changed:
+                self.say(f"Applying the changes of {self.repo} to the restored state (log: {self.paths.logs / 'terraform.log'}) ...")
+                self.write_root_record(self.root_vars, self.var_files)
+                outputs = self.apply_recorded(env, self.root_vars, fresh_state=False)
+            else:
+                self.say("Root unchanged since the last apply: not re-applied.")
+                outputs = applied.get("outputs") or {}
             demo_user = self.set_demo_password(aws_endpoint)
             self.say(f"Starting the local API on 127.0.0.1:{self.api_port} and Cognito on 127.0.0.1:{self.auth_port} ...")
             data_plane = json.loads(self.start_child("data-plane", [
                 "local_aws.dataplane", "--aws-endpoint", aws_endpoint, "--api-port", str(self.api_port),
-                "--auth-port", str(self.auth_port), "--work-dir", str(self.paths.base / "data-plane"),
+                "--auth-port", str(self.auth_port), "--work-dir", str(self.paths.data_plane),
             ], env))
             description = self.describe(aws_endpoint, outputs, data_plane, demo_user)
             self.write_stack_json(description)
@@ -407,7 +447,8 @@ class Stack:
         self.stop_children()
 
     def set_demo_password(self, aws_endpoint: str) -> dict | None:
-        """Give the demo user (created by the root, in a pool of any region) a fresh permanent password, and say it."""
+        """Give the demo user (created by the root, in a pool of any region) a permanent password, and say it:
+        generated at the first start, the same at every restart until `make local-reset`."""
         for region in _regions_first_default(aws.regions(aws_endpoint, "cognito-idp")):
             cognito = aws.client("cognito-idp", aws_endpoint, region)
             for pool in aws.pages(cognito.list_user_pools, "UserPools", "NextToken", MaxResults=60):
@@ -415,8 +456,13 @@ class Stack:
                     cognito.admin_get_user(UserPoolId=pool["Id"], Username=DEMO_USER)
                 except cognito.exceptions.UserNotFoundException:
                     continue
-                password = demo_password()
-                cognito.admin_set_user_password(UserPoolId=pool["Id"], Username=DEMO_USER, Password=password, Permanent=True)
+                # The one of the last start, if any, so that a restart does not change it (README).
+                password = _read_json(self.paths.demo_user).get("password") or demo_password()
+                status, _ = aws.private(aws_endpoint, f"cognito/{pool['Id']}/authenticate",
+                                        {"username": DEMO_USER, "password": password})
+                if status != 200:
+                    cognito.admin_set_user_password(UserPoolId=pool["Id"], Username=DEMO_USER, Password=password, Permanent=True)
+                _write_json(self.paths.demo_user, {"username": DEMO_USER, "password": password})
                 return {"username": DEMO_USER, "password": password, "user_pool_id": pool["Id"]}
         return None
 
@@ -430,14 +476,162 @@ class Stack:
             raise StackError(f"--root {self.repo}: the running stack runs {record['root']}; re-apply that root, "
                              "or stop the stack and start it on this one.")
         # What `up` was given still holds; what is given now comes after it, so it wins.
-        outputs = self.apply(sandbox_env(description["aws_endpoint_url"]), record["vars"] | self.root_vars, fresh_state=False,
-                             var_files=[Path(p) for p in record["var_files"]] + self.var_files)
+        outputs = self.apply_recorded(sandbox_env(description["aws_endpoint_url"]), record["vars"] | self.root_vars,
+                                      fresh_state=False, var_files=[Path(p) for p in record["var_files"]] + self.var_files)
         description["outputs"] = outputs
         if "data_plane" in description:  # the root may now hold other pools, APIs, regions, unserved things
             description = self.describe(description["aws_endpoint_url"], outputs, description["data_plane"],
                                         description.get("demo_user")) | {"pid": description["pid"]}
         self.write_stack_json(description)
         return description
+
+
+    # -- what survives a restart (README: "What survives a restart") ---------------------------
+    def inputs_digest(self, tree: Path, extra_vars: dict[str, str], var_files: list[Path]) -> str:
+        """A digest of what an apply of the root reads: the files its working copy gets from `tree`
+        (its lock file among them), the stack's own variables, the var files (names, order and
+        contents) and the --var values. The same digest: an apply would change nothing.
+        OSError when a file cannot be read."""
+        var_files = list(dict.fromkeys(path.resolve() for path in var_files))
+        digest = hashlib.sha256(json.dumps({
+            "root": str(self.repo), "tree": str(tree), "own": ROOT_VARS, "vars": extra_vars,
+            "var_files": [str(path) for path in var_files]}, sort_keys=True).encode())
+        for path in var_files:
+            digest.update(b"\0" + path.read_bytes())
+        for directory, dirs, files in os.walk(tree, followlinks=True):  # what sync_root copies, in a fixed order
+            ignored = self.not_copied(directory, dirs + files)
+            dirs[:] = sorted(name for name in dirs if name not in ignored)
+            for name in sorted(name for name in files if name not in ignored):
+                path = Path(directory, name)
+                digest.update(b"\0" + str(path.relative_to(tree)).encode() + b"\0" + path.read_bytes())
+        return digest.hexdigest()
+
+    def restorable(self) -> tuple[dict | None, bool]:
+        """(the record of the last apply, whether the root changed since) when the saved state can be
+        restored; else (None, True), having said why (when something was saved) and forgotten it all,
+        so that the embedded AWS starts empty and the root is applied from scratch."""
+        why = None
+        applied, record = _read_json(self.paths.apply_record), applied_root(self.paths)
+        changed = True
+        if not self.paths.aws_state.exists():
+            applied = None
+        elif not applied:
+            why = "the last apply did not finish, so the Terraform state may not match it"
+        elif record is None or record.get("root") != str(self.repo) or applied.get("root") != str(self.repo):
+            why = f"it is of another root ({(record or applied).get('root')})"
+        else:
+            tree = Path(record.get("tree", record["root"]))
+            workdir = self.paths.root / self.repo.relative_to(tree) if self.repo.is_relative_to(tree) else None
+            try:
+                changed = self.inputs_digest(tree, self.root_vars, self.var_files) != applied.get("inputs")
+            except OSError:
+                pass  # a file that cannot be read now: apply, and let Terraform name it
+            if workdir is None or not (workdir / "terraform.tfstate").is_file():
+                why = "the Terraform state is missing"
+            elif changed and self.source_tree() != tree:
+                why = f"the root now calls modules from {self.source_tree()}, so its working copy moves"
+        if why is not None:
+            self.say(f"The saved state of the embedded AWS is not restored ({why}): it starts empty.")
+            applied = None
+        if applied is None:
+            self.forget_saved_state()
+            return None, True
+        return applied, changed
+
+    def check_restored(self, aws_endpoint: str, applied: dict) -> dict | None:
+        """`applied`, once the embedded AWS says it restored the saved state; None (said why, and
+        forgotten the rest) when it could not, and started empty."""
+        status, body = aws.private(aws_endpoint, "snapshot")
+        answer = json.loads(body) if status == 200 else {"problem": f"{status} {body[:200]!r}"}
+        if answer.get("restored"):
+            return applied
+        self.say(f"The saved state of the embedded AWS is not restored ({answer.get('problem')}): it starts empty.")
+        self.forget_saved_state()
+        return None
+
+    def forget_saved_state(self) -> None:
+        """Before the root is applied to an empty embedded AWS: nothing of an earlier one comes back."""
+        self.paths.aws_state.unlink(missing_ok=True)
+        self.paths.apply_record.unlink(missing_ok=True)
+        shutil.rmtree(self.paths.data_plane / "cognito-keys", ignore_errors=True)  # keys of pools that are gone
+
+    def apply_recorded(self, env: dict[str, str], extra_vars: dict[str, str], fresh_state: bool,
+                       var_files: list[Path] | None = None) -> dict:
+        """apply(), and the record that lets the next start skip it: removed first (an apply that is
+        interrupted leaves none, and the next start is from scratch), written once the embedded AWS
+        has saved the state the apply left. A failed apply is recorded too (Terraform kept its state
+        of what it did), with no digest: the next start applies again."""
+        self.paths.apply_record.unlink(missing_ok=True)
+        var_files = self.var_files if var_files is None else var_files
+        record = applied_root(self.paths)
+        # The tree of the last apply of this root, when there is one: finding it anew parses every
+        # module (0.5 s). If it moved, the digest differs next time and the root is applied once more.
+        tree = Path(record.get("tree", record["root"])) if record and record.get("root") == str(self.repo) else None
+        try:
+            digest = self.inputs_digest(tree or self.source_tree(), extra_vars, var_files)
+        except OSError:
+            digest = None  # apply names what cannot be read
+        try:
+            outputs = self.apply(env, extra_vars, fresh_state, var_files)
+        except StackError:
+            self.record_apply(env["AWS_ENDPOINT_URL"], None, None)
+            raise
+        self.record_apply(env["AWS_ENDPOINT_URL"], digest, outputs)
+        return outputs
+
+    def record_apply(self, aws_endpoint: str, digest: str | None, outputs: dict | None) -> None:
+        try:
+            status, body = aws.private(aws_endpoint, "snapshot", {})
+        except OSError as error:
+            status, body = None, str(error).encode()
+        if status != 200:
+            self.say(f"warning: the embedded AWS did not save its state ({status} {body[:300]!r}); "
+                     "the next start applies the root from scratch.")
+            return
+        _write_json(self.paths.apply_record, {"root": str(self.repo), "inputs": digest, "outputs": outputs})
+
+
+def _write_json(path: Path, value: dict) -> None:
+    """Write the file whole or not at all (a partial file renamed over it), readable by the user only."""
+    partial = path.with_name(path.name + ".partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(value, indent=2) + "\n")
+    os.replace(partial, path)
+
+
+def _read_json(path: Path) -> dict:
+    """A JSON object file's contents; {} when it is missing or not a JSON object."""
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def reset(paths: Paths, out: IO[str] = sys.stdout) -> int:
+    """`make local-reset`: delete what a restart would restore, so the next start is from scratch:
+    the embedded AWS's saved state, the Terraform state, the apply record, the Cognito signing
+    keys (the whole data plane work dir) and the demo user's password. Kept: the working copy's
+    sources and installed provider, the lock file init wrote, the logs. Refused while a stack runs
+    on the state dir (StackError)."""
+    if not paths.base.is_dir():
+        print(f"Nothing to reset: {paths.base} does not exist.", file=out)
+        return 0
+    refusal = (f"cannot reset {paths.base}: make local is running on it (pid {{pid}}). Stop it first, with Ctrl-C in "
+               f"its terminal or `make local-down` (`local-aws down --state-dir {paths.base}`), then reset.")
+    with Stack(paths=paths, out=out).exclusive(refusal):
+        for path in (paths.aws_state, paths.aws_state.with_name(paths.aws_state.name + ".partial"),
+                     paths.apply_record, paths.demo_user, paths.stack_json):
+            path.unlink(missing_ok=True)
+        shutil.rmtree(paths.data_plane, ignore_errors=True)
+        if paths.root.is_dir():
+            for state in paths.root.rglob("*.tfstate*"):
+                if ".terraform" not in state.relative_to(paths.root).parts:
+                    state.unlink()
+    print(f"Reset {paths.base}: the embedded AWS's saved state, the Terraform state, the Cognito signing keys and the "
+          "demo user's password are deleted; the next start applies the root from scratch.", file=out)
+    return 0
 
 
 # -- what the embedded AWS holds, in every region ----------------------------------------------

@@ -1,7 +1,9 @@
 """Any root, anywhere: the local stack runs a root in another team's style (tests/fixtures/
 other_team_root: plain aws_* resources, no lock file, variables of its own and none named
 demo_user_email), copied to a temporary folder and started from yet another directory, the way a
-user of the installed `local-aws` command would. One stack start serves the end-to-end checks.
+user of the installed `local-aws` command would. One stack start serves the end-to-end checks;
+at the end it is stopped and started twice (a changed root, then an unchanged one) for what
+survives a restart.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from local_aws import aws, stack, terraform
+from local_aws import aws, stack, terraform, tokens
 from tests.support.embedded_aws import free_port
 from tests.support.http import request
 
@@ -192,20 +194,17 @@ class Running:
     output: str
 
     def greet(self, name: str) -> tuple[int, dict]:
-        reply = request("GET", f"{self.d['api_url']}/live/greet/{name}")
-        return reply.status, reply.json() if reply.status < 400 else {"body": reply.text}
+        return get_json(f"{self.d['api_url']}/live/greet/{name}")
 
 
-@pytest.fixture(scope="module")
-def running(tmp_path_factory) -> Running:
-    base = tmp_path_factory.mktemp("any-root")
-    theirs = their_root(base / "their-infra")
-    files_before = files_under(theirs)
-    elsewhere = base / "elsewhere"  # neither this repository nor their root
-    elsewhere.mkdir()
-    state_dir = base / "state"
-    names = base / "names.tfvars.json"  # a var file of the JSON kind, outside their root
-    names.write_text(json.dumps({"service": "their-greeter"}))
+def get_json(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict]:
+    """(status, the JSON body), or for an error status (status, {"body": its text})."""
+    reply = request("GET", url, headers=headers)
+    return reply.status, reply.json() if reply.status < 400 else {"body": reply.text}
+
+
+def up_on_their_root(state_dir: Path, elsewhere: Path, names: Path) -> tuple[subprocess.Popen, str]:
+    """`up` from elsewhere on their root with var files and a --var; the process and what it said until ready."""
     process = subprocess.Popen(
         [sys.executable, "-m", "local_aws", "up", "--root", "../their-infra", "--state-dir", str(state_dir),
          "--var-file", "../their-infra/dev.tfvars", "--var-file", str(names), "--var", "log_retention_days=14",
@@ -219,8 +218,10 @@ def running(tmp_path_factory) -> Running:
         if line.startswith("Stop with Ctrl-C") or time.monotonic() > deadline:
             break
     assert (state_dir / "stack.json").exists(), "the stack did not get ready:\n" + "".join(output)
-    yield Running(process, json.loads((state_dir / "stack.json").read_text()), theirs, files_before, state_dir, elsewhere,
-                  "".join(output))
+    return process, "".join(output)
+
+
+def down_from_elsewhere(state_dir: Path, elsewhere: Path, process: subprocess.Popen) -> None:
     stopped = local_aws("down", "--state-dir", str(state_dir), cwd=elsewhere, command=(str(CONSOLE_COMMAND),))
     try:
         process.wait(timeout=30)
@@ -229,6 +230,23 @@ def running(tmp_path_factory) -> Running:
             process.kill()
             process.wait()
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory) -> Running:
+    base = tmp_path_factory.mktemp("any-root")
+    theirs = their_root(base / "their-infra")
+    files_before = files_under(theirs)
+    elsewhere = base / "elsewhere"  # neither this repository nor their root
+    elsewhere.mkdir()
+    state_dir = base / "state"
+    names = base / "names.tfvars.json"  # a var file of the JSON kind, outside their root
+    names.write_text(json.dumps({"service": "their-greeter"}))
+    process, output = up_on_their_root(state_dir, elsewhere, names)
+    running = Running(process, json.loads((state_dir / "stack.json").read_text()), theirs, files_before, state_dir,
+                      elsewhere, output)
+    yield running
+    down_from_elsewhere(state_dir, elsewhere, running.process)  # the restarts' stack, after them
 
 
 def test_their_root_serves_with_the_var_file_value(running) -> None:
@@ -278,3 +296,156 @@ def test_apply_of_another_root_is_refused(running) -> None:
     result = local_aws("apply", "--root", str(stack.REPO), "--state-dir", str(running.state_dir), cwd=running.elsewhere)
     assert result.returncode == 1
     assert f"the running stack runs {running.theirs}" in result.stderr and "Traceback" not in result.stderr
+
+
+# -- restarts: an unchanged root is not applied again; their data and tokens survive -------------
+
+UNCHANGED = "Root unchanged since the last apply: not re-applied."
+# Added to their root before a restart: a pool with a domain and the demo user, a machine client
+# and a JWT route.
+AUTH_TF = """
+resource "aws_cognito_user_pool" "users" {
+  name = "${var.service}-users"
+}
+
+resource "aws_cognito_user_pool_domain" "users" {
+  domain       = "${var.service}-auth"
+  user_pool_id = aws_cognito_user_pool.users.id
+}
+
+resource "aws_cognito_user" "demo" { # the stack gives this user a password, kept across restarts
+  user_pool_id = aws_cognito_user_pool.users.id
+  username     = "demo@example.com"
+}
+
+resource "aws_cognito_resource_server" "greeter" {
+  identifier   = "greeter"
+  name         = "greeter"
+  user_pool_id = aws_cognito_user_pool.users.id
+
+  scope {
+    scope_name        = "read"
+    scope_description = "greet privately"
+  }
+}
+
+resource "aws_cognito_user_pool_client" "machine" {
+  name                                 = "machine"
+  user_pool_id                         = aws_cognito_user_pool.users.id
+  generate_secret                      = true
+  allowed_oauth_flows                  = ["client_credentials"]
+  allowed_oauth_flows_user_pool_client = true
+  allowed_oauth_scopes                 = aws_cognito_resource_server.greeter.scope_identifiers
+}
+
+resource "aws_apigatewayv2_authorizer" "users" {
+  api_id           = aws_apigatewayv2_api.public.id
+  name             = "users"
+  authorizer_type  = "JWT"
+  identity_sources = ["$request.header.Authorization"]
+
+  jwt_configuration {
+    issuer   = "https://${aws_cognito_user_pool.users.endpoint}"
+    audience = [aws_cognito_user_pool_client.machine.id]
+  }
+}
+
+resource "aws_apigatewayv2_route" "private" {
+  api_id               = aws_apigatewayv2_api.public.id
+  route_key            = "GET /private/{name}"
+  target               = "integrations/${aws_apigatewayv2_integration.greeter.id}"
+  authorization_type   = "JWT"
+  authorizer_id        = aws_apigatewayv2_authorizer.users.id
+  authorization_scopes = ["greeter/read"]
+}
+"""
+PASSWORD = "Their-Pa55word"
+
+
+@dataclass
+class Restarted:
+    changed: str  # what the start on their changed root said
+    unchanged: str  # what the next start, on the same root, said
+    d: dict  # stack.json of the last start
+    demo_user_before: dict  # stack.json's demo_user between the two restarts
+    token: str  # issued between the two restarts
+    answer_before: tuple[int, dict]  # the JWT route's answer to it then
+    log_before: tuple[str, int]  # terraform.log (text, mtime) before the unchanged start
+
+    def private_greet(self, name: str, token: str | None) -> tuple[int, dict]:
+        return get_json(f"{self.d['api_url']}/live/private/{name}", {"Authorization": f"Bearer {token}"} if token else {})
+
+
+@pytest.fixture(scope="module")
+def restarted(running) -> Restarted:
+    """The stack of `running` stopped and started twice from elsewhere, with the same arguments: first on
+    their root with AUTH_TF added (applied: the difference), then unchanged. Before each stop, data is
+    written through the embedded AWS (a bucket and an object, a table and an item, a user) and a token issued."""
+    names = running.theirs.parent / "names.tfvars.json"
+    embedded = running.d["aws_endpoint_url"]
+    aws.client("s3", embedded).create_bucket(Bucket="their-uploads")
+    aws.client("s3", embedded).put_object(Bucket="their-uploads", Key="first.txt", Body=b"written before a restart")
+    dynamodb = aws.client("dynamodb", embedded)
+    dynamodb.create_table(TableName="their-table", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    dynamodb.put_item(TableName="their-table", Item={"id": {"S": "first"}, "text": {"S": "written before a restart"}})
+    down_from_elsewhere(running.state_dir, running.elsewhere, running.process)
+
+    (running.theirs / "auth.tf").write_text(AUTH_TF)
+    running.process, changed = up_on_their_root(running.state_dir, running.elsewhere, names)
+    d = json.loads((running.state_dir / "stack.json").read_text())
+    cognito = aws.client("cognito-idp", d["aws_endpoint_url"])
+    cognito.admin_create_user(UserPoolId=d["user_pool_id"], Username="ada")
+    cognito.admin_set_user_password(UserPoolId=d["user_pool_id"], Username="ada", Password=PASSWORD, Permanent=True)
+    machine = stack.find_client(d, "machine")
+    token = tokens.client_credentials(machine.auth_url, tokens.AppClient(machine.id, machine.secret), ["greeter/read"])["access_token"]
+    before = Restarted(changed, "", d, d["demo_user"], token, (0, {}), ("", 0))
+    before.answer_before = before.private_greet("ada", token)
+    log = running.state_dir / "logs" / "terraform.log"
+    before.log_before = (log.read_text(), log.stat().st_mtime_ns)
+    down_from_elsewhere(running.state_dir, running.elsewhere, running.process)
+
+    running.process, before.unchanged = up_on_their_root(running.state_dir, running.elsewhere, names)
+    before.d = json.loads((running.state_dir / "stack.json").read_text())
+    return before
+
+
+def test_their_changed_root_is_applied_to_the_restored_state_with_only_the_difference(restarted) -> None:
+    assert "Applying the changes of" in restarted.changed and UNCHANGED not in restarted.changed
+    applied = restarted.log_before[0]
+    # Seven resources of AUTH_TF; the function's greeting back to up's var file (a re-apply had changed it).
+    assert "Resources: 7 added, 1 changed, 0 destroyed." in applied, applied[-2000:]
+
+
+def test_a_restart_of_their_unchanged_root_runs_no_terraform_and_serves(restarted, running) -> None:
+    assert UNCHANGED in restarted.unchanged and "Applying" not in restarted.unchanged
+    log = running.state_dir / "logs" / "terraform.log"
+    assert (log.read_text(), log.stat().st_mtime_ns) == restarted.log_before
+    assert get_json(f"{restarted.d['api_url']}/live/greet/ada") == (200, {"message": "Hello from a var file, ada!"})
+    assert restarted.d["outputs"]["function_name"] == "their-greeter"
+
+
+def test_what_was_written_before_a_stop_is_there_after_it(restarted) -> None:
+    embedded = restarted.d["aws_endpoint_url"]
+    body = aws.client("s3", embedded).get_object(Bucket="their-uploads", Key="first.txt")["Body"].read()
+    assert body == b"written before a restart", "through two restarts and an apply"
+    item = aws.client("dynamodb", embedded).get_item(TableName="their-table", Key={"id": {"S": "first"}})["Item"]
+    assert item["text"] == {"S": "written before a restart"}
+    status, user = aws.private(embedded, f"cognito/{restarted.d['user_pool_id']}/authenticate",
+                               {"username": "ada", "password": PASSWORD})
+    assert status == 200 and json.loads(user)["username"] == "ada"
+
+
+def test_a_token_issued_before_a_restart_passes_the_jwt_authorizer_after_it(restarted) -> None:
+    assert restarted.answer_before == (200, {"message": "Hello from a var file, ada!"})
+    assert restarted.private_greet("ada", restarted.token) == (200, {"message": "Hello from a var file, ada!"})
+    assert restarted.private_greet("ada", None)[0] == 401, "the route still refuses a request without one"
+
+
+def test_the_demo_user_keeps_its_password_across_a_restart(restarted) -> None:
+    demo = restarted.demo_user_before
+    assert demo["username"] == "demo@example.com" and restarted.d["demo_user"] == demo
+    assert f"Demo user     demo@example.com / {demo['password']}" in restarted.unchanged
+    status, _ = aws.private(restarted.d["aws_endpoint_url"], f"cognito/{demo['user_pool_id']}/authenticate",
+                            {"username": demo["username"], "password": demo["password"]})
+    assert status == 200

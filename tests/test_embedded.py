@@ -440,3 +440,26 @@ def test_rest_api_policy_is_returned_escaped_as_aws_returns_it(aws) -> None:
 
     assert returned == json.dumps(document).replace('"', '\\"')
     assert embedded.embedded_rest.unescaped_policy(returned) == document
+
+
+def test_the_embedded_aws_keeps_no_object_once_its_resource_is_gone(aws_url) -> None:
+    """moto appends every model object it makes to a class-level list; the embedded AWS does not,
+    so a deleted log group's events (three per invocation) are freed, not kept for the stack's life."""
+    import gc
+    import weakref
+
+    from moto.logs.models import LogEvent
+
+    logs = aws_client("logs", aws_url)
+    group = f"/aws/lambda/untracked-{uuid.uuid4().hex[:8]}"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    logs.put_log_events(logGroupName=group, logStreamName="s",
+                        logEvents=[{"timestamp": int(time.time() * 1000), "message": f"line {i}"} for i in range(50)])
+    events = [obj for obj in gc.get_objects() if isinstance(obj, LogEvent) and obj.message.startswith("line ")]
+    assert len(events) >= 50
+    alive = [weakref.ref(event) for event in events]
+    del events
+    logs.delete_log_group(logGroupName=group)
+    gc.collect()
+    assert [ref for ref in alive if ref() is not None] == []

@@ -18,5 +18,6 @@ def test_waits_to_be_interrupted(local_stack):
     deadline = time.monotonic() + 300
     while not (SIGNALS / "failing").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
-    (SIGNALS / "ready").write_text(str(local_stack.description["pid"]))
+    (SIGNALS / "ready.partial").write_text(str(local_stack.description["pid"]))
+    os.replace(SIGNALS / "ready.partial", SIGNALS / "ready")  # whole: the outer test reads it once it exists
     time.sleep(300)

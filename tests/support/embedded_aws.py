@@ -32,11 +32,12 @@ class EmbeddedAws:
 
     @classmethod
     @contextmanager
-    def start(cls, log_dir: Path) -> Iterator["EmbeddedAws"]:
-        """A fresh embedded AWS process on a free port; its stderr goes to log_dir/embedded-aws.log."""
+    def start(cls, log_dir: Path, *args: str) -> Iterator["EmbeddedAws"]:
+        """A fresh embedded AWS process on a free port, with `args` (such as --state-file PATH); its
+        stderr goes to log_dir/embedded-aws.log."""
         log = open(log_dir / "embedded-aws.log", "w")
         process = subprocess.Popen(
-            [sys.executable, "-m", "local_aws.embedded", "--port", str(free_port())],
+            [sys.executable, "-m", "local_aws.embedded", "--port", str(free_port()), *args],
             cwd=stack.REPO, stdout=subprocess.PIPE, stderr=log, text=True,
         )
         try:
