@@ -66,6 +66,14 @@ def handler(event, context):
 # --- fixtures ------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
+def aws_url(embedded_aws) -> str:
+    """An embedded AWS process of this module's own, not conftest.py's in-process one: the gateway
+    test loads every HTTP API of the region, and an in-process server holds those of every module
+    that ran before on the worker (test_embedded.py's stages, for one, which the gateway refuses)."""
+    return embedded_aws.url
+
+
+@pytest.fixture(scope="module")
 def role(aws_url: str) -> str:
     return lambda_role(aws.client("iam", aws_url), "runtime-imports-tests")
 

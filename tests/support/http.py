@@ -70,7 +70,8 @@ def request(method: str, url: str, *, headers: Headers | None = None, body: byte
     """`method url` as a plain client sends it: the URL's Host, Content-Length (0 for a POST, PUT or
     PATCH without a body); form is sent urlencoded, json_body as JSON."""
     parts = urlsplit(url)
-    if parts.hostname not in ("127.0.0.1", "localhost") and not parts.hostname.endswith(".localhost"):
+    host = parts.hostname or ""
+    if host not in ("127.0.0.1", "localhost") and not host.endswith(".localhost"):
         raise ValueError(f"{url}: not on loopback")
     headers = list(headers.items() if isinstance(headers, Mapping) else headers or ())
     if form is not None:
