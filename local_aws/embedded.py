@@ -74,6 +74,7 @@ from moto.core.utils import iso_8601_datetime_without_milliseconds
 from moto.dynamodb.models import DynamoDBBackend
 from moto.iam.models import IAMBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.s3.utils import _VersionedKeyStore
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from local_aws import embedded_rest, embedded_state
@@ -538,6 +539,16 @@ def _untracked_new(cls, *args: Any, **kwargs: Any):
     return super(BaseModel, cls).__new__(cls)
 
 
+def _pop_versions(self: _VersionedKeyStore, key: str) -> None:
+    """moto's pop of all a key's versions, without calling dispose() on its delete markers (they
+    have none: an object deleted in a bucket whose versioning was then suspended answered 500, and
+    `terraform destroy` of such a bucket retried for minutes)."""
+    for version in self.getlist(key, []):
+        if hasattr(version, "dispose"):
+            version.dispose()
+    dict.pop(self, key)
+
+
 def apply_patches() -> None:
     """Add the operations moto lacks to its backends, response classes and URL map. Idempotent."""
     with _PATCH_LOCK:
@@ -565,6 +576,7 @@ def apply_patches() -> None:
         LambdaFunction.get_configuration = _configuration_shows_kms_key(LambdaFunction.get_configuration)
 
         BaseModel.__new__ = _untracked_new
+        _VersionedKeyStore.pop = _pop_versions
 
         for name in _ITEM_OPERATIONS:
             setattr(DynamoDBBackend, name, _one_at_a_time(getattr(DynamoDBBackend, name)))

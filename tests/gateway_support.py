@@ -1,18 +1,18 @@
 """Helpers of the data-plane tests (tests/test_gateway.py and the tests beside it): handler code,
-HTTP APIs built with boto3 the way the Terraform modules build them, a raw HTTP client (repeated
-headers, any Host). Keys, tokens and SigV4 signatures are in tests/support."""
+HTTP APIs built with boto3 the way the Terraform modules build them, a WSGI app served on loopback.
+HTTP calls, keys, tokens and SigV4 signatures are in tests/support."""
 from __future__ import annotations
 
 import base64
-import http.client
-import io
 import json
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 from local_aws.serving import HttpServer, WsgiServer
+from tests.support.http import Reply
+from tests.support.keys import jwk, rsa_key
+from tests.support.lambdas import lambda_role, zip_of
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 
@@ -115,10 +115,7 @@ def authorizer(event, context):
 
 
 def handler_zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", HANDLERS)
-    return buffer.getvalue()
+    return zip_of({"app.py": HANDLERS})
 
 
 def count(count_file: Path, label: str) -> int:
@@ -136,9 +133,7 @@ class Builder:
         self.lam, self.apigw, self.iam = clients["lambda"], clients["apigatewayv2"], clients["iam"]
         self.count_file = count_file
         self.region = region  # of the clients: the APIs' and functions' region
-        self.role = self.iam.create_role(RoleName="gateway-test-fn", AssumeRolePolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                    "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+        self.role = lambda_role(self.iam, "gateway-test-fn")
         self.code = handler_zip()
         self.functions: dict[str, str] = {}
 
@@ -217,6 +212,33 @@ class ApiHandle:
                                         SourceArn=source_arn)
 
 
+def iam_caller(iam, name: str, resource: str | None) -> dict:
+    """An IAM user with an access key, allowed execute-api:Invoke on resource (None: on nothing)."""
+    user = iam.create_user(UserName=name)["User"]
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    if resource:
+        iam.put_user_policy(UserName=name, PolicyName="invoke", PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": resource}]}))
+    return {"arn": user["Arn"], "id": user["UserId"], "key": key}
+
+
+class PoolIssuer:
+    """A user pool of the embedded AWS as a JWT issuer whose tokens signing_key signs (kid k1):
+    `fetch` is the gateway's JwksCache fetch, which knows that issuer only."""
+
+    def __init__(self, idp, pool_name: str):
+        pool_id = idp.create_user_pool(PoolName=pool_name)["UserPool"]["Id"]
+        self.url = f"https://cognito-idp.{REGION}.amazonaws.com/{pool_id}"
+        self.signing_key = rsa_key()
+        self.jwks = {"keys": [jwk(self.signing_key, "k1", alg="RS256")]}
+
+    def fetch(self, wanted: str) -> dict:
+        if wanted != self.url:
+            raise KeyError(wanted)
+        return self.jwks
+
+
 # --- the data plane side ---------------------------------------------------------------------
 
 class Served:
@@ -231,41 +253,10 @@ class Served:
         self.server.stop()
 
 
-@dataclass
-class Reply:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    def header(self, name: str) -> str | None:
-        return self.headers.get(name)
-
-    def all(self, name: str) -> list[str]:
-        return self.headers.get_all(name) or []
-
-    def names(self) -> set[str]:
-        return {name.lower() for name in self.headers.keys()}
-
-
-def call(port: int, method: str, target: str, *, host: str, headers: Iterable[tuple[str, str]] = (),
-         body: bytes | None = None) -> Reply:
-    """One request with exactly these headers (repeats kept), on its own connection."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
-        connection.putheader("Host", host)
-        for name, value in headers:
-            connection.putheader(name, value)
-        if body is not None:
-            connection.putheader("Content-Length", str(len(body)))
-        connection.endheaders(body)
-        response = connection.getresponse()
-        return Reply(response.status, response.headers, response.read())
-    finally:
-        connection.close()
+def echoed(reply: Reply) -> dict:
+    """The event the echo handler got back (the reply must be its 200)."""
+    assert reply.status == 200, (reply.status, reply.body[:500])
+    return reply.json()
 
 
 def b64(data: bytes) -> str:

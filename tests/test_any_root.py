@@ -12,8 +12,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ import pytest
 
 from local_aws import aws, stack, terraform, tokens
 from tests.support.embedded_aws import free_port
+from tests.support.http import request
 
 pytestmark = pytest.mark.xdist_group("any-root")
 FIXTURE = Path(__file__).parent / "fixtures" / "other_team_root"
@@ -199,11 +198,9 @@ class Running:
 
 
 def get_json(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, {"body": error.read().decode()}
+    """(status, the JSON body), or for an error status (status, {"body": its text})."""
+    reply = request("GET", url, headers=headers)
+    return reply.status, reply.json() if reply.status < 400 else {"body": reply.text}
 
 
 def up_on_their_root(state_dir: Path, elsewhere: Path, names: Path) -> tuple[subprocess.Popen, str]:

@@ -3,8 +3,10 @@ aims at), the configuration findings, the command's flags and errors, and the au
 running stacks: this repository's root (passes: `GET /hello` is declared public in
 .local-aws-public) and tests/fixtures/audit_broken_root (each finding named).
 
-Each stack is started once for its tests (~25 s: the provider waits ~5 s per Lambda create); the
-two run in separate xdist groups, so on two workers they start side by side.
+This root's stack is the plugin's `local_stack` on conftest.py's copy of the repository, which
+tests/test_local_notes.py and tests/test_local_stack.py use too (one start, their xdist group
+"local-stack"; tests/test_local_stack.py's last_of_group test stops it). The broken root's stack is started here,
+once for its tests, in a group of its own, so on two workers it starts beside the other.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AuditPool"
 CLIENT = "audit-client-id"
 BROKEN_ROOT = stack.REPO / "tests" / "fixtures" / "audit_broken_root"
 START_TIMEOUT_S = 240
-on_repo_root = pytest.mark.xdist_group("audit-repo-root")
+on_repo_root = pytest.mark.xdist_group("local-stack")  # see the module docstring
 on_broken_root = pytest.mark.xdist_group("audit-broken-root")
 
 
@@ -288,7 +290,7 @@ def test_no_running_stack_is_a_clear_error(tmp_path) -> None:
 
 @dataclass
 class Running:
-    process: subprocess.Popen
+    process: subprocess.Popen | None  # None: started by another xdist worker
     state_dir: Path
     d: dict
 
@@ -331,8 +333,8 @@ def start(root: Path, base: Path):
 
 
 @pytest.fixture(scope="module")
-def repo_stack(tmp_path_factory):
-    yield from start(stack.REPO, tmp_path_factory.mktemp("audit-repo"))
+def repo_stack(local_stack):
+    return Running(local_stack.process, local_stack.state_dir, local_stack.description)
 
 
 @pytest.fixture(scope="module")

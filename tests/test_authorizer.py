@@ -12,11 +12,9 @@ from urllib.parse import quote
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jwt.algorithms import HMACAlgorithm
 from jwt.utils import base64url_encode
 
 from local_aws.authorizer import (
@@ -26,6 +24,7 @@ from local_aws.authorizer import (
 )
 from tests.support.keys import jwk, rsa_key
 from tests.support.signing import sigv4_headers
+from tests.support.tokens import hs256_with_public_key
 
 ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_TestPool1"
 CLIENT_ID = "5q1kqvd9c2uo3e8r0b7nlhf4gm"
@@ -223,13 +222,7 @@ def test_a2_3_alg_none_is_401(issuer) -> None:
 
 def test_a2_3_hs256_signed_with_the_public_key_is_401(issuer, rsa_keys) -> None:
     """The classic key-confusion attack: HMAC keyed with the issuer's own public key (PEM, as published)."""
-    pem = rsa_keys["k1"].public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    signing_input = b".".join([
-        base64url_encode(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "k1"}).encode()),
-        base64url_encode(json.dumps(access_claims()).encode()),
-    ])
-    mac = HMACAlgorithm(HMACAlgorithm.SHA256).sign(signing_input, pem)  # PyJWT refuses a PEM key; the attacker does not
-    token = (signing_input + b"." + base64url_encode(mac)).decode()
+    token = hs256_with_public_key(rsa_keys["k1"].public_key(), "k1", access_claims())
     assert_401(check(issuer, bearer(token)), "the token is not signed with a supported algorithm")
 
 

@@ -2,9 +2,10 @@
 
 A pool shaped like modules/cognito (email as username, resource server notes-api with read and
 write, a domain, clients web / spa / machine as the root declares them) is created with boto3 in
-the in-process embedded AWS; `LocalCognito` is served by Werkzeug on a free port; a small browser
-(cookies, redirects, the real login form parsed with html.parser) signs users in. Keys are real
-RS256 keys, and tokens are checked with PyJWT against the published JWKS.
+the in-process embedded AWS; `LocalCognito` is served on a free port by the data plane's server
+(local_aws.serving); requests go through tests/support/http.py, and a small browser (cookies,
+redirects within the auth domain, the real login form parsed with html.parser) signs users in.
+Keys are real RS256 keys, and tokens are checked with PyJWT against the published JWKS.
 
 Each test names the rule it checks. "local choice" marks behaviour the spec leaves open
 (UNCONFIRMED) and local_aws/cognito/ documents: those tests pin what this emulator does, not
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.client
 import json
 import secrets
 import stat
@@ -34,6 +34,7 @@ from local_aws.serving import WsgiServer
 
 from local_aws import aws
 from local_aws.cognito import LocalCognito
+from tests.support.http import Reply, request
 from tests.support.keys import rsa_key
 
 pytestmark = pytest.mark.xdist_group("cognito-endpoints")
@@ -171,56 +172,19 @@ def base(port: int) -> str:
     return f"http://{DOMAIN}.auth.localhost:{port}"
 
 
-# --- HTTP on loopback ------------------------------------------------------------------------
-
-@dataclass
-class Reply:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-    url: str
-
-    def json(self):
-        return json.loads(self.body)
-
-    @property
-    def location(self) -> str | None:
-        return self.headers.get("Location")
-
-    @property
-    def text(self) -> str:
-        return self.body.decode()
-
-
-def call(port: int, method: str, url: str, *, form: dict | None = None, headers: dict | None = None,
-         body: bytes | None = None) -> Reply:
-    """One request to the server on 127.0.0.1, with the Host of `url` (as *.localhost resolves)."""
-    parts = urlsplit(url)
-    headers = {"Host": parts.netloc, **(headers or {})}
-    if form is not None:
-        body = urlencode(form).encode()
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), body, headers)
-        response = connection.getresponse()
-        return Reply(response.status, response.headers, response.read(), url)
-    finally:
-        connection.close()
-
+# --- a browser on loopback --------------------------------------------------------------------
 
 class Browser:
     """Keeps cookies per host and follows redirects within the auth domain, as a browser would."""
 
-    def __init__(self, port: int):
-        self.port = port
+    def __init__(self) -> None:
         self.cookies: dict[str, dict[str, str]] = {}
 
     def request(self, method: str, url: str, form: dict | None = None) -> Reply:
         host = urlsplit(url).hostname
         jar = self.cookies.setdefault(host, {})
         headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())} if jar else {}
-        reply = call(self.port, method, url, form=form, headers=headers)
+        reply = request(method, url, form=form, headers=headers)
         for header in reply.headers.get_all("Set-Cookie") or []:
             for name, morsel in SimpleCookie(header).items():
                 jar[name] = morsel.value
@@ -287,9 +251,9 @@ def authorize_url(base: str, client: AppClient, **params: str) -> str:
         {"response_type": "code", "client_id": client.id, "redirect_uri": CALLBACK, **params})
 
 
-def sign_in(port: int, url: str, username: str = ADA, password: str = ADA_PASSWORD) -> Reply:
+def sign_in(url: str, username: str = ADA, password: str = ADA_PASSWORD) -> Reply:
     """Open the authorization URL in a new browser, fill the login form, return the redirect to the app."""
-    browser = Browser(port)
+    browser = Browser()
     page = browser.open(url)
     assert page.status == 200 and urlsplit(page.url).path == "/login", (page.status, page.text)
     form = the_form(page)
@@ -300,27 +264,27 @@ def sign_in(port: int, url: str, username: str = ADA, password: str = ADA_PASSWO
     return reply
 
 
-def web_code(port: int, base: str, setup: Setup, username: str = ADA, password: str = ADA_PASSWORD,
+def web_code(base: str, setup: Setup, username: str = ADA, password: str = ADA_PASSWORD,
              **params: str) -> str:
     params.setdefault("scope", "openid email profile notes-api/read")
-    return query(sign_in(port, authorize_url(base, setup.web, **params), username, password).location)["code"]
+    return query(sign_in(authorize_url(base, setup.web, **params), username, password).location)["code"]
 
 
-def token(port: int, base: str, form: dict, headers: dict | None = None) -> Reply:
-    return call(port, "POST", f"{base}/oauth2/token", form=form, headers=headers)
+def token(base: str, form: dict, headers: dict | None = None) -> Reply:
+    return request("POST", f"{base}/oauth2/token", form=form, headers=headers)
 
 
-def web_tokens(port: int, base: str, setup: Setup, username: str = ADA, password: str = ADA_PASSWORD,
+def web_tokens(base: str, setup: Setup, username: str = ADA, password: str = ADA_PASSWORD,
                **params: str) -> dict:
-    code = web_code(port, base, setup, username, password, **params)
-    reply = token(port, base, {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK},
+    code = web_code(base, setup, username, password, **params)
+    reply = token(base, {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK},
                   basic(setup.web))
     assert reply.status == 200, reply.text
     return reply.json()
 
 
-def machine_token(port: int, base: str, setup: Setup, **form: str) -> Reply:
-    return token(port, base, {"grant_type": "client_credentials", **form}, basic(setup.machine))
+def machine_token(base: str, setup: Setup, **form: str) -> Reply:
+    return token(base, {"grant_type": "client_credentials", **form}, basic(setup.machine))
 
 
 def verify(cognito: LocalCognito, setup: Setup, encoded: str, **options) -> dict:
@@ -332,8 +296,8 @@ def verify(cognito: LocalCognito, setup: Setup, encoded: str, **options) -> dict
                       options={"verify_aud": False}, **options)
 
 
-def userinfo(port: int, base: str, access_token: str) -> Reply:
-    return call(port, "GET", f"{base}/oauth2/userInfo", headers={"Authorization": f"Bearer {access_token}"})
+def userinfo(base: str, access_token: str) -> Reply:
+    return request("GET", f"{base}/oauth2/userInfo", headers={"Authorization": f"Bearer {access_token}"})
 
 
 def assert_redirect_error(reply: Reply, error: str, state: str | None = None) -> None:
@@ -357,7 +321,7 @@ def assert_token_error(reply: Reply, error: str, status: int = 400) -> None:
 # --- D1: discovery and keys ------------------------------------------------------------------
 
 def test_D1_discovery_lives_on_the_issuer_and_names_the_local_domain(port, base, setup) -> None:
-    reply = call(port, "GET", f"{base}/{setup.pool_id}/.well-known/openid-configuration")
+    reply = request("GET", f"{base}/{setup.pool_id}/.well-known/openid-configuration")
     assert reply.status == 200
     config = reply.json()
     assert config == {
@@ -374,14 +338,14 @@ def test_D1_discovery_lives_on_the_issuer_and_names_the_local_domain(port, base,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
     }
     # Whatever the Host, the issuer's documents answer; the endpoints name the domain it reached.
-    other = call(port, "GET", f"http://127.0.0.1:{port}/{setup.pool_id}/.well-known/openid-configuration").json()
+    other = request("GET", f"http://127.0.0.1:{port}/{setup.pool_id}/.well-known/openid-configuration").json()
     assert other["issuer"] == setup.issuer and other["token_endpoint"] == f"http://127.0.0.1:{port}/oauth2/token"
-    missing = call(port, "GET", f"{base}/{REGION}_nosuchpool/.well-known/openid-configuration")
+    missing = request("GET", f"{base}/{REGION}_nosuchpool/.well-known/openid-configuration")
     assert missing.status == 404
 
 
 def test_D1_jwks_has_two_rs256_keys_with_distinct_kids(port, base, setup, cognito) -> None:
-    reply = call(port, "GET", f"http://localhost:{port}/{setup.pool_id}/.well-known/jwks.json")
+    reply = request("GET", f"http://localhost:{port}/{setup.pool_id}/.well-known/jwks.json")
     assert reply.status == 200
     jwks = reply.json()
     assert jwks == cognito.jwks_for_issuer(setup.issuer)
@@ -399,7 +363,7 @@ def test_D1_jwks_has_two_rs256_keys_with_distinct_kids(port, base, setup, cognit
 
 def test_D1_access_and_id_tokens_verify_with_the_published_keys_under_different_kids(port, base, setup,
                                                                                       cognito) -> None:
-    tokens = web_tokens(port, base, setup)
+    tokens = web_tokens(base, setup)
     access_kid = jwt.get_unverified_header(tokens["access_token"])["kid"]
     id_kid = jwt.get_unverified_header(tokens["id_token"])["kid"]
     assert access_kid != id_kid
@@ -428,7 +392,7 @@ def test_D1_keys_are_persisted_private_0600_and_reused_by_a_new_instance(setup, 
 # --- D2 + D3: the authorization code grant through the login form ----------------------------
 
 def test_D2_D3_web_code_flow_through_the_login_form_with_basic_secret(port, base, setup, cognito) -> None:
-    browser = Browser(port)
+    browser = Browser()
     state = 'st "<&>" é/?#x'  # kept exactly
     first = browser.request("GET", authorize_url(base, setup.web, state=state, scope="openid email notes-api/read"))
     assert first.status == 302 and first.location == "/login?" + urlsplit(first.url).query  # the same parameters
@@ -445,7 +409,7 @@ def test_D2_D3_web_code_flow_through_the_login_form_with_basic_secret(port, base
     assert set(got) == {"code", "state"} and got["state"] == state
     assert callback.location.startswith(CALLBACK + "?code=")
 
-    reply = token(port, base, {"grant_type": "authorization_code", "code": got["code"], "redirect_uri": CALLBACK},
+    reply = token(base, {"grant_type": "authorization_code", "code": got["code"], "redirect_uri": CALLBACK},
                   basic(setup.web))
     assert reply.status == 200, reply.text
     assert reply.headers["Cache-Control"] == "no-store"
@@ -457,9 +421,9 @@ def test_D2_D3_web_code_flow_through_the_login_form_with_basic_secret(port, base
 
 
 def test_D3_web_may_authenticate_with_client_secret_in_the_form(port, base, setup) -> None:
-    code = web_code(port, base, setup)
-    reply = token(port, base, {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK,
-                               "client_id": setup.web.id, "client_secret": setup.web.secret})
+    code = web_code(base, setup)
+    reply = token(base, {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK,
+                         "client_id": setup.web.id, "client_secret": setup.web.secret})
     assert reply.status == 200 and "access_token" in reply.json()
 
 
@@ -468,10 +432,10 @@ def test_D2_D3_spa_code_flow_with_pkce_s256_and_no_secret(port, base, setup, cog
     # phone and aws.cognito.signin.user.admin are not enabled on spa: ignored (D2).
     url = authorize_url(base, setup.spa, state="s1", nonce="n-123", code_challenge=challenge,
                         code_challenge_method="S256", scope="openid phone aws.cognito.signin.user.admin notes-api/write")
-    got = query(sign_in(port, url).location)
+    got = query(sign_in(url).location)
     assert got["state"] == "s1"
-    reply = token(port, base, {"grant_type": "authorization_code", "client_id": setup.spa.id, "code": got["code"],
-                               "redirect_uri": CALLBACK, "code_verifier": verifier})
+    reply = token(base, {"grant_type": "authorization_code", "client_id": setup.spa.id, "code": got["code"],
+                         "redirect_uri": CALLBACK, "code_verifier": verifier})
     assert reply.status == 200, reply.text
     tokens = reply.json()
     access = verify(cognito, setup, tokens["access_token"])
@@ -482,22 +446,22 @@ def test_D2_D3_spa_code_flow_with_pkce_s256_and_no_secret(port, base, setup, cog
 
 
 def test_D3_id_token_only_with_openid(port, base, setup) -> None:
-    tokens = web_tokens(port, base, setup, scope="notes-api/read")
+    tokens = web_tokens(base, setup, scope="notes-api/read")
     assert "id_token" not in tokens and {"access_token", "refresh_token"} <= set(tokens)
-    refreshed = token(port, base, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+    refreshed = token(base, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
                       basic(setup.web)).json()
     assert "id_token" not in refreshed
 
 
 def test_D2_no_scope_means_all_of_the_clients_scopes(port, base, setup, cognito) -> None:
-    code = query(sign_in(port, authorize_url(base, setup.web)).location)["code"]
-    tokens = token(port, base, {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK},
+    code = query(sign_in(authorize_url(base, setup.web)).location)["code"]
+    tokens = token(base, {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK},
                    basic(setup.web)).json()
     assert verify(cognito, setup, tokens["access_token"])["scope"].split() == USER_SCOPES
 
 
 def test_D2_wrong_password_shows_the_form_again_then_the_right_one_signs_in(port, base, setup) -> None:
-    browser = Browser(port)
+    browser = Browser()
     page = browser.open(authorize_url(base, setup.web, state="again"))
     form = the_form(page)
     wrong = browser.open(urljoin(page.url, form.action), "POST", {**form.fields, "username": ADA, "password": "nope"})
@@ -514,7 +478,7 @@ def test_D2_wrong_password_shows_the_form_again_then_the_right_one_signs_in(port
 
 
 def test_D2_login_without_csrf_token_or_cookie_is_refused(port, base, setup) -> None:
-    browser = Browser(port)
+    browser = Browser()
     page = browser.open(authorize_url(base, setup.web))
     form = the_form(page)
     fields = {**form.fields, "username": ADA, "password": ADA_PASSWORD}
@@ -522,7 +486,7 @@ def test_D2_login_without_csrf_token_or_cookie_is_refused(port, base, setup) -> 
     assert no_token.status == 400 and no_token.location is None
     forged = browser.open(urljoin(page.url, "/login"), "POST", {**fields, "_csrf": "0" * 64})
     assert forged.status == 400
-    no_cookie = Browser(port).open(urljoin(page.url, "/login"), "POST", fields)  # another browser: no cookie
+    no_cookie = Browser().open(urljoin(page.url, "/login"), "POST", fields)  # another browser: no cookie
     assert no_cookie.status == 400 and no_cookie.location is None
     non_ascii = browser.open(urljoin(page.url, "/login"), "POST", {**fields, "_csrf": "é" * 64})
     assert non_ascii.status == 400  # refused like any forgery, not a 500
@@ -530,71 +494,71 @@ def test_D2_login_without_csrf_token_or_cookie_is_refused(port, base, setup) -> 
 
 
 def test_D3_an_oversized_token_request_is_a_4xx_not_a_500(port, base, setup) -> None:
-    reply = call(port, "POST", f"{base}/oauth2/token", form={"grant_type": "client_credentials", "scope": "x" * (2 << 20)})
+    reply = request("POST", f"{base}/oauth2/token", form={"grant_type": "client_credentials", "scope": "x" * (2 << 20)})
     assert reply.status == 413
 
 
 def test_D2_html_is_escaped_and_pages_are_locked_down(port, base, setup) -> None:
     evil = '"><script>alert(1)</script>'
-    page = Browser(port).open(authorize_url(base, setup.web, state=evil, nonce=evil))
+    page = Browser().open(authorize_url(base, setup.web, state=evil, nonce=evil))
     assert page.status == 200
     assert "<script>" not in page.text and "&lt;script&gt;" in page.text
     assert the_form(page).fields["state"] == evil
     assert "default-src 'none'" in page.headers["Content-Security-Policy"]
     assert page.headers["X-Frame-Options"] == "DENY"
-    error = call(port, "GET", f"{base}/oauth2/authorize?client_id={evil}&redirect_uri={CALLBACK}")
+    error = request("GET", f"{base}/oauth2/authorize?client_id={evil}&redirect_uri={CALLBACK}")
     assert "<script>" not in error.text
 
 
 # --- D2: authorization request errors --------------------------------------------------------
 
 def test_D2_unknown_client_is_an_error_page_not_a_redirect(port, base, setup) -> None:
-    assert_error_page(call(port, "GET", authorize_url(base, AppClient("nosuchclient", None), state="x")))
-    assert_error_page(call(port, "GET", f"{base}/oauth2/authorize?response_type=code&redirect_uri={CALLBACK}"))
+    assert_error_page(request("GET", authorize_url(base, AppClient("nosuchclient", None), state="x")))
+    assert_error_page(request("GET", f"{base}/oauth2/authorize?response_type=code&redirect_uri={CALLBACK}"))
 
 
 def test_D2_unregistered_redirect_uri_is_an_error_page_not_a_redirect(port, base, setup) -> None:
     for uri in ("http://localhost:3000/evil", CALLBACK + "/", "http://localhost:3001/callback"):
-        assert_error_page(call(port, "GET", authorize_url(base, setup.web, redirect_uri=uri, state="x")))
+        assert_error_page(request("GET", authorize_url(base, setup.web, redirect_uri=uri, state="x")))
     # The machine client has no callback URL at all.
-    assert_error_page(call(port, "GET", authorize_url(base, setup.machine)))
+    assert_error_page(request("GET", authorize_url(base, setup.machine)))
 
 
 def test_D2_bad_response_type_redirects_invalid_request_or_unauthorized_client(port, base, setup) -> None:
     url = f"{base}/oauth2/authorize?" + urlencode({"client_id": setup.web.id, "redirect_uri": CALLBACK, "state": "r"})
-    assert_redirect_error(call(port, "GET", url), "invalid_request", "r")  # missing
-    assert_redirect_error(call(port, "GET", url + "&response_type=id_token"), "invalid_request", "r")
+    assert_redirect_error(request("GET", url), "invalid_request", "r")  # missing
+    assert_redirect_error(request("GET", url + "&response_type=id_token"), "invalid_request", "r")
     # web does not allow the implicit grant.
-    assert_redirect_error(call(port, "GET", url + "&response_type=token"), "unauthorized_client", "r")
+    assert_redirect_error(request("GET", url + "&response_type=token"), "unauthorized_client", "r")
 
 
 def test_D2_pkce_only_s256_and_a_public_client_must_use_it(port, base, setup) -> None:
     _, challenge = pkce()
     plain = authorize_url(base, setup.web, state="p", code_challenge=challenge, code_challenge_method="plain")
-    assert_redirect_error(call(port, "GET", plain), "invalid_request", "p")
+    assert_redirect_error(request("GET", plain), "invalid_request", "p")
     no_method = authorize_url(base, setup.web, state="p", code_challenge=challenge)
-    assert_redirect_error(call(port, "GET", no_method), "invalid_request", "p")
+    assert_redirect_error(request("GET", no_method), "invalid_request", "p")
     # local choice: a client without a secret must send a challenge.
-    assert_redirect_error(call(port, "GET", authorize_url(base, setup.spa, state="p")), "invalid_request", "p")
+    assert_redirect_error(request("GET", authorize_url(base, setup.spa, state="p")), "invalid_request", "p")
 
 
 def test_D2_scopes_none_enabled_or_without_openid_is_invalid_scope(port, base, setup) -> None:
     for scope in ("phone", "aws.cognito.signin.user.admin unknown/scope", "email notes-api/read"):
-        assert_redirect_error(call(port, "GET", authorize_url(base, setup.web, scope=scope, state="q")),
+        assert_redirect_error(request("GET", authorize_url(base, setup.web, scope=scope, state="q")),
                               "invalid_scope", "q")
 
 
 def test_D2_federation_is_not_emulated(port, base, setup) -> None:
     url = authorize_url(base, setup.web, identity_provider="Google", state="f")
-    assert_redirect_error(call(port, "GET", url), "invalid_request", "f")
-    assert call(port, "GET", authorize_url(base, setup.web, identity_provider="COGNITO")).status == 302
+    assert_redirect_error(request("GET", url), "invalid_request", "f")
+    assert request("GET", authorize_url(base, setup.web, identity_provider="COGNITO")).status == 302
 
 
 def test_D2_login_checks_the_request_again(port, base, setup) -> None:
     # /login is reachable directly: the same checks apply, and for a POST too.
-    assert_error_page(call(port, "GET", f"{base}/login?" + urlencode(
+    assert_error_page(request("GET", f"{base}/login?" + urlencode(
         {"response_type": "code", "client_id": setup.web.id, "redirect_uri": "https://evil.example/"})))
-    browser = Browser(port)
+    browser = Browser()
     page = browser.open(authorize_url(base, setup.web))
     fields = {**the_form(page).fields, "username": ADA, "password": ADA_PASSWORD,
               "redirect_uri": "https://evil.example/"}
@@ -604,110 +568,110 @@ def test_D2_login_checks_the_request_again(port, base, setup) -> None:
 # --- D3: token endpoint errors ---------------------------------------------------------------
 
 def test_D3_wrong_or_missing_secret_and_unknown_client_are_invalid_client(port, base, setup) -> None:
-    code = web_code(port, base, setup)
+    code = web_code(base, setup)
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK}
     wrong = AppClient(setup.web.id, "not-the-secret")
-    assert_token_error(token(port, base, form, basic(wrong)), "invalid_client")
-    assert_token_error(token(port, base, {**form, "client_id": setup.web.id}), "invalid_client")
-    assert_token_error(token(port, base, form, basic(AppClient("nosuchclient", "x"))), "invalid_client")
-    assert_token_error(token(port, base, {"grant_type": "client_credentials"}, basic(AppClient(setup.machine.id,
-                                                                                              setup.web.secret))),
+    assert_token_error(token(base, form, basic(wrong)), "invalid_client")
+    assert_token_error(token(base, {**form, "client_id": setup.web.id}), "invalid_client")
+    assert_token_error(token(base, form, basic(AppClient("nosuchclient", "x"))), "invalid_client")
+    assert_token_error(token(base, {"grant_type": "client_credentials"}, basic(AppClient(setup.machine.id,
+                                                                                        setup.web.secret))),
                        "invalid_client")
     # A public client has no secret to send.
-    assert_token_error(token(port, base, {**form, "client_id": setup.spa.id, "client_secret": "x"}), "invalid_client")
+    assert_token_error(token(base, {**form, "client_id": setup.spa.id, "client_secret": "x"}), "invalid_client")
 
 
 def test_D3_redirect_uri_must_be_identical(port, base, setup) -> None:
-    code = web_code(port, base, setup)
-    reply = token(port, base, {"grant_type": "authorization_code", "code": code,
-                               "redirect_uri": CALLBACK + "?x=1"}, basic(setup.web))
+    code = web_code(base, setup)
+    reply = token(base, {"grant_type": "authorization_code", "code": code,
+                         "redirect_uri": CALLBACK + "?x=1"}, basic(setup.web))
     assert_token_error(reply, "invalid_grant")
-    missing = token(port, base, {"grant_type": "authorization_code", "code": code}, basic(setup.web))
+    missing = token(base, {"grant_type": "authorization_code", "code": code}, basic(setup.web))
     assert_token_error(missing, "invalid_request")
 
 
 def test_D2_D3_code_is_single_use(port, base, setup, cognito) -> None:
-    code = web_code(port, base, setup)
+    code = web_code(base, setup)
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK}
-    first = token(port, base, form, basic(setup.web))
+    first = token(base, form, basic(setup.web))
     assert first.status == 200
-    assert_token_error(token(port, base, form, basic(setup.web)), "invalid_grant")
+    assert_token_error(token(base, form, basic(setup.web)), "invalid_grant")
     # local choice (RFC 6749 4.1.2): replaying a code revokes what its first use issued.
     tokens = first.json()
-    refresh = token(port, base, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+    refresh = token(base, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
                     basic(setup.web))
     assert_token_error(refresh, "invalid_grant")
-    assert userinfo(port, base, tokens["access_token"]).status == 401
-    assert_token_error(token(port, base, {**form, "code": "never-issued"}, basic(setup.web)), "invalid_grant")
+    assert userinfo(base, tokens["access_token"]).status == 401
+    assert_token_error(token(base, {**form, "code": "never-issued"}, basic(setup.web)), "invalid_grant")
 
 
 def test_D2_code_lives_five_minutes_by_the_injected_clock(port, base, setup, later) -> None:
-    fresh, stale = web_code(port, base, setup), web_code(port, base, setup)
+    fresh, stale = web_code(base, setup), web_code(base, setup)
     later(299)
-    ok = token(port, base, {"grant_type": "authorization_code", "code": fresh, "redirect_uri": CALLBACK},
+    ok = token(base, {"grant_type": "authorization_code", "code": fresh, "redirect_uri": CALLBACK},
                basic(setup.web))
     assert ok.status == 200
     later(2)
-    expired = token(port, base, {"grant_type": "authorization_code", "code": stale, "redirect_uri": CALLBACK},
+    expired = token(base, {"grant_type": "authorization_code", "code": stale, "redirect_uri": CALLBACK},
                     basic(setup.web))
     assert_token_error(expired, "invalid_grant")
 
 
 def test_D3_code_belongs_to_the_client_it_was_issued_to(port, base, setup) -> None:
-    code = web_code(port, base, setup)
-    reply = token(port, base, {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK,
-                               "client_id": setup.spa.id, "code_verifier": pkce()[0]})
+    code = web_code(base, setup)
+    reply = token(base, {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK,
+                         "client_id": setup.spa.id, "code_verifier": pkce()[0]})
     assert_token_error(reply, "invalid_grant")
 
 
-def _spa_code(port: int, base: str, setup: Setup) -> tuple[str, str]:
+def _spa_code(base: str, setup: Setup) -> tuple[str, str]:
     verifier, challenge = pkce()
     url = authorize_url(base, setup.spa, code_challenge=challenge, code_challenge_method="S256")
-    return query(sign_in(port, url).location)["code"], verifier
+    return query(sign_in(url).location)["code"], verifier
 
 
 def test_D3_pkce_verifier_must_match(port, base, setup) -> None:
-    code, _ = _spa_code(port, base, setup)
+    code, _ = _spa_code(base, setup)
     form = {"grant_type": "authorization_code", "client_id": setup.spa.id, "code": code, "redirect_uri": CALLBACK}
-    assert_token_error(token(port, base, {**form, "code_verifier": pkce()[0]}), "invalid_grant")
+    assert_token_error(token(base, {**form, "code_verifier": pkce()[0]}), "invalid_grant")
 
 
 def test_D3_pkce_verifier_is_required_when_a_challenge_was_given(port, base, setup) -> None:
-    code, verifier = _spa_code(port, base, setup)
+    code, verifier = _spa_code(base, setup)
     form = {"grant_type": "authorization_code", "client_id": setup.spa.id, "code": code, "redirect_uri": CALLBACK}
-    assert_token_error(token(port, base, form), "invalid_request")
+    assert_token_error(token(base, form), "invalid_request")
     # The code was consumed by that attempt (single use, D2).
-    assert_token_error(token(port, base, {**form, "code_verifier": verifier}), "invalid_grant")
+    assert_token_error(token(base, {**form, "code_verifier": verifier}), "invalid_grant")
 
 
 def test_D3_grant_not_enabled_for_the_client_is_unauthorized_client(port, base, setup) -> None:
-    code = web_code(port, base, setup)
-    as_machine = token(port, base, {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK},
+    code = web_code(base, setup)
+    as_machine = token(base, {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK},
                        basic(setup.machine))
     assert_token_error(as_machine, "unauthorized_client")
-    assert_token_error(token(port, base, {"grant_type": "client_credentials", "client_id": setup.spa.id}),
+    assert_token_error(token(base, {"grant_type": "client_credentials", "client_id": setup.spa.id}),
                        "unauthorized_client")
-    assert_token_error(token(port, base, {"grant_type": "client_credentials"}, basic(setup.web)),
+    assert_token_error(token(base, {"grant_type": "client_credentials"}, basic(setup.web)),
                        "unauthorized_client")
 
 
 def test_D3_unsupported_or_missing_grant_type_and_malformed_bodies(port, base, setup) -> None:
-    assert_token_error(token(port, base, {"grant_type": "password", "username": ADA, "password": ADA_PASSWORD},
+    assert_token_error(token(base, {"grant_type": "password", "username": ADA, "password": ADA_PASSWORD},
                              basic(setup.web)), "unsupported_grant_type")
-    assert_token_error(token(port, base, {}, basic(setup.web)), "invalid_request")
-    as_json = call(port, "POST", f"{base}/oauth2/token", body=b'{"grant_type":"client_credentials"}',
-                   headers={"Content-Type": "application/json", **basic(setup.machine)})
+    assert_token_error(token(base, {}, basic(setup.web)), "invalid_request")
+    as_json = request("POST", f"{base}/oauth2/token", body=b'{"grant_type":"client_credentials"}',
+                headers={"Content-Type": "application/json", **basic(setup.machine)})
     assert_token_error(as_json, "invalid_request")
-    twice = call(port, "POST", f"{base}/oauth2/token", body=b"grant_type=client_credentials&scope=a&scope=b",
-                 headers={"Content-Type": "application/x-www-form-urlencoded", **basic(setup.machine)})
+    twice = request("POST", f"{base}/oauth2/token", body=b"grant_type=client_credentials&scope=a&scope=b",
+              headers={"Content-Type": "application/x-www-form-urlencoded", **basic(setup.machine)})
     assert_token_error(twice, "invalid_request")
-    assert call(port, "GET", f"{base}/oauth2/token").status == 405
+    assert request("GET", f"{base}/oauth2/token").status == 405
 
 
 # --- D3: client credentials ------------------------------------------------------------------
 
 def test_D3_client_credentials_default_to_all_custom_scopes(port, base, setup, cognito) -> None:
-    reply = machine_token(port, base, setup)
+    reply = machine_token(base, setup)
     assert reply.status == 200, reply.text
     body = reply.json()
     assert set(body) == {"access_token", "token_type", "expires_in"} and body["token_type"] == "Bearer"
@@ -715,26 +679,26 @@ def test_D3_client_credentials_default_to_all_custom_scopes(port, base, setup, c
 
 
 def test_D3_client_credentials_subset_when_asked(port, base, setup, cognito) -> None:
-    reply = machine_token(port, base, setup, scope="notes-api/write")
+    reply = machine_token(base, setup, scope="notes-api/write")
     assert verify(cognito, setup, reply.json()["access_token"])["scope"] == "notes-api/write"
-    form_auth = token(port, base, {"grant_type": "client_credentials", "scope": "notes-api/read",
-                                   "client_id": setup.machine.id, "client_secret": setup.machine.secret})
+    form_auth = token(base, {"grant_type": "client_credentials", "scope": "notes-api/read",
+                             "client_id": setup.machine.id, "client_secret": setup.machine.secret})
     assert verify(cognito, setup, form_auth.json()["access_token"])["scope"] == "notes-api/read"
 
 
 def test_D3_client_credentials_refuse_openid_and_unknown_scopes(port, base, setup) -> None:
     for scope in ("openid", "notes-api/read openid", "notes-api/delete", "other-api/read"):
-        assert_token_error(machine_token(port, base, setup, scope=scope), "invalid_scope")
+        assert_token_error(machine_token(base, setup, scope=scope), "invalid_scope")
 
 
 # --- D3: refresh -----------------------------------------------------------------------------
 
 def test_D3_refresh_gives_new_access_and_id_tokens_but_no_refresh_token(port, base, setup, cognito, later) -> None:
-    tokens = web_tokens(port, base, setup, nonce="n-1")
+    tokens = web_tokens(base, setup, nonce="n-1")
     first_access = verify(cognito, setup, tokens["access_token"])
     first_id = verify(cognito, setup, tokens["id_token"], audience=setup.web.id)
     later(60)
-    reply = token(port, base, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+    reply = token(base, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
                   basic(setup.web))
     assert reply.status == 200, reply.text
     refreshed = reply.json()
@@ -747,10 +711,10 @@ def test_D3_refresh_gives_new_access_and_id_tokens_but_no_refresh_token(port, ba
     assert access["scope"] == first_access["scope"]
     assert "nonce" in first_id and "nonce" not in identity  # local choice: no nonce on refresh
     # A refresh token works for the client it was issued to only.
-    other = token(port, base, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
-                               "client_id": setup.spa.id})
+    other = token(base, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
+                         "client_id": setup.spa.id})
     assert_token_error(other, "invalid_grant")
-    assert_token_error(token(port, base, {"grant_type": "refresh_token"}, basic(setup.web)), "invalid_request")
+    assert_token_error(token(base, {"grant_type": "refresh_token"}, basic(setup.web)), "invalid_request")
 
 
 def test_D3_refresh_fails_for_a_disabled_user(port, base, setup) -> None:
@@ -759,13 +723,13 @@ def test_D3_refresh_fails_for_a_disabled_user(port, base, setup) -> None:
                           UserAttributes=[{"Name": "email", "Value": "temp@example.com"}])
     idp.admin_set_user_password(UserPoolId=setup.pool_id, Username="temp@example.com", Password="Temp-0rary-pass!",
                                 Permanent=True)
-    tokens = web_tokens(port, base, setup, "temp@example.com", "Temp-0rary-pass!")
+    tokens = web_tokens(base, setup, "temp@example.com", "Temp-0rary-pass!")
     idp.admin_disable_user(UserPoolId=setup.pool_id, Username="temp@example.com")
     try:
-        reply = token(port, base, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        reply = token(base, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
                       basic(setup.web))
         assert_token_error(reply, "invalid_grant")
-        assert userinfo(port, base, tokens["access_token"]).status == 401
+        assert userinfo(base, tokens["access_token"]).status == 401
     finally:
         idp.admin_delete_user(UserPoolId=setup.pool_id, Username="temp@example.com")
 
@@ -773,15 +737,15 @@ def test_D3_refresh_fails_for_a_disabled_user(port, base, setup) -> None:
 # --- D4: userInfo ----------------------------------------------------------------------------
 
 def test_D4_userinfo_filters_attributes_by_scope(port, base, setup) -> None:
-    ada = web_tokens(port, base, setup, scope="openid email profile")
-    reply = userinfo(port, base, ada["access_token"])
+    ada = web_tokens(base, setup, scope="openid email profile")
+    reply = userinfo(base, ada["access_token"])
     assert reply.status == 200 and reply.headers["Cache-Control"] == "no-store"
     assert reply.json() == {"sub": setup.ada_username, "email": ADA, "email_verified": "true",
                             "username": setup.ada_username}
 
     def grace(scope: str) -> dict:
-        tokens = web_tokens(port, base, setup, GRACE, GRACE_PASSWORD, scope=scope)
-        return userinfo(port, base, tokens["access_token"]).json()
+        tokens = web_tokens(base, setup, GRACE, GRACE_PASSWORD, scope=scope)
+        return userinfo(base, tokens["access_token"]).json()
 
     base_claims = {"sub": setup.grace_username, "username": setup.grace_username}
     assert grace("openid profile") == {**base_claims, "name": "Grace Hopper"}
@@ -792,19 +756,19 @@ def test_D4_userinfo_filters_attributes_by_scope(port, base, setup) -> None:
 
 
 def test_D4_userinfo_reads_the_user_live(port, base, setup) -> None:
-    tokens = web_tokens(port, base, setup, GRACE, GRACE_PASSWORD, scope="openid profile")
+    tokens = web_tokens(base, setup, GRACE, GRACE_PASSWORD, scope="openid profile")
     idp = setup.idp()
     idp.admin_update_user_attributes(UserPoolId=setup.pool_id, Username=GRACE,
                                      UserAttributes=[{"Name": "name", "Value": "Rear Admiral Hopper"}])
     try:
-        assert userinfo(port, base, tokens["access_token"]).json()["name"] == "Rear Admiral Hopper"
+        assert userinfo(base, tokens["access_token"]).json()["name"] == "Rear Admiral Hopper"
     finally:
         idp.admin_update_user_attributes(UserPoolId=setup.pool_id, Username=GRACE,
                                          UserAttributes=[{"Name": "name", "Value": "Grace Hopper"}])
 
 
 def test_D4_userinfo_refuses_bad_tokens_with_401_invalid_token(port, base, setup, cognito, later) -> None:
-    tokens = web_tokens(port, base, setup)
+    tokens = web_tokens(base, setup)
     now = int(time.time())
     forged_claims = {**jwt.decode(tokens["access_token"], options={"verify_signature": False}), "exp": now + 600}
     other_key = jwt.encode(forged_claims, _other_private_key(), algorithm="RS256",
@@ -813,31 +777,31 @@ def test_D4_userinfo_refuses_bad_tokens_with_401_invalid_token(port, base, setup
         "garbage": "not-a-jwt",
         "id token": tokens["id_token"],
         "signed by another key": other_key,
-        "no openid": web_tokens(port, base, setup, scope="notes-api/read")["access_token"],
-        "machine token": machine_token(port, base, setup).json()["access_token"],
+        "no openid": web_tokens(base, setup, scope="notes-api/read")["access_token"],
+        "machine token": machine_token(base, setup).json()["access_token"],
         "HS256": jwt.encode(forged_claims, "s" * 32, algorithm="HS256"),
         # Well signed (sign() mints any shape) but naming no user.
         "no username": cognito.sign(setup.pool_id, {k: v for k, v in forged_claims.items() if k != "username"}),
     }
     for name, bad_token in bad.items():
-        reply = userinfo(port, base, bad_token)
+        reply = userinfo(base, bad_token)
         assert reply.status == 401, name
         assert 'error="invalid_token"' in reply.headers["WWW-Authenticate"], name
-    missing = call(port, "GET", f"{base}/oauth2/userInfo")
+    missing = request("GET", f"{base}/oauth2/userInfo")
     assert missing.status == 400 and 'error="invalid_request"' in missing.headers["WWW-Authenticate"]
-    assert userinfo(port, base, tokens["access_token"]).status == 200
+    assert userinfo(base, tokens["access_token"]).status == 200
     later(30 * 60 + 1)  # web's access tokens live 30 minutes
-    expired = userinfo(port, base, tokens["access_token"])
+    expired = userinfo(base, tokens["access_token"])
     assert expired.status == 401 and 'error="invalid_token"' in expired.headers["WWW-Authenticate"]
 
 
 
 def test_D4_userinfo_checks_the_registered_claims_of_a_well_signed_token(port, base, setup, cognito) -> None:
     # local choice: userInfo's own claim checks after the shared signature check (verifier.py).
-    tokens = web_tokens(port, base, setup)
+    tokens = web_tokens(base, setup)
     claims = {**jwt.decode(tokens["access_token"], options={"verify_signature": False}),
               "exp": int(time.time()) + 600}
-    assert userinfo(port, base, cognito.sign(setup.pool_id, claims)).status == 200  # re-signed as it was: good
+    assert userinfo(base, cognito.sign(setup.pool_id, claims)).status == 200  # re-signed as it was: good
     bad = {
         **{f"no {name}": {k: v for k, v in claims.items() if k != name} for name in ("exp", "iat", "iss", "sub")},
         "null iat": {**claims, "iat": None},
@@ -848,10 +812,10 @@ def test_D4_userinfo_checks_the_registered_claims_of_a_well_signed_token(port, b
         "an ID token's use": {**claims, "token_use": "id"},
     }
     for name, forged in bad.items():
-        reply = userinfo(port, base, cognito.sign(setup.pool_id, forged))
+        reply = userinfo(base, cognito.sign(setup.pool_id, forged))
         assert reply.status == 401, name
         assert 'error="invalid_token"' in reply.headers["WWW-Authenticate"], name
-    signed_by_id_key = userinfo(port, base, cognito.sign(setup.pool_id, claims, key="id"))
+    signed_by_id_key = userinfo(base, cognito.sign(setup.pool_id, claims, key="id"))
     assert signed_by_id_key.status == 401
     assert signed_by_id_key.json()["error_description"] == "the token is not an access token of this user pool"
 
@@ -869,51 +833,51 @@ def _other_private_key():
 # --- D5: revocation --------------------------------------------------------------------------
 
 def test_D5_revoke_ends_the_refresh_token_and_its_access_tokens(port, base, setup, cognito) -> None:
-    tokens = web_tokens(port, base, setup)
-    refreshed = token(port, base, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+    tokens = web_tokens(base, setup)
+    refreshed = token(base, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
                       basic(setup.web)).json()
-    assert userinfo(port, base, refreshed["access_token"]).status == 200
-    reply = call(port, "POST", f"{base}/oauth2/revoke", form={"token": tokens["refresh_token"]},
-                 headers=basic(setup.web))
+    assert userinfo(base, refreshed["access_token"]).status == 200
+    reply = request("POST", f"{base}/oauth2/revoke", form={"token": tokens["refresh_token"]},
+              headers=basic(setup.web))
     assert (reply.status, reply.body) == (200, b"")
-    again = token(port, base, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+    again = token(base, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
                   basic(setup.web))
     assert_token_error(again, "invalid_grant")
     for access_token in (tokens["access_token"], refreshed["access_token"]):
-        assert userinfo(port, base, access_token).status == 401
+        assert userinfo(base, access_token).status == 401
     origin = jwt.decode(tokens["access_token"], options={"verify_signature": False})["origin_jti"]
     assert cognito.is_revoked(origin)
     # Already revoked, or never issued: still 200.
     for revoked in (tokens["refresh_token"], "never-issued"):
-        assert call(port, "POST", f"{base}/oauth2/revoke", form={"token": revoked}, headers=basic(setup.web)).status == 200
+        assert request("POST", f"{base}/oauth2/revoke", form={"token": revoked}, headers=basic(setup.web)).status == 200
 
 
 def test_D5_public_client_revokes_with_its_client_id(port, base, setup) -> None:
-    code, verifier = _spa_code(port, base, setup)
-    tokens = token(port, base, {"grant_type": "authorization_code", "client_id": setup.spa.id, "code": code,
-                                "redirect_uri": CALLBACK, "code_verifier": verifier}).json()
-    reply = call(port, "POST", f"{base}/oauth2/revoke", form={"token": tokens["refresh_token"],
-                                                              "client_id": setup.spa.id})
+    code, verifier = _spa_code(base, setup)
+    tokens = token(base, {"grant_type": "authorization_code", "client_id": setup.spa.id, "code": code,
+                          "redirect_uri": CALLBACK, "code_verifier": verifier}).json()
+    reply = request("POST", f"{base}/oauth2/revoke", form={"token": tokens["refresh_token"],
+                                                           "client_id": setup.spa.id})
     assert reply.status == 200
-    assert_token_error(token(port, base, {"grant_type": "refresh_token", "client_id": setup.spa.id,
-                                          "refresh_token": tokens["refresh_token"]}), "invalid_grant")
+    assert_token_error(token(base, {"grant_type": "refresh_token", "client_id": setup.spa.id,
+                                    "refresh_token": tokens["refresh_token"]}), "invalid_grant")
 
 
 def test_D5_revoke_errors(port, base, setup) -> None:
-    tokens = web_tokens(port, base, setup)
+    tokens = web_tokens(base, setup)
     revoke = f"{base}/oauth2/revoke"
-    wrong_secret = call(port, "POST", revoke, form={"token": tokens["refresh_token"]},
-                        headers=basic(AppClient(setup.web.id, "wrong")))
+    wrong_secret = request("POST", revoke, form={"token": tokens["refresh_token"]},
+                     headers=basic(AppClient(setup.web.id, "wrong")))
     assert_token_error(wrong_secret, "invalid_client", 401)  # AWS's revocation page: 401
-    no_auth = call(port, "POST", revoke, form={"token": tokens["refresh_token"], "client_id": setup.web.id})
+    no_auth = request("POST", revoke, form={"token": tokens["refresh_token"], "client_id": setup.web.id})
     assert_token_error(no_auth, "invalid_client", 401)
-    assert_token_error(call(port, "POST", revoke, form={}, headers=basic(setup.web)), "invalid_request")
-    access = call(port, "POST", revoke, form={"token": tokens["access_token"]}, headers=basic(setup.web))
+    assert_token_error(request("POST", revoke, form={}, headers=basic(setup.web)), "invalid_request")
+    access = request("POST", revoke, form={"token": tokens["access_token"]}, headers=basic(setup.web))
     assert_token_error(access, "unsupported_token_type")
     # local choice: another client's refresh token is refused loudly, and stays valid.
-    other = call(port, "POST", revoke, form={"token": tokens["refresh_token"], "client_id": setup.spa.id})
+    other = request("POST", revoke, form={"token": tokens["refresh_token"], "client_id": setup.spa.id})
     assert_token_error(other, "unauthorized_client")
-    still = token(port, base, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+    still = token(base, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
                   basic(setup.web))
     assert still.status == 200
 
@@ -921,15 +885,15 @@ def test_D5_revoke_errors(port, base, setup) -> None:
 # --- logout ----------------------------------------------------------------------------------
 
 def test_D1_logout_redirects_only_to_a_registered_logout_uri(port, base, setup) -> None:
-    ok = call(port, "GET", f"{base}/logout?" + urlencode({"client_id": setup.web.id, "logout_uri": LOGOUT}))
+    ok = request("GET", f"{base}/logout?" + urlencode({"client_id": setup.web.id, "logout_uri": LOGOUT}))
     assert ok.status == 302 and ok.location == LOGOUT
-    assert_error_page(call(port, "GET", f"{base}/logout?" + urlencode({"client_id": setup.web.id,
-                                                                       "logout_uri": "https://evil.example/"})))
-    assert_error_page(call(port, "GET", f"{base}/logout?" + urlencode({"client_id": "nosuch", "logout_uri": LOGOUT})))
-    assert_error_page(call(port, "GET", f"{base}/logout?" + urlencode({"client_id": setup.web.id})))
+    assert_error_page(request("GET", f"{base}/logout?" + urlencode({"client_id": setup.web.id,
+                                                                    "logout_uri": "https://evil.example/"})))
+    assert_error_page(request("GET", f"{base}/logout?" + urlencode({"client_id": "nosuch", "logout_uri": LOGOUT})))
+    assert_error_page(request("GET", f"{base}/logout?" + urlencode({"client_id": setup.web.id})))
     # Sign out and sign in again: on to the authorization request, with the same parameters.
     again = urlencode({"client_id": setup.web.id, "response_type": "code", "redirect_uri": CALLBACK, "state": "z"})
-    relogin = call(port, "GET", f"{base}/logout?{again}")
+    relogin = request("GET", f"{base}/logout?{again}")
     assert relogin.status == 302 and relogin.location == f"/oauth2/authorize?{again}"
 
 
@@ -937,7 +901,7 @@ def test_D1_logout_redirects_only_to_a_registered_logout_uri(port, base, setup) 
 
 def test_D6_user_access_and_id_token_claims_exactly(port, base, setup, cognito) -> None:
     before = int(time.time())
-    tokens = web_tokens(port, base, setup, nonce="nonce-ada")
+    tokens = web_tokens(base, setup, nonce="nonce-ada")
     access = verify(cognito, setup, tokens["access_token"])
     identity = verify(cognito, setup, tokens["id_token"], audience=setup.web.id)
     assert set(access) == USER_ACCESS_CLAIMS and "aud" not in access
@@ -952,12 +916,12 @@ def test_D6_user_access_and_id_token_claims_exactly(port, base, setup, cognito) 
     assert identity["nonce"] == "nonce-ada" and identity["iss"] == setup.issuer
     assert identity["origin_jti"] == access["origin_jti"] and identity["jti"] != access["jti"]
     assert identity["auth_time"] == access["auth_time"]
-    without_nonce = verify(cognito, setup, web_tokens(port, base, setup)["id_token"], audience=setup.web.id)
+    without_nonce = verify(cognito, setup, web_tokens(base, setup)["id_token"], audience=setup.web.id)
     assert set(without_nonce) == ID_CLAIMS
 
 
 def test_D6_groups_and_attributes_of_the_user(port, base, setup, cognito) -> None:
-    tokens = web_tokens(port, base, setup, GRACE, GRACE_PASSWORD)
+    tokens = web_tokens(base, setup, GRACE, GRACE_PASSWORD)
     access = verify(cognito, setup, tokens["access_token"])
     identity = verify(cognito, setup, tokens["id_token"], audience=setup.web.id)
     assert set(access) == USER_ACCESS_CLAIMS | {"cognito:groups"} and access["cognito:groups"] == ["editors"]
@@ -967,7 +931,7 @@ def test_D6_groups_and_attributes_of_the_user(port, base, setup, cognito) -> Non
 
 
 def test_D6_machine_access_token_claims_exactly(port, base, setup, cognito) -> None:
-    access = verify(cognito, setup, machine_token(port, base, setup).json()["access_token"])
+    access = verify(cognito, setup, machine_token(base, setup).json()["access_token"])
     assert set(access) == MACHINE_ACCESS_CLAIMS
     assert access["sub"] == access["client_id"] == setup.machine.id
     assert access["token_use"] == "access" and access["version"] == 2 and access["iss"] == setup.issuer
@@ -975,28 +939,28 @@ def test_D6_machine_access_token_claims_exactly(port, base, setup, cognito) -> N
 
 
 def test_D7_lifetimes_come_from_the_client(port, base, setup, cognito) -> None:
-    web = token(port, base, {"grant_type": "authorization_code", "code": web_code(port, base, setup),
-                             "redirect_uri": CALLBACK}, basic(setup.web)).json()
+    web = token(base, {"grant_type": "authorization_code", "code": web_code(base, setup),
+                 "redirect_uri": CALLBACK}, basic(setup.web)).json()
     access, identity = (jwt.decode(web[k], options={"verify_signature": False}) for k in ("access_token", "id_token"))
     assert web["expires_in"] == 30 * 60 and access["exp"] - access["iat"] == 30 * 60
     assert identity["exp"] - identity["iat"] == 20 * 60
-    code, verifier = _spa_code(port, base, setup)
-    spa = token(port, base, {"grant_type": "authorization_code", "client_id": setup.spa.id, "code": code,
-                             "redirect_uri": CALLBACK, "code_verifier": verifier}).json()
+    code, verifier = _spa_code(base, setup)
+    spa = token(base, {"grant_type": "authorization_code", "client_id": setup.spa.id, "code": code,
+                       "redirect_uri": CALLBACK, "code_verifier": verifier}).json()
     spa_access = jwt.decode(spa["access_token"], options={"verify_signature": False})
     assert spa["expires_in"] == 3600 and spa_access["exp"] - spa_access["iat"] == 3600
-    machine = machine_token(port, base, setup).json()
+    machine = machine_token(base, setup).json()
     machine_access = jwt.decode(machine["access_token"], options={"verify_signature": False})
     assert machine["expires_in"] == 15 * 60 and machine_access["exp"] - machine_access["iat"] == 15 * 60
 
 
 def test_D7_refresh_token_lifetime_from_the_client(port, base, setup, later) -> None:
-    first, second = web_tokens(port, base, setup), web_tokens(port, base, setup)
+    first, second = web_tokens(base, setup), web_tokens(base, setup)
     later(119 * 60)  # web's refresh tokens live 120 minutes
-    assert token(port, base, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
+    assert token(base, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
                  basic(setup.web)).status == 200
     later(2 * 60)
-    assert_token_error(token(port, base, {"grant_type": "refresh_token", "refresh_token": second["refresh_token"]},
+    assert_token_error(token(base, {"grant_type": "refresh_token", "refresh_token": second["refresh_token"]},
                              basic(setup.web)), "invalid_grant")
 
 
@@ -1017,37 +981,37 @@ def test_reload_sees_new_clients_keeps_keys_and_applies_validity_units(port, bas
     unitless = machine_client("unitless", AccessTokenValidity=3)  # AWS's default unit: hours
     defaults = machine_client("defaults")
     form = {"grant_type": "client_credentials"}
-    assert_token_error(token(port, base, form, basic(hours)), "invalid_client")  # not read yet
+    assert_token_error(token(base, form, basic(hours)), "invalid_client")  # not read yet
     cognito.reload()
     assert cognito.jwks_for_issuer(setup.issuer) == jwks
-    assert token(port, base, form, basic(hours)).json()["expires_in"] == 2 * 3600
-    assert token(port, base, form, basic(unitless)).json()["expires_in"] == 3 * 3600
-    assert token(port, base, form, basic(defaults)).json()["expires_in"] == 3600
+    assert token(base, form, basic(hours)).json()["expires_in"] == 2 * 3600
+    assert token(base, form, basic(unitless)).json()["expires_in"] == 3 * 3600
+    assert token(base, form, basic(defaults)).json()["expires_in"] == 3600
     for client in (hours, unitless, defaults):
         idp.delete_user_pool_client(UserPoolId=setup.pool_id, ClientId=client.id)
     cognito.reload()
-    assert_token_error(token(port, base, form, basic(hours)), "invalid_client")
+    assert_token_error(token(base, form, basic(hours)), "invalid_client")
 
 
 def test_domain_is_chosen_by_host_and_any_host_reaches_a_sole_domain(port, base, setup, cognito) -> None:
     machine_form = {"grant_type": "client_credentials"}
     loopback = f"http://127.0.0.1:{port}"
-    assert token(port, loopback, machine_form, basic(setup.machine)).status == 200  # the only domain
-    assert call(port, "GET", f"http://typo.auth.localhost:{port}/oauth2/token").status == 404
+    assert token(loopback, machine_form, basic(setup.machine)).status == 200  # the only domain
+    assert request("GET", f"http://typo.auth.localhost:{port}/oauth2/token").status == 404
     idp = setup.idp()
     second = idp.create_user_pool(PoolName="second")["UserPool"]["Id"]
     idp.create_user_pool_domain(UserPoolId=second, Domain="second-local")
     try:
         cognito.reload()
         # Two domains: only their own hosts reach them.
-        assert token(port, base, machine_form, basic(setup.machine)).status == 200
-        assert call(port, "POST", f"{loopback}/oauth2/token", form=machine_form,
-                    headers=basic(setup.machine)).status == 404
-        on_second = token(port, f"http://second-local.auth.localhost:{port}", machine_form, basic(setup.machine))
+        assert token(base, machine_form, basic(setup.machine)).status == 200
+        assert request("POST", f"{loopback}/oauth2/token", form=machine_form,
+                 headers=basic(setup.machine)).status == 404
+        on_second = token(f"http://second-local.auth.localhost:{port}", machine_form, basic(setup.machine))
         assert_token_error(on_second, "invalid_client")  # reached the second pool, which has no such client
         assert len(cognito.jwks_for_issuer(f"https://cognito-idp.{REGION}.amazonaws.com/{second}")["keys"]) == 2
     finally:
         idp.delete_user_pool_domain(UserPoolId=second, Domain="second-local")
         idp.delete_user_pool(UserPoolId=second)
         cognito.reload()
-    assert token(port, loopback, machine_form, basic(setup.machine)).status == 200
+    assert token(loopback, machine_form, basic(setup.machine)).status == 200

@@ -8,8 +8,6 @@ triggers run by the real Lambda runtime. "local choice" marks what docs/local-ch
 """
 from __future__ import annotations
 
-import io
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,9 @@ from local_aws.gateway import Gateway
 from local_aws.runtime import Runtime
 from local_aws.serving import HttpServer, WsgiServer
 from tests.support.embedded_aws import EmbeddedAws
-from tests.gateway_support import Builder, call
+from tests.gateway_support import Builder
+from tests.support.http import call
+from tests.support.lambdas import zip_of
 
 pytestmark = pytest.mark.xdist_group("cognito-triggers")
 
@@ -96,10 +96,7 @@ def v3_machine(event, context):
 
 
 def trigger_zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("triggers.py", TRIGGERS)
-    return buffer.getvalue()
+    return zip_of({"triggers.py": TRIGGERS})
 
 
 @dataclass

@@ -2,7 +2,6 @@
 loopback, and the `python -m local_aws.embedded` process."""
 from __future__ import annotations
 
-import io
 import json
 import os
 import select
@@ -12,7 +11,6 @@ import subprocess
 import sys
 import time
 import uuid
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from local_aws import embedded
 from local_aws.aws import client as aws_client
+from tests.support.lambdas import lambda_role, zip_of
 
 pytestmark = pytest.mark.xdist_group("embedded")
 
@@ -292,18 +291,14 @@ def test_custom_domain_is_available_and_updates(apigw, api_id, stage):
 # --- lambda ------------------------------------------------------------------------------------
 
 def test_code_update_changes_architecture(aws):
-    role = aws("iam").create_role(RoleName=unique("role"), AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
-    package = io.BytesIO()
-    with zipfile.ZipFile(package, "w") as archive:
-        archive.writestr("app.py", "def handler(event, context):\n    return {}\n")
+    role = lambda_role(aws("iam"), unique("role"))
+    package = zip_of({"app.py": "def handler(event, context):\n    return {}\n"})
     functions = aws("lambda")
     name = unique("fn")
     functions.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="app.handler",
-                              Code={"ZipFile": package.getvalue()}, Architectures=["arm64"])
+                              Code={"ZipFile": package}, Architectures=["arm64"])
 
-    functions.update_function_code(FunctionName=name, ZipFile=package.getvalue(), Architectures=["x86_64"])
+    functions.update_function_code(FunctionName=name, ZipFile=package, Architectures=["x86_64"])
 
     assert functions.get_function(FunctionName=name)["Configuration"]["Architectures"] == ["x86_64"]
 
@@ -468,3 +463,19 @@ def test_the_embedded_aws_keeps_no_object_once_its_resource_is_gone(aws_url) -> 
     logs.delete_log_group(logGroupName=group)
     gc.collect()
     assert [ref for ref in alive if ref() is not None] == []
+
+
+def test_an_object_deleted_after_versioning_was_suspended_is_deleted(aws_url) -> None:
+    """moto disposed of every version, delete markers too (they cannot be): a 500 that kept
+    `terraform destroy` of a once-versioned bucket retrying."""
+    s3 = aws_client("s3", aws_url)
+    bucket = f"suspended-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=bucket, Key="k", Body=b"first")
+    s3.delete_object(Bucket=bucket, Key="k")  # a delete marker
+    s3.put_object(Bucket=bucket, Key="k", Body=b"second")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "k"}]})
+    assert [deleted["Key"] for deleted in answer["Deleted"]] == ["k"]
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)

@@ -22,16 +22,9 @@ from local_aws.authorizer import JwksCache
 from local_aws.gateway import ConfigError, Gateway
 from local_aws.runtime import Runtime
 from tests.support.embedded_aws import EmbeddedAws
-from tests.gateway_support import (
-    ApiHandle,
-    Builder,
-    Reply,
-    Served,
-    b64,
-    call,
-    count,
-)
-from tests.support.keys import jwk, rsa_key
+from tests.gateway_support import ApiHandle, Builder, PoolIssuer, Served, b64, count, echoed, iam_caller
+from tests.support.http import Reply, call
+from tests.support.keys import rsa_key
 from tests.support.signing import sigv4_headers
 from tests.support.tokens import token
 
@@ -71,16 +64,6 @@ class World:
         return token(key or self.signing_key, "k1", iss=self.issuer, client_id=CLIENT_ID, **claims)
 
 
-def _iam_user(iam, name: str, resource: str | None) -> dict:
-    user = iam.create_user(UserName=name)["User"]
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    if resource:
-        iam.put_user_policy(UserName=name, PolicyName="invoke", PolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": resource}]}))
-    return {"arn": user["Arn"], "key": key}
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, embedded_aws: EmbeddedAws):
     tmp = tmp_path_factory.mktemp("gateway")
@@ -99,15 +82,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, embedded_aws: EmbeddedAws):
         "policy_authorizer": builder.function("gw-policy-authorizer", "policy_authorizer"),
     }
     apigw = clients["apigatewayv2"]
-    pool_id = clients["cognito-idp"].create_user_pool(PoolName="gateway-test")["UserPool"]["Id"]
-    issuer = f"https://cognito-idp.us-east-1.amazonaws.com/{pool_id}"
-    signing_key, other_key = rsa_key(), rsa_key()
-    jwks = {"keys": [jwk(signing_key, "k1", alg="RS256")]}
-
-    def fetch(wanted: str) -> dict:
-        if wanted != issuer:
-            raise KeyError(wanted)
-        return jwks
+    pool = PoolIssuer(clients["cognito-idp"], "gateway-test")
+    issuer, signing_key, other_key = pool.url, pool.signing_key, rsa_key()
 
     # The main API: CORS, stage variables, the AWS routing example, every kind of authorization.
     main = builder.api("gw-main", cors=CORS, throttle=(1000, 1000), stage_variables={"env": "test"})
@@ -161,12 +137,12 @@ def world(tmp_path_factory: pytest.TempPathFactory, embedded_aws: EmbeddedAws):
         throttled.route(key, fn["echo"])
 
     iam_users = {
-        "caller": _iam_user(clients["iam"], "gw-caller", f"{main.execution_arn}/*/GET/iam"),
-        "nobody": _iam_user(clients["iam"], "gw-nobody", None),
+        "caller": iam_caller(clients["iam"], "gw-caller", f"{main.execution_arn}/*/GET/iam"),
+        "nobody": iam_caller(clients["iam"], "gw-nobody", None),
     }
 
     runtime = Runtime(aws.url, tmp / "runtime")
-    gateway = Gateway(aws.url, runtime, JwksCache(fetch))
+    gateway = Gateway(aws.url, runtime, JwksCache(pool.fetch))
     gateway.reload()
     served = Served(gateway)
     try:
@@ -175,11 +151,6 @@ def world(tmp_path_factory: pytest.TempPathFactory, embedded_aws: EmbeddedAws):
     finally:
         served.stop()
         runtime.close()
-
-
-def echoed(reply: Reply) -> dict:
-    assert reply.status == 200, (reply.status, reply.body[:500])
-    return reply.json()
 
 
 # --- C1-C2: routes ---------------------------------------------------------------------------

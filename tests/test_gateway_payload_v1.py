@@ -22,8 +22,8 @@ from local_aws.authorizer import JwksCache
 from local_aws.gateway import ConfigError, Gateway
 from local_aws.runtime import Runtime
 from tests.support.embedded_aws import EmbeddedAws
-from tests.gateway_support import ACCOUNT, ApiHandle, Builder, Reply, Served, b64, call, count
-from tests.support.keys import jwk, rsa_key
+from tests.gateway_support import ACCOUNT, ApiHandle, Builder, PoolIssuer, Served, b64, count, echoed, iam_caller
+from tests.support.http import Reply, call
 from tests.support.signing import sigv4_headers
 from tests.support.tokens import token
 
@@ -69,15 +69,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, embedded_aws: EmbeddedAws):
         "authorizer": builder.function("v1-authorizer", "policy_authorizer_v1"),
     }
     apigw = clients["apigatewayv2"]
-    pool_id = clients["cognito-idp"].create_user_pool(PoolName="payload-v1")["UserPool"]["Id"]
-    issuer = f"https://cognito-idp.us-east-1.amazonaws.com/{pool_id}"
-    signing_key = rsa_key()
-    jwks = {"keys": [jwk(signing_key, "k1", alg="RS256")]}
-
-    def fetch(wanted: str) -> dict:
-        if wanted != issuer:
-            raise KeyError(wanted)
-        return jwks
+    pool = PoolIssuer(clients["cognito-idp"], "payload-v1")
+    issuer, signing_key = pool.url, pool.signing_key
 
     api = builder.api("gw-v1", stage_variables={"env": "v1test"})
     apigw.create_stage(ApiId=api.id, StageName="prod", AutoDeploy=True, StageVariables={"release": "one"})
@@ -101,28 +94,17 @@ def world(tmp_path_factory: pytest.TempPathFactory, embedded_aws: EmbeddedAws):
     # a 2.0 integration behind the same 1.0 authorizer: the authorizer's version shapes only its own event
     api.route("GET /custom-v2", fn["echo"], authorization="CUSTOM", authorizer_id=policy_authorizer)
 
-    iam = clients["iam"]
-    user = iam.create_user(UserName="v1-caller")["User"]
-    key = iam.create_access_key(UserName="v1-caller")["AccessKey"]
-    iam.put_user_policy(UserName="v1-caller", PolicyName="invoke", PolicyDocument=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": f"{api.execution_arn}/*/GET/iam"}]}))
+    caller = iam_caller(clients["iam"], "v1-caller", f"{api.execution_arn}/*/GET/iam")
 
     runtime = Runtime(aws.url, tmp / "runtime")
-    gateway = Gateway(aws.url, runtime, JwksCache(fetch))
+    gateway = Gateway(aws.url, runtime, JwksCache(pool.fetch))
     gateway.reload()
     served = Served(gateway)
     try:
-        yield World(builder, gateway, served, count_file, api, issuer, signing_key,
-                    {"arn": user["Arn"], "id": user["UserId"], "key": key}, fn)
+        yield World(builder, gateway, served, count_file, api, issuer, signing_key, caller, fn)
     finally:
         served.stop()
         runtime.close()
-
-
-def echoed(reply: Reply) -> dict:
-    assert reply.status == 200, (reply.status, reply.body[:500])
-    return reply.json()
 
 
 # --- G2: the event ---------------------------------------------------------------------------

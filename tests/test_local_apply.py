@@ -9,10 +9,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib.util
-import io
 import json
 import shutil
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import pytest
 
 from local_aws import stack, terraform
 from tests.support.embedded_aws import EmbeddedAws
+from tests.support.lambdas import lambda_role, zip_of
 
 # The packager, loaded from its file (as Terraform runs it), to compute the expected hashes.
 _spec = importlib.util.spec_from_file_location("package_lambda", stack.REPO / "modules" / "lambda_route" / "package.py")
@@ -375,15 +374,10 @@ def test_cognito_example_with_a_pre_token_generation_trigger(embedded_aws, tmp_p
     """The trigger input the default example leaves null: Cognito gets the function and its event
     version, and the function a permission for this pool only."""
     lambda_ = embedded_aws.client("lambda")
-    role = embedded_aws.client("iam").create_role(RoleName="pre-token", AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-    }))["Role"]["Arn"]
-    package = io.BytesIO()
-    with zipfile.ZipFile(package, "w") as archive:
-        archive.writestr("app.py", "def handler(event, context):\n    return event\n")
+    role = lambda_role(embedded_aws.client("iam"), "pre-token")
+    package = zip_of({"app.py": "def handler(event, context):\n    return event\n"})
     function_arn = lambda_.create_function(FunctionName="pre-token", Runtime="python3.13", Role=role, Handler="app.handler",
-                                           Code={"ZipFile": package.getvalue()})["FunctionArn"]
+                                           Code={"ZipFile": package})["FunctionArn"]
 
     shutil.copytree(stack.REPO / "modules", tmp_path / "modules", ignore=stack.NOT_COPIED)
     root = tmp_path / "examples" / "cognito"

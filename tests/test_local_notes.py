@@ -7,8 +7,9 @@ IAM authorizers, the handlers in Lambda environments, DynamoDB in the embedded A
   client (one token for many calls, a new one across an expiry and after a 401) and its SigV4
   caller of the AWS_IAM route (unsigned 403, allowed 200, signed without permission 403).
 
-Same stack as tests/test_local_stack.py (its xdist group, the repository copy of conftest.py's
-`local_aws_root`); this module runs before that one, whose last test stops the stack.
+Same stack as tests/test_audit.py's tests of this root and tests/test_local_stack.py (their xdist
+group, the repository copy of conftest.py's `local_aws_root`); tests/test_local_stack.py's Ctrl-C
+test, marked last_of_group, stops the stack after them.
 """
 from __future__ import annotations
 

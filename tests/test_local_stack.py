@@ -10,26 +10,22 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
-import hashlib
-import hmac
-import http.client
 import json
-import shutil
 import signal
 import subprocess
 import sys
 import time
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 from jwt.algorithms import RSAAlgorithm
 
 from local_aws import aws, stack, tokens
 from tests.support.embedded_aws import free_port
+from tests.support.http import request
+from tests.support import tokens as tokens_support
 from tests.support.keys import rsa_key
 
 pytestmark = pytest.mark.xdist_group("local-stack")
@@ -64,17 +60,6 @@ class Running:
         logs = aws.client("logs", self.d["aws_endpoint_url"])
         events = logs.filter_log_events(logGroupName=f"/aws/lambda/{function}", filterPattern="START")["events"]
         return sum(e["message"].startswith("START RequestId") for e in events)
-
-
-def request(url: str, method: str = "GET", headers: dict | None = None, body: bytes | None = None) -> tuple[int, dict, bytes]:
-    parts = urllib.parse.urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    try:
-        connection.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), body=body, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        connection.close()
 
 
 def descendants(pid: int) -> set[int]:
@@ -140,7 +125,7 @@ def test_a_second_make_local_says_one_is_running(local) -> None:
 
 
 def test_jwks_uri_serves_the_pool_keys(local) -> None:
-    status, _, body = request(local.d["jwks_uri"])
+    status, _, body = request("GET", local.d["jwks_uri"])
     keys = json.loads(body)["keys"]
     assert status == 200 and {k["kid"] for k in keys} == {local.pool_keys()["access"]["kid"], local.pool_keys()["id"]["kid"]}
 
@@ -148,7 +133,7 @@ def test_jwks_uri_serves_the_pool_keys(local) -> None:
 # -- the walkthrough ---------------------------------------------------------------------------
 
 def test_hello_is_public(local) -> None:
-    status, headers, body = request(f"{local.api}/hello")
+    status, headers, body = request("GET", f"{local.api}/hello")
     assert status == 200 and headers["apigw-requestid"]
     assert json.loads(body) == {"message": "Hello from Lambda", "path": "/hello", "method": "GET"}
 
@@ -156,7 +141,7 @@ def test_hello_is_public(local) -> None:
 def test_machine_token_from_the_cli_calls_profile(local) -> None:
     result = local.cli("token", "--client", "machine")
     assert result.returncode == 0, result.stderr
-    status, _, body = request(f"{local.api}/profile", headers={"authorization": f"Bearer {result.stdout.strip()}"})
+    status, _, body = request("GET", f"{local.api}/profile", headers={"authorization": f"Bearer {result.stdout.strip()}"})
     profile = json.loads(body)
     assert status == 200
     assert profile["user"] == {"sub": local.d["clients"]["machine"]["id"], "username": None, "clientId": local.d["clients"]["machine"]["id"]}
@@ -168,12 +153,12 @@ def test_user_signs_in_with_pkce_from_the_cli_and_creates_a_note(local) -> None:
     result = local.cli("token", "--client", "spa", "--username", demo["username"], "--password", demo["password"])
     assert result.returncode == 0, result.stderr
     bearer = {"authorization": f"Bearer {result.stdout.strip()}"}
-    status, _, body = request(f"{local.api}/profile", headers=bearer)
+    status, _, body = request("GET", f"{local.api}/profile", headers=bearer)
     profile = json.loads(body)
     assert status == 200 and profile["user"]["clientId"] == local.d["clients"]["spa"]["id"]
     assert profile["user"]["username"] and profile["auth"]["tokenUse"] == "access"
-    status, _, body = request(f"{local.api}/notes", "POST", {**bearer, "content-type": "application/json"},
-                              json.dumps({"title": "First note", "content": "Hello"}).encode())
+    status, _, body = request("POST", f"{local.api}/notes", headers={**bearer, "content-type": "application/json"},
+                              body=json.dumps({"title": "First note", "content": "Hello"}))
     note = json.loads(body)
     assert status == 201 and note["note"]["title"] == "First note" and note["note"]["ownerSub"] == profile["user"]["sub"]
 
@@ -189,13 +174,13 @@ def test_web_client_code_flow_refresh_userinfo_and_revoke(local) -> None:
     demo, auth, web = local.d["demo_user"], local.d["auth_url"], local.client("web")
     signed_in = tokens.authorization_code(auth, web, demo["username"], demo["password"])
     assert {"access_token", "id_token", "refresh_token"} <= set(signed_in)
-    status, _, body = request(f"{auth}/oauth2/userInfo", headers={"authorization": f"Bearer {signed_in['access_token']}"})
+    status, _, body = request("GET", f"{auth}/oauth2/userInfo", headers={"authorization": f"Bearer {signed_in['access_token']}"})
     assert status == 200 and json.loads(body)["email"] == "demo@example.com"
     refreshed = tokens.refresh(auth, web, signed_in["refresh_token"])
     assert "access_token" in refreshed and "refresh_token" not in refreshed
     basic = base64.b64encode(f"{web.id}:{web.secret}".encode()).decode()
-    status, _, _ = request(f"{auth}/oauth2/revoke", "POST", {"authorization": f"Basic {basic}", "content-type": "application/x-www-form-urlencoded"},
-                           urllib.parse.urlencode({"token": signed_in["refresh_token"]}).encode())
+    status, _, _ = request("POST", f"{auth}/oauth2/revoke", headers={"authorization": f"Basic {basic}"},
+                           form={"token": signed_in["refresh_token"]})
     assert status == 200
     with pytest.raises(tokens.TokenError, match="invalid_grant"):
         tokens.refresh(auth, web, signed_in["refresh_token"])
@@ -217,22 +202,15 @@ def minted(local, *, key: str = "access", signer=None, headers: dict | None = No
 
 
 def alg_none_token(local) -> str:
-    header = base64.urlsafe_b64encode(json.dumps({"alg": "none", "kid": local.pool_keys()["access"]["kid"]}).encode()).rstrip(b"=")
     claims = jwt.decode(minted(local), options={"verify_signature": False})
-    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=")
-    return f"{header.decode()}.{payload.decode()}."
+    return jwt.encode(claims, None, algorithm="none", headers={"kid": local.pool_keys()["access"]["kid"]})
 
 
 def hs256_with_public_key(local) -> str:
     """The key-confusion attack: HMAC-sign with the issuer's public key, hoping it is used as a secret."""
-    public_pem = RSAAlgorithm.from_jwk(json.dumps(local.pool_keys()["access"])).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    access = local.pool_keys()["access"]
     claims = jwt.decode(minted(local), options={"verify_signature": False})
-    # PyJWT refuses to HMAC with a PEM key, so the signature is built by hand, as an attacker would.
-    header = base64.urlsafe_b64encode(json.dumps({"alg": "HS256", "kid": local.pool_keys()["access"]["kid"]}).encode()).rstrip(b"=")
-    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=")
-    signature = base64.urlsafe_b64encode(hmac.new(public_pem, header + b"." + payload, hashlib.sha256).digest()).rstrip(b"=")
-    return (header + b"." + payload + b"." + signature).decode()
+    return tokens_support.hs256_with_public_key(RSAAlgorithm.from_jwk(json.dumps(access)).public_key(), access["kid"], claims)
 
 
 def user_id_token(local) -> str:
@@ -265,15 +243,16 @@ def test_refused_without_invoking_the_function(local, case: str) -> None:
     method, path = route.split(" ")
     function = FUNCTIONS[route]
     before = local.invocations(function)
-    status, headers, body = request(f"{local.api}{path}", method, build_headers(local), b"{}" if method == "POST" else None)
+    status, headers, body = request(method, f"{local.api}{path}", headers=build_headers(local),
+                                    body=b"{}" if method == "POST" else None)
     assert status == expected_status, body
     assert json.loads(body) == {"message": "Unauthorized" if status == 401 else "Forbidden"}
     if status == 401:
         assert headers["www-authenticate"].startswith('Bearer scope="" error="invalid_token"')
     # One allowed call after the refusal: the log group must grow by that call alone.
-    allowed = request(f"{local.api}{path}", method, {"authorization": f"Bearer {minted(local)}", "content-type": "application/json"},
-                      b"{}" if method == "POST" else None)
-    assert allowed[0] in (200, 201)
+    allowed = request(method, f"{local.api}{path}", headers={"authorization": f"Bearer {minted(local)}", "content-type": "application/json"},
+                      body=b"{}" if method == "POST" else None)
+    assert allowed.status in (200, 201)
     deadline = time.monotonic() + 10
     while local.invocations(function) < before + 1 and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -282,54 +261,55 @@ def test_refused_without_invoking_the_function(local, case: str) -> None:
 
 
 def test_a_minted_token_with_the_right_claims_is_accepted(local) -> None:
-    status, _, body = request(f"{local.api}/profile", headers={"authorization": f"Bearer {minted(local, scope='notes-api/read')}"})
+    status, _, body = request("GET", f"{local.api}/profile", headers={"authorization": f"Bearer {minted(local, scope='notes-api/read')}"})
     assert status == 200 and json.loads(body)["auth"]["scopes"] == ["notes-api/read"]
 
 
 # -- gateway behaviour on the real stack (spec B, C) -------------------------------------------
 
 def test_unknown_route_is_404(local) -> None:
-    status, headers, body = request(f"{local.api}/nothing-here")
+    status, headers, body = request("GET", f"{local.api}/nothing-here")
     assert (status, json.loads(body)) == (404, {"message": "Not Found"}) and headers["apigw-requestid"]
-    status, _, _ = request(f"{local.api}/hello", "DELETE")  # a route exists for GET only (C2)
+    status, _, _ = request("DELETE", f"{local.api}/hello")  # a route exists for GET only (C2)
     assert status == 404
 
 
 def test_cors_preflight_from_the_configured_origin_and_another(local) -> None:
     preflight = {"access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type"}
-    status, headers, _ = request(f"{local.api}/notes", "OPTIONS", {"origin": "http://localhost:3000", **preflight})
+    status, headers, _ = request("OPTIONS", f"{local.api}/notes", headers={"origin": "http://localhost:3000", **preflight})
     assert status in (200, 204) and headers["access-control-allow-origin"] == "http://localhost:3000"
     assert "POST" in headers["access-control-allow-methods"]
-    status, headers, _ = request(f"{local.api}/notes", "OPTIONS", {"origin": "https://evil.example", **preflight})
+    status, headers, _ = request("OPTIONS", f"{local.api}/notes", headers={"origin": "https://evil.example", **preflight})
     assert "access-control-allow-origin" not in headers
 
 
 def test_form_encoded_body_arrives_base64_and_is_decoded(local) -> None:
-    status, _, body = request(f"{local.api}/notes", "POST",
-                              {"authorization": f"Bearer {minted(local)}", "content-type": "application/x-www-form-urlencoded"},
-                              json.dumps({"title": "from curl -d"}).encode())
+    status, _, body = request("POST", f"{local.api}/notes",
+                              headers={"authorization": f"Bearer {minted(local)}", "content-type": "application/x-www-form-urlencoded"},
+                              body=json.dumps({"title": "from curl -d"}))
     assert status == 201 and json.loads(body)["note"]["title"] == "from curl -d"
 
 
 def test_oversize_body_is_refused(local) -> None:
-    status, headers, body = request(f"{local.api}/notes", "POST", {"authorization": f"Bearer {minted(local)}"}, b"x" * (10 * 1024 * 1024 + 1))
+    status, headers, body = request("POST", f"{local.api}/notes", headers={"authorization": f"Bearer {minted(local)}"},
+                                    body=b"x" * (10 * 1024 * 1024 + 1))
     assert status == 413 and headers["apigw-requestid"]
 
 
 def test_burst_above_the_stage_limit_gets_429(local) -> None:
     # The stage allows 50 requests/s with a burst of 100, per route (root defaults).
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
-        statuses = list(pool.map(lambda _: request(f"{local.api}/hello")[0], range(300)))
+        statuses = list(pool.map(lambda _: request("GET", f"{local.api}/hello").status, range(300)))
     assert statuses.count(429) > 0 and statuses.count(200) >= 100
-    status, _, body = request(f"{local.api}/hello")
+    status, _, body = request("GET", f"{local.api}/hello")
     while status == 429:
         time.sleep(0.1)
-        status, _, body = request(f"{local.api}/hello")
+        status, _, body = request("GET", f"{local.api}/hello")
     assert status == 200
 
 
 def test_handler_logs_reach_the_embedded_cloudwatch(local) -> None:
-    request(f"{local.api}/hello")
+    request("GET", f"{local.api}/hello")
     logs = aws.client("logs", local.d["aws_endpoint_url"])
     deadline = time.monotonic() + 10
     messages: list[str] = []
@@ -350,11 +330,12 @@ def test_edited_handler_is_served_after_reapply(local) -> None:
     deadline = time.monotonic() + 10
     body = {}
     while time.monotonic() < deadline and body.get("message") != "Hello again":
-        body = json.loads(request(f"{local.api}/hello")[2])
+        body = request("GET", f"{local.api}/hello").json()
         time.sleep(0.2)
     assert body["message"] == "Hello again"
 
 
+@pytest.mark.last_of_group  # the group's other tests (tests/test_audit.py, tests/test_local_notes.py) use this stack
 def test_ctrl_c_stops_everything(local) -> None:
     started = descendants(local.process.pid)
     assert len(started) >= 3  # the embedded AWS, the data plane, and at least one Lambda environment
@@ -365,4 +346,4 @@ def test_ctrl_c_stops_everything(local) -> None:
     assert alive == []
     assert not (local.state_dir / "stack.json").exists()
     with pytest.raises(ConnectionRefusedError):
-        request(f"{local.api}/hello")
+        request("GET", f"{local.api}/hello")

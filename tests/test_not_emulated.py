@@ -3,17 +3,13 @@ the walkthrough), never silently ignored: managed login version 2, a function's 
 API stage's detailed metrics (the others are in tests/test_cognito_triggers.py)."""
 from __future__ import annotations
 
-import io
-import zipfile
 
 from local_aws import stack
+from tests.support.lambdas import zip_of
 
 
 def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", "def handler(event, context):\n    return {}\n")
-    return buffer.getvalue()
+    return zip_of({"app.py": "def handler(event, context):\n    return {}\n"})
 
 
 def test_settings_with_no_local_effect_are_named(embedded_aws) -> None:

@@ -27,7 +27,8 @@ from local_aws.cognito import LocalCognito
 from local_aws.gateway import Gateway
 from local_aws.runtime import Runtime
 from tests.support.embedded_aws import EmbeddedAws
-from tests.gateway_support import ApiHandle, Builder, Served, call, count
+from tests.gateway_support import ApiHandle, Builder, Served, count
+from tests.support.http import call
 from tests.support.signing import sigv4_headers
 
 pytestmark = pytest.mark.xdist_group("regions")

@@ -15,7 +15,7 @@ import pytest
 from local_aws import stack, terraform
 from local_aws.dataplane import DataPlane
 from local_aws.rest_gateway import INTERNET
-from tests.gateway_support import call
+from tests.support.http import call
 from tests.support.signing import sigv4_headers
 
 pytestmark = pytest.mark.xdist_group("rest-gateway")

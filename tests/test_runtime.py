@@ -6,7 +6,6 @@ runs in real worker processes; nothing stands in for the runtime, the bootstrap 
 from __future__ import annotations
 
 import importlib.util
-import io
 import json
 import os
 import re
@@ -15,7 +14,6 @@ import sys
 import textwrap
 import time
 import uuid
-import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,6 +28,8 @@ from local_aws.runtime import (
     Runtime,
     UnsupportedFunction,
 )
+from tests.support.lambdas import lambda_role
+from tests.support.lambdas import zip_of as support_zip
 
 pytestmark = pytest.mark.xdist_group("runtime")
 
@@ -76,10 +76,7 @@ def handler(event, context):
 
 @pytest.fixture(scope="module")
 def role(aws_url: str) -> str:
-    trust = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-    return aws.client("iam", aws_url).create_role(
-        RoleName="runtime-tests", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    return lambda_role(aws.client("iam", aws_url), "runtime-tests")
 
 
 @pytest.fixture
@@ -97,11 +94,9 @@ def single_runtime(aws_url: str, tmp_path: Path) -> Iterator[Runtime]:
 
 
 def zip_of(files: dict[str, str | bytes]) -> bytes:
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as z:
-        for name, content in files.items():
-            z.writestr(name, textwrap.dedent(content) if isinstance(content, str) else content)
-    return archive.getvalue()
+    """A package of these files, source text dedented."""
+    return support_zip({name: textwrap.dedent(content) if isinstance(content, str) else content
+                        for name, content in files.items()})
 
 
 @pytest.fixture

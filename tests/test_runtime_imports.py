@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import io
-import json
 import sys
 import sysconfig
 import uuid
@@ -24,7 +23,9 @@ from local_aws import aws
 from local_aws.authorizer import JwksCache
 from local_aws.gateway import Gateway
 from local_aws.runtime import LambdaRuntimeError, Runtime
-from tests.gateway_support import Served, call
+from tests.gateway_support import Served
+from tests.support.http import call
+from tests.support.lambdas import lambda_role
 from tests.test_runtime import has_line, log_events, messages, zip_of
 
 pytestmark = pytest.mark.xdist_group("runtime-imports")
@@ -65,11 +66,16 @@ def handler(event, context):
 # --- fixtures ------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
+def aws_url(embedded_aws) -> str:
+    """An embedded AWS process of this module's own, not conftest.py's in-process one: the gateway
+    test loads every HTTP API of the region, and an in-process server holds those of every module
+    that ran before on the worker (test_embedded.py's stages, for one, which the gateway refuses)."""
+    return embedded_aws.url
+
+
+@pytest.fixture(scope="module")
 def role(aws_url: str) -> str:
-    trust = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-    return aws.client("iam", aws_url).create_role(
-        RoleName="runtime-imports-tests", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    return lambda_role(aws.client("iam", aws_url), "runtime-imports-tests")
 
 
 @pytest.fixture(scope="module")

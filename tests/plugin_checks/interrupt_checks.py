@@ -2,15 +2,14 @@
 test fails after using the stack, the next one waits to be interrupted."""
 import os
 import time
-import urllib.request
 from pathlib import Path
 
 SIGNALS = Path(os.environ["PLUGIN_CHECK_DIR"])
 
 
 def test_fails_after_using_the_stack(local_stack):
-    with urllib.request.urlopen(f"{local_stack.url()}/ping", timeout=30) as response:
-        assert response.read() == b"pong"  # a Lambda environment now runs too
+    response = local_stack.request("GET", f"{local_stack.url()}/ping")
+    assert response.body == b"pong"  # a Lambda environment now runs too
     (SIGNALS / "failing").write_text("")
     assert False, "failing on purpose"
 
