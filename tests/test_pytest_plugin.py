@@ -75,7 +75,12 @@ def test_ctrl_c_after_a_failing_test_leaves_nothing_running(tmp_path) -> None:
         assert (state_dir / "stack.json").exists()
 
         os.killpg(inner.pid, signal.SIGINT)
-        output = inner.communicate(timeout=120)[0]
+        try:
+            output = inner.communicate(timeout=INNER_TIMEOUT_S)[0]
+        except subprocess.TimeoutExpired:  # say what was still running, and what the stack logged
+            still = {pid: command for pid, command in processes_below(inner.pid).items()}
+            logs = "\n".join(f"--- {log}\n{log.read_text()[-2000:]}" for log in sorted(tmp_path.rglob("*.log")))
+            raise AssertionError(f"pytest did not stop within {INNER_TIMEOUT_S} s of Ctrl-C; still running: {still}\n{logs}")
     finally:
         if inner.poll() is None:
             os.killpg(inner.pid, signal.SIGKILL)
