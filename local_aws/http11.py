@@ -379,7 +379,7 @@ def _check_headers(headers: list) -> None:
             raise ValueError(f"response header {name!r}: {value!r} is not a header")
 
 
-INTERNAL_ERROR = ("500 Internal Server Error", [("Content-Type", "application/json")], [b'{"message":"Internal Server Error"}'])
+INTERNAL_ERROR = ("500 Internal Server Error", (("Content-Type", "application/json"),), (b'{"message":"Internal Server Error"}',))
 
 
 class Http11Server:
