@@ -85,7 +85,8 @@ def test_ctrl_c_after_a_failing_test_leaves_nothing_running(tmp_path) -> None:
         if inner.poll() is None:
             os.killpg(inner.pid, signal.SIGKILL)
             inner.wait()
-    assert inner.returncode == pytest.ExitCode.INTERRUPTED, output
+    signals = [line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith(("SigBlk", "SigIgn"))]
+    assert inner.returncode == pytest.ExitCode.INTERRUPTED, f"{output}\nthis test's process: {signals}"
     assert "failing on purpose" in output and "KeyboardInterrupt" in output
     time.sleep(0.5)
     assert alive(started) == []
