@@ -77,7 +77,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPubl
 from jwt.algorithms import RSAAlgorithm
 
 from local_aws import payload_v2
-from local_aws.http_request import HttpRequest  # noqa: F401 - the authorizers' input, importable from here
+from local_aws.http_request import HttpRequest, query_parameters  # noqa: F401 - importable from here
 
 SUPPORTED_JWT_ALGORITHMS = frozenset({"RS256", "RS384", "RS512"})
 MAX_JWKS_BYTES = 150_000  # A5: a larger key set is treated as unavailable
@@ -131,11 +131,6 @@ def _unauthorized(description: str, reason: str) -> Decision:
 # Identity sources (A1, Lambda authorizers)
 
 _IDENTITY_SOURCE = re.compile(r"^\$(request\.header|request\.querystring|stageVariables|context)\.(.+)$")
-
-
-def query_parameters(raw_query: str) -> dict[str, str]:
-    """URL-decoded query parameters, repeated keys joined with "," (B2, B3): HttpRequest.query."""
-    return HttpRequest("GET", "/", raw_query, {}).query
 
 
 def identity_value(request: HttpRequest, source: str, *, stage_variables: Mapping[str, str] | None = None) -> str | None:

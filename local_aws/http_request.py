@@ -23,6 +23,14 @@ def text(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
+def query_parameters(raw_query: str) -> dict[str, str]:
+    """URL-decoded query parameters, repeated keys joined with "," (B2, B3)."""
+    params: dict[str, str] = {}
+    for key, value in parse_qsl(raw_query, keep_blank_values=True):
+        params[key] = f"{params[key]},{value}" if key in params else value
+    return params
+
+
 @dataclass(frozen=True)
 class HttpRequest:
     """What the gateways hand to authorizers and events."""
@@ -64,10 +72,7 @@ class HttpRequest:
     @functools.cached_property
     def query(self) -> dict[str, str]:
         """URL-decoded query parameters, repeated keys joined with "," (B2, B3)."""
-        params: dict[str, str] = {}
-        for key, value in parse_qsl(self.raw_query, keep_blank_values=True):
-            params[key] = f"{params[key]},{value}" if key in params else value
-        return params
+        return query_parameters(self.raw_query)
 
     @functools.cached_property
     def cookies(self) -> list[str]:
