@@ -76,7 +76,7 @@ from botocore.credentials import Credentials
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from jwt.algorithms import RSAAlgorithm
 
-from local_aws import payload_v2
+from local_aws import loop_bridge, payload_v2
 from local_aws.http_request import HttpRequest, query_parameters  # noqa: F401 - importable from here
 
 SUPPORTED_JWT_ALGORITHMS = frozenset({"RS256", "RS384", "RS512"})
@@ -760,7 +760,8 @@ def caller_lookup(endpoint_url: str) -> Callable[[str], Caller | None]:
     def find_caller(access_key_id: str) -> Caller | None:
         if not re.fullmatch(r"[A-Z0-9]{16,128}", access_key_id):
             return None  # never put arbitrary request text into the private endpoint's path
-        status, body = aws.private(endpoint_url, f"iam/access-keys/{access_key_id}")
+        # a call to another process: on the data plane's loop, made from a worker thread
+        status, body = loop_bridge.off_loop(aws.private, endpoint_url, f"iam/access-keys/{access_key_id}")
         if status == 404:
             return None
         if status != 200:

@@ -108,13 +108,12 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import threading
 import time
 from typing import Any, Callable, Mapping
 from urllib.parse import unquote
 
-from local_aws import aws, hosts, payload_v1, payload_v2
+from local_aws import aws, hosts, ids, payload_v1, payload_v2
 from local_aws.authorizer import HttpRequest, JwksCache, NotEmulated, caller_lookup
 from local_aws.aws import ACCOUNT_ID
 from local_aws.gateway_auth import RouteAuthorization
@@ -161,7 +160,7 @@ MAX_HEAD_BYTES = 10240
 # --- requests -------------------------------------------------------------------------------------
 
 def _request_id() -> str:
-    return base64.b64encode(os.urandom(11)).decode()
+    return base64.b64encode(ids.random_bytes(11)).decode()
 
 
 def too_large(request: HttpRequest) -> bool:

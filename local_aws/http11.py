@@ -1,19 +1,25 @@
-"""The data plane's HTTP/1.1 server: one thread per keep-alive connection, requests parsed by
-llhttp (httptools), apps called on the connection's own thread. An app is either a request handler
-(the gateways: it takes the one parse as an http_request.HttpRequest and returns status, headers and
-body) or a WSGI app (Cognito: it gets an environ built from the same parse).
+"""The data plane's HTTP/1.1 server: every connection served by one event-loop thread (asyncio, on
+uvloop where it is installed), requests parsed by llhttp (httptools). An app is either a request
+handler (the gateways: it takes the one parse as an http_request.HttpRequest and returns status,
+headers and body) or a WSGI app (Cognito: it gets an environ built from the same parse).
+
+Why one loop thread: with a thread per connection, eight keep-alive clients cost about six context
+switches per request and the threads' turns at the interpreter lock (strace: ~40 futex calls per
+request), more than the gateway's own work. Here a request handler runs on the loop thread, in a
+greenlet of its own (loop_bridge.py): while it waits for its Lambda's answer, the loop serves the
+other connections, and no lock changes hands. A WSGI app runs on a worker thread instead (Cognito
+calls the embedded AWS, which would hold the loop), its answer written by the loop.
 
 Why not waitress (what the data plane used before): waitress parses a request in Python, hands it
 from its asyncore loop to a worker thread and back, and its header dict joins repeated headers with
 ", " (API Gateway joins with ","), so a second parse of the header block was needed. Here the one
 parse gives everything: every header value as sent, in order (`HEADER_VALUES_KEY`, payload 1.0's
-multiValueHeaders), and the joined value the app sees. Per request: one parse, no thread hand-off,
-one sendall of the whole response.
+multiValueHeaders), and the joined value the app sees.
 
 What a client meets (each one as waitress did it, or named where it differs):
 - Keep-alive (HTTP/1.1 by default, HTTP/1.0 with `Connection: keep-alive`), pipelining answered
-  in order. A connection idle for IDLE_TIMEOUT_S is closed; past MAX_CONNECTIONS open at once, new
-  ones wait to be accepted.
+  in order (reading pauses while answers are due). A connection idle for IDLE_TIMEOUT_S is closed.
+  Connections cost no thread: the listen backlog and the process's file limit bound them.
 - A request llhttp refuses (bad syntax, Content-Length with Transfer-Encoding, two differing
   Content-Lengths, bad chunking): 400, and the connection is closed.
 - A request head over MAX_HEAD_BYTES: 431 and close (the gateway's own, lower limit of API Gateway
@@ -32,6 +38,9 @@ What a client meets (each one as waitress did it, or named where it differs):
 """
 from __future__ import annotations
 
+import asyncio
+import collections
+import concurrent.futures
 import io
 import logging
 import socket
@@ -42,17 +51,23 @@ from email.utils import formatdate
 from typing import Callable
 from urllib.parse import unquote_to_bytes
 
+import greenlet
 import httptools
 
+from local_aws import loop_bridge
 from local_aws.http_request import HttpRequest, text
+
+try:  # libuv's loop: a third less of the loop's own time per request than asyncio's own
+    import uvloop
+except ImportError:  # not built for this platform: asyncio's loop serves the same
+    uvloop = None
 
 log = logging.getLogger(__name__)
 
 MAX_HEAD_BYTES = 64 * 1024
 MAX_BODY_BYTES = 10 * 1024 * 1024 + 1024 * 1024  # API Gateway's 10 MiB, and room to see it exceeded
 IDLE_TIMEOUT_S = 120.0
-MAX_CONNECTIONS = 256  # open at once, each with its thread (waitress stopped accepting at 100)
-RECV_BYTES = 1 << 16
+SWEEP_S = 1.0  # how often idle connections are looked for
 
 # The WSGI environ key holding each header's values one by one, {lower-cased name: [value, ...]} in
 # the order received (latin-1 strings, as WSGI's): payload 1.0's multiValueHeaders needs them.
@@ -62,11 +77,10 @@ _FRAMING = frozenset({"content-length", "transfer-encoding"})
 _NO_BODY_STATUS = (204, 304)
 
 
-class _Refused(Exception):
-    """A request the server answers itself (status, message), closing the connection."""
+class _Refused:
+    """An answer the server gives itself (status, message), in its turn, closing the connection."""
 
     def __init__(self, status: str, message: str):
-        super().__init__(message)
         self.status, self.message = status, message
 
 
@@ -109,20 +123,66 @@ class _Message:
         self.body_size = 0
         self.oversized = False
         self.complete = False
+        self.keep_alive = False
 
 
-class _Connection:
-    """llhttp callbacks and the loop of one connection."""
+class _Connection(asyncio.Protocol):
+    """One connection: llhttp's callbacks, then its requests answered one at a time, in order.
+    Everything here runs on the loop thread."""
 
-    def __init__(self, server: "Http11Server", sock: socket.socket, peer: tuple):
+    def __init__(self, server: "Http11Server"):
         self.server = server
-        self.sock = sock
-        self.peer = peer
         self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.peer: tuple = ("", 0)
         self.current: _Message | None = None
-        self.ready: list[_Message] = []
+        self.ready: collections.deque[_Message | _Refused] = collections.deque()
         self.head_bytes = 0
-        self.busy = False
+        self.busy = False         # an answer is being made
+        self.closing = False      # answer what is ready, then close
+        self.reading_paused = False
+        self.writing_paused = False
+        self.active = time.monotonic()
+
+    # -- the transport's callbacks --
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        self.peer = transport.get_extra_info("peername") or ("", 0)
+        self.server.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server.connections.discard(self)
+        self.closing = True
+        self.ready.clear()
+        self.transport = None
+
+    def data_received(self, data: bytes) -> None:
+        self.active = time.monotonic()
+        if self.closing:
+            return
+        self._feed(data)
+        if self.closing or (self.busy and self.ready):
+            self._pause_reading()  # pipelined or refused: nothing more is read until these are answered
+        self._next()
+
+    def eof_received(self) -> bool:
+        self.closing = True  # the client sent all it will: answer it, then close
+        self._next()
+        return True
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        self._next()
 
     # -- llhttp callbacks --
 
@@ -147,8 +207,9 @@ class _Connection:
             lowered = name.lower()
             if lowered == b"content-length":
                 declared = int(value)
-            elif lowered == b"expect" and value.strip().lower() == b"100-continue" and message.version == "1.1":
-                self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            elif (lowered == b"expect" and value.strip().lower() == b"100-continue" and message.version == "1.1"
+                  and not self.busy and not self.ready):  # else it would come before an answer due first
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         if declared is not None and declared > MAX_BODY_BYTES:
             message.oversized = True
             raise _Oversized()
@@ -169,90 +230,86 @@ class _Connection:
         self.current = None
         self.head_bytes = 0
 
-    # -- the loop --
+    # -- requests in, answers out --
 
-    def run(self) -> None:
-        sock = self.sock
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.settimeout(IDLE_TIMEOUT_S)
-            while not self.server.stopping:
-                try:
-                    data = sock.recv(RECV_BYTES)
-                except (socket.timeout, OSError):
-                    return
-                if not data:
-                    return
-                if not self._feed(data):
-                    return
-                while self.ready:
-                    message = self.ready.pop(0)
-                    if not self._answer(message) or not message.keep_alive:
-                        return
-        finally:
-            self.server.forget(self)
-            try:
-                sock.close()
-            except OSError:
-                pass
-
-    def _feed(self, data: bytes) -> bool:
-        """Parse what arrived; False when the connection is to close (after answering what is due)."""
+    def _feed(self, data: bytes) -> None:
+        """Parse what arrived; a refusal or an oversized body ends the connection after its answer."""
         if self.current is None or not self.current.head_done:
             self.head_bytes += len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            pass  # no upgrade is offered: the request is answered as a plain one, then the connection closes
+            self.closing = True  # no upgrade is offered: the request is answered as a plain one, then closed
         except httptools.HttpParserCallbackError as error:
             if not isinstance(error.__context__, _Oversized) and not isinstance(error.__cause__, _Oversized):
                 raise
-            message = self.current
-            message.keep_alive = False
-            self.ready.append(message)
-            self.current = None
+            self._answer_oversized()
         except httptools.HttpParserError as error:
-            if not self._oversized_in_flight():
+            if self.current is not None and self.current.oversized:
+                self._answer_oversized()
+            else:
                 self._refuse("400 Bad Request", f"bad request: {error}")
-                return False
         else:
             if self.current is not None and not self.current.head_done and self.head_bytes > MAX_HEAD_BYTES:
                 self._refuse("431 Request Header Fields Too Large", "Request Header Fields Too Large")
-                return False
-            return True
-        for message in self.ready:  # answer what is complete, then close
-            if not self._answer(message):
-                break
-        self.ready.clear()
-        return False
 
-    def _oversized_in_flight(self) -> bool:
+    def _answer_oversized(self) -> None:
         message = self.current
-        if message is not None and message.oversized:
-            message.keep_alive = False
-            self.ready.append(message)
-            self.current = None
-            return True
-        return False
+        message.keep_alive = False
+        self.ready.append(message)
+        self.current = None
+        self.closing = True
 
     def _refuse(self, status: str, message: str) -> None:
-        body = ('{"message":"%s"}' % message.replace('"', "'")[:200]).encode()
-        self._send(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], [body],
-                   close=True, head=False)
+        self.ready.append(_Refused(status, message))
+        self.current = None
+        self.closing = True
 
-    def _answer(self, message: _Message) -> bool:
-        """Run the app on one request and send its response; False if the connection must close."""
+    def _pause_reading(self) -> None:
+        if not self.reading_paused and self.transport is not None:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    def _next(self) -> None:
+        """Start answering the next request, if none is being answered and the client reads."""
+        if self.busy or self.writing_paused or self.transport is None:
+            return
+        if not self.ready:
+            if self.closing:
+                self.transport.close()
+            elif self.reading_paused:
+                self.reading_paused = False
+                self.transport.resume_reading()
+            return
+        item = self.ready.popleft()
+        if isinstance(item, _Refused):
+            body = ('{"message":"%s"}' % item.message.replace('"', "'")[:200]).encode()
+            self.ready.clear()
+            self._send(item.status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+                       [body], close=True, head=False)
+            self.transport.close()
+            return
         self.busy = True
-        try:
-            server = self.server
-            if server.wsgi:
-                status, headers, chunks = server.call_app(self._environ(message))
-            else:
-                status, headers, chunks = server.call_handler(self._request(message))
-            close = not message.keep_alive or message.oversized or self.server.stopping
-            return self._send(status, headers, chunks, close=close, head=message.method == "HEAD") and not close
-        finally:
-            self.busy = False
+        self.server.answer(self, item)
+
+    def answered(self, message: _Message, answer: tuple[str, list[tuple[str, str]], list[bytes]]) -> None:
+        """Send the answer to `message` (on the loop thread), then go on with the next request."""
+        self.busy = False
+        self.active = time.monotonic()
+        if self.transport is None:
+            return  # the client went away meanwhile
+        status, headers, chunks = answer
+        close = not message.keep_alive or message.oversized or self.server.stopping
+        self._send(status, headers, chunks, close=close, head=message.method == "HEAD")
+        if close:
+            self.closing = True
+            self.ready.clear()
+        self.server.loop.call_soon(self._next)  # not from here: this may be a request's greenlet
+
+    def close_if_idle(self, idle_since: float) -> None:
+        if self.transport is not None and not self.busy and not self.ready and self.active < idle_since:
+            self.closing = True
+            self.transport.close()
 
     @staticmethod
     def _target(url: bytes) -> tuple[bytes, bytes]:
@@ -337,7 +394,7 @@ class _Connection:
                 environ["CONTENT_LENGTH"] = str(len(body))
         return environ
 
-    def _send(self, status: str, headers: list[tuple[str, str]], chunks, *, close: bool, head: bool) -> bool:
+    def _send(self, status: str, headers: list[tuple[str, str]], chunks, *, close: bool, head: bool) -> None:
         code = int(status[:3])
         lines = [f"HTTP/1.1 {status}\r\n"]
         has_length = False
@@ -360,11 +417,8 @@ class _Connection:
         data = "".join(lines).encode("latin-1")
         if not head:
             data += body
-        try:
-            self.sock.sendall(data)
-        except OSError:
-            return False
-        return True
+        self.transport.write(data)
+
 
 
 def _latin1(raw: bytes) -> str:
@@ -383,27 +437,62 @@ INTERNAL_ERROR = ("500 Internal Server Error", (("Content-Type", "application/js
 
 
 class Http11Server:
-    """Serves an app on a listening socket, from a background accept thread: a WSGI app, or (wsgi
-    False) a request handler, `handler(HttpRequest) -> (status line, headers, body bytes)`."""
+    """Serves an app on a listening socket, from a background thread running the event loop: a WSGI
+    app (on worker threads), or (wsgi False) a request handler on the loop thread,
+    `handler(HttpRequest) -> (status line, headers, body bytes)`, written to block where it waits
+    only through loop_bridge."""
 
     def __init__(self, app: Callable, listener: socket.socket, name: str, *, wsgi: bool = True):
         self.app = app
         self.wsgi = wsgi
-        self.listener = listener
         self.host, self.port = listener.getsockname()[:2]
         self.stopping = False
-        self._connections: set[_Connection] = set()
-        self._lock = threading.Lock()
+        self.connections: set[_Connection] = set()
         self._date = (0, "")
-        listener.settimeout(0.25)  # the accept loop looks at `stopping` this often
-        self._thread = threading.Thread(target=self._accept, name=name, daemon=True)
+        self.workers = concurrent.futures.ThreadPoolExecutor(loop_bridge.WORKERS, thread_name_prefix=f"{name}-worker")
+        self.loop = uvloop.new_event_loop() if uvloop is not None else asyncio.new_event_loop()
+        self._listening: asyncio.AbstractServer | None = None
+        started = threading.Event()
+        failure: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, args=(listener, started, failure), name=name, daemon=True)
         self._thread.start()
+        started.wait()
+        if failure:
+            raise failure[0]
+
+    def _run(self, listener: socket.socket, started: threading.Event, failure: list) -> None:
+        loop = self.loop
+        asyncio.set_event_loop(loop)
+        self.hub = greenlet.getcurrent()
+        try:
+            self._listening = loop.run_until_complete(loop.create_server(lambda: _Connection(self), sock=listener))
+        except BaseException as error:  # noqa: BLE001 - raised again by __init__
+            failure.append(error)
+            started.set()
+            return
+        loop.call_later(SWEEP_S, self._sweep)
+        started.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
 
     def date(self) -> str:
         now = int(time.time())
         if self._date[0] != now:
             self._date = (now, formatdate(now, usegmt=True))
         return self._date[1]
+
+    def answer(self, connection: _Connection, message: _Message) -> None:
+        """Make the answer to one request (on the loop thread); connection.answered() sends it."""
+        if self.wsgi:
+            future = self.loop.run_in_executor(self.workers, self.call_app, connection._environ(message))
+            future.add_done_callback(lambda done: connection.answered(message, done.result()))
+            return
+        request = connection._request(message)
+        loop_bridge.LoopRequest(lambda: connection.answered(message, self.call_handler(request)),
+                                self.loop, self.hub, self.workers).switch()
 
     def call_app(self, environ: dict) -> tuple[str, list[tuple[str, str]], list[bytes]]:
         """The app's (status, headers, body chunks); a 500 when it raises before answering."""
@@ -442,58 +531,36 @@ class Http11Server:
             log.exception("http server: the app failed on %s %s", request.method, request.raw_path)
             return INTERNAL_ERROR
 
-    def _accept(self) -> None:
-        while not self.stopping:
-            if len(self._connections) >= MAX_CONNECTIONS:  # the rest wait in the listen backlog
-                time.sleep(0.01)
-                continue
-            try:
-                sock, peer = self.listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                if self.stopping:
-                    return
-                time.sleep(0.01)  # e.g. EMFILE: try again rather than stop serving
-                continue
-            sock.settimeout(None)
-            connection = _Connection(self, sock, peer)
-            with self._lock:
-                if self.stopping:
-                    sock.close()
-                    return
-                self._connections.add(connection)
-            threading.Thread(target=connection.run, name=f"{self._thread.name}-conn", daemon=True).start()
+    def _sweep(self) -> None:
+        idle_since = time.monotonic() - IDLE_TIMEOUT_S
+        for connection in list(self.connections):
+            connection.close_if_idle(idle_since)
+        if not self.stopping:
+            self.loop.call_later(SWEEP_S, self._sweep)
 
-    def forget(self, connection: _Connection) -> None:
-        with self._lock:
-            self._connections.discard(connection)
+    async def _stop(self, timeout_s: float) -> None:
+        self._listening.close()  # stops accepting; the listening socket is closed
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for connection in list(self.connections):  # waiting for a next request: closed now
+                connection.close_if_idle(float("inf"))
+            if not self.connections or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.01)
+        for connection in list(self.connections):
+            if connection.transport is not None:
+                connection.transport.abort()
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop accepting, let requests in flight finish (up to timeout_s), close every connection."""
         if self.stopping:
             return
         self.stopping = True
-        self._thread.join(timeout_s)
-        try:
-            self.listener.close()
-        except OSError:
-            pass
-        deadline = time.monotonic() + timeout_s
-        while True:
-            with self._lock:
-                connections = list(self._connections)
-            idle = [c for c in connections if not c.busy]
-            for connection in idle:  # waiting for a next request: wake its recv
-                try:
-                    connection.sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            if not connections or time.monotonic() >= deadline:
-                break
-            time.sleep(0.01)
-        for connection in connections:
+        if self._thread.is_alive():
             try:
-                connection.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+                asyncio.run_coroutine_threadsafe(self._stop(timeout_s), self.loop).result(timeout_s + 5)
+            except (concurrent.futures.TimeoutError, RuntimeError):
+                pass  # the loop is gone or stuck: the thread is a daemon
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout_s)
+        self.workers.shutdown(wait=False)

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import base64
 import functools
-import os
 import time
 from typing import Any, Mapping, Sequence
 
-from local_aws import hosts
+from local_aws import hosts, ids
 
 TEXT_TYPES = ("application/json", "application/xml", "application/javascript")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -114,5 +113,5 @@ def forwarding_headers(headers: Mapping[str, str], *, source_ip: str, port: str,
     headers["x-forwarded-for"] = f"{forwarded}, {source_ip}" if forwarded else source_ip
     headers["x-forwarded-port"] = port
     headers["x-forwarded-proto"] = scheme
-    headers.setdefault("x-amzn-trace-id", f"Root=1-{int(now):08x}-{os.urandom(12).hex()}")
+    headers.setdefault("x-amzn-trace-id", f"Root=1-{int(now):08x}-{ids.random_bytes(12).hex()}")
     return headers

@@ -57,14 +57,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 from urllib.parse import unquote
 
-from local_aws import aws, hosts, payload_v1, payload_v2
+from local_aws import aws, hosts, ids, payload_v1, payload_v2
 from local_aws.authorizer import (
     INVOKE_ACTION,
     Caller,
@@ -473,7 +472,7 @@ class RestGateway:
 
 
 def _request_id() -> str:
-    raw = os.urandom(16).hex()
+    raw = ids.random_bytes(16).hex()
     return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
 
 

@@ -110,7 +110,7 @@ from typing import Any, NoReturn
 import orjson
 from botocore.exceptions import ClientError
 
-from local_aws import aws
+from local_aws import aws, ids, loop_bridge
 from local_aws.aws import REGION
 from local_aws.log_shipping import MAX_EVENT_BYTES, LogsApi, LogShipper
 from local_aws.runtime_code import FunctionCode, sdk_dir  # noqa: F401 - sdk_dir: importable from here
@@ -255,9 +255,19 @@ class Runtime:
             raise ValueError(f"wait_s must be positive, not {wait_s}")
         started = time.monotonic()
         caller_deadline = None if wait_s is None else started + wait_s
-        request_id = str(uuid.uuid4())
+        request_id = ids.uuid4()
         request = _event_json(event)
         pool = self._pool(function)
+        if loop_bridge.on_loop():  # the data plane's loop waits only for a warm environment's answer
+            environment = pool.take_idle(function)
+            if environment is None:  # a start, or a wait for a free one: on a worker thread
+                return loop_bridge.off_loop(self.invoke, function, event, wait_s=wait_s)
+            try:
+                environment.send_and_start(request_id, request, function.arn, float(function.timeout_s))
+            except OSError:  # it died while idle: start again, off the loop
+                loop_bridge.off_loop(pool.discard, environment)
+                return loop_bridge.off_loop(self.invoke, function, event, wait_s=wait_s)
+            return self._await_result(environment, pool, request_id, float(function.timeout_s), caller_deadline, wait_s)
         while True:
             environment = pool.acquire(function, caller_deadline, wait_s)
             budget_s = float(function.timeout_s)
@@ -313,17 +323,24 @@ class Runtime:
         function_deadline = sent + budget_s
         try:
             message = environment.read(_earliest(function_deadline, caller_deadline))
-        except _TimedOut:
+        except BaseException as error:  # ending the environment waits for it: off the loop
+            return loop_bridge.off_loop(self._not_answered, error, environment, pool, request_id, budget_s, sent,
+                                        function_deadline, caller_deadline, wait_s)
+        environment.finished(request_id, message["ms"], message.get("max_memory_mb"))
+        if not pool.release_idle(environment):  # its configuration changed: retired, which waits for it
+            loop_bridge.off_loop(pool.release, environment)
+        return Invocation(request_id, message.get("payload"), message.get("error"), message["ms"])
+
+    def _not_answered(self, error: BaseException, environment: _Environment, pool: _Pool, request_id: str,
+                      budget_s: float, sent: float, function_deadline: float, caller_deadline: float | None,
+                      wait_s: float | None) -> Invocation:
+        if isinstance(error, _TimedOut):
             if caller_deadline is not None and caller_deadline < function_deadline:
                 self._stop_for_caller(environment, pool, request_id, wait_s)
             return self._timed_out(environment, pool, request_id, budget_s)
-        except _Exited:
+        if isinstance(error, _Exited):
             return self._exited(environment, pool, request_id, time.monotonic() - sent)
-        except BaseException as error:
-            self._broken(environment, pool, error)
-        environment.finished(request_id, message["ms"], message.get("max_memory_mb"))
-        pool.release(environment)
-        return Invocation(request_id, message.get("payload"), message.get("error"), message["ms"])
+        self._broken(environment, pool, error)
 
     @staticmethod
     def _broken(environment: _Environment, pool: _Pool, error: BaseException) -> NoReturn:
@@ -612,7 +629,7 @@ class _Environment:
             if remaining <= 0:
                 raise _TimedOut()
             # In slices: a process that died while a forked child still holds its pipe gives no EOF.
-            if not self._poller.poll(math.ceil(min(remaining, 0.5) * 1000)):
+            if not loop_bridge.wait_readable(self._response_r, min(remaining, 0.5), self._poller):
                 if self.process.poll() is not None:
                     raise _Exited()
                 continue
@@ -796,12 +813,9 @@ class _Pool:
                 while True:
                     if self._closed:
                         raise LambdaRuntimeError("the runtime is closed")
-                    for index in range(len(self._idle) - 1, -1, -1):
-                        candidate = self._idle[index]
-                        if candidate.function is function or candidate.function == function:
-                            del self._idle[index]
-                            self._busy.add(candidate)
-                            return candidate
+                    idle = self._take_idle(function)
+                    if idle is not None:
+                        return idle
                     if self._slots < self.max_environments:
                         self._slots += 1
                         return None
@@ -818,12 +832,36 @@ class _Pool:
         finally:
             _retire(retired)
 
+    def take_idle(self, function: Function) -> _Environment | None:
+        """An idle environment of this configuration, now busy; None if there is none (never waits)."""
+        with self._changed:
+            return None if self._closed else self._take_idle(function)
+
+    def _take_idle(self, function: Function) -> _Environment | None:
+        for index in range(len(self._idle) - 1, -1, -1):  # the most recently used first
+            candidate = self._idle[index]
+            if candidate.function is function or candidate.function == function:
+                del self._idle[index]
+                self._busy.add(candidate)
+                return candidate
+        return None
+
     def adopt(self, environment: _Environment) -> bool:
         """Count a newly started environment as busy; False if the pool closed meanwhile."""
         with self._changed:
             if self._closed:
                 return False
             self._busy.add(environment)
+            return True
+
+    def release_idle(self, environment: _Environment) -> bool:
+        """Back to idle after an invocation if its configuration is current (False: call release())."""
+        with self._changed:
+            if self._closed or self.current is None or environment.function != self.current:
+                return False
+            self._busy.discard(environment)
+            self._idle.append(environment)
+            self._changed.notify()
             return True
 
     def release(self, environment: _Environment) -> None:
