@@ -2,8 +2,9 @@
 
 AWS keeps some things out of its APIs that a local data plane needs to behave as AWS does:
 the bytes of a deployed function, whether a password is right, the secret of an access key
-(to check a SigV4 signature). These read-only endpoints serve them from moto's own backends,
-under /_local/, on the loopback-only embedded server:
+(to check a SigV4 signature), and the delivery of Lambda's logs, which Lambda's platform does not
+make through PutLogEvents. These endpoints serve them from moto's own backends, under /_local/,
+on the loopback-only embedded server:
 
   GET  /_local/state                                   {"generation": n}: n grows with every write to
                                                        the configuration the data plane reads, so it
@@ -15,6 +16,14 @@ under /_local/, on the loopback-only embedded server:
                                                        "sub", "attributes"} | 401 {"error"}
   GET  /_local/iam/access-keys/<access key id>         {"secret_access_key", "user_name", "user_arn",
                                                        "user_id", "account_id", "policies": [documents]}
+  POST /_local/logs/<region>                           {"streams": [{"group", "stream", "events":
+                                                       [[timestamp ms, message], ...]}]} -> 200
+                                                       {"refused": [{"group", "code", "message"}]}:
+                                                       the runtime's log lines of every environment
+                                                       of a region, one call per batch, into moto's
+                                                       CloudWatch Logs (each stream created if
+                                                       missing, events in order; a missing group is
+                                                       refused, never created: Terraform creates it)
 
 and, with --state-file, GET/POST /_local/snapshot (embedded_state.py).
 """
@@ -93,12 +102,33 @@ class LocalHooks:
                 credentials = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)) or b"{}")
                 user = authenticate(parts[1], str(credentials.get("username", "")), str(credentials.get("password", "")))
                 return _json("200 OK", user) if user else _json("401 Unauthorized", {"error": "NotAuthorizedException"})
+            if method == "POST" and len(parts) == 2 and parts[0] == "logs":
+                batch = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)) or b"{}")
+                return _json("200 OK", {"refused": deliver_logs(parts[1], batch.get("streams") or [])})
             if method == "GET" and len(parts) == 3 and parts[:2] == ["iam", "access-keys"]:
                 key = access_key(parts[2])
                 return _json("200 OK", key) if key else _json("404 Not Found", {"error": "no such access key"})
         except (LookupError, JsonRESTError) as missing:  # moto's own not-found errors are JsonRESTErrors
             return _json("404 Not Found", {"error": str(missing)})
         return _json("404 Not Found", {"error": f"no private endpoint {method} {path}"})
+
+
+LOGS_PATH = "/_local/logs/"
+
+
+def deliver_logs(region: str, streams: list[dict]) -> list[dict]:
+    """Put each stream's events into its log group (see POST /_local/logs); the groups refused."""
+    backend = logs_backends[DEFAULT_ACCOUNT_ID][region]
+    refused = []
+    for entry in streams:
+        group, stream = str(entry["group"]), str(entry["stream"])
+        events = [{"timestamp": int(timestamp), "message": str(message)} for timestamp, message in entry["events"]]
+        try:
+            backend.ensure_log_stream(group, stream)
+            backend.put_log_events(group, stream, events)
+        except JsonRESTError as error:  # moto's ResourceNotFoundException, InvalidParameterException
+            refused.append({"group": group, "code": error.error_type, "message": error.message})
+    return refused
 
 
 def signed_service(environ: dict) -> str | None:

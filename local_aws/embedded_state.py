@@ -51,7 +51,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from moto.core.base_backend import BackendDict
 
-from local_aws.embedded_hooks import is_write, signed_service
+from local_aws.embedded_hooks import LOGS_PATH, is_write, signed_service
 
 FORMAT = 1
 SAVE_INTERVAL_S = 1.5  # at most one debounced save per interval
@@ -307,7 +307,7 @@ class Persistence:
             body = self.app(environ, start_response)
         if is_write(environ):
             with self._count:
-                if signed_service(environ) in QUIET_SERVICES:
+                if signed_service(environ) in QUIET_SERVICES or environ.get("PATH_INFO", "").startswith(LOGS_PATH):
                     self.quiet_writes += 1
                 else:
                     self.writes += 1

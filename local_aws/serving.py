@@ -1,9 +1,11 @@
 """Serving WSGI apps on loopback, for the data plane and the embedded AWS.
 
-The data plane (HttpServer for the gateways, WsgiServer for Cognito) runs on http11.py's server, not werkzeug's development server: that one
-closes every connection after one response, which clients of API Gateway and Cognito never see from
-AWS and which cost most of a request's time. http11.py keeps connections alive (HTTP/1.1) and parses
-each request once (llhttp), repeated headers joined as API Gateway joins them.
+The data plane (HttpServer for the gateways, WsgiServer for Cognito) runs on http11.py's server, not
+werkzeug's development server: that one closes every connection after one response, which clients of
+API Gateway and Cognito never see from AWS and which cost most of a request's time. http11.py keeps
+connections alive (HTTP/1.1), parses each request once (llhttp), repeated headers joined as API
+Gateway joins them, and serves every connection of a server from one event-loop thread: the
+gateways on it (waiting for their functions through loop_bridge.py), Cognito on worker threads.
 
 The embedded AWS (MotoServer) runs where moto itself runs, on werkzeug's threaded server: under
 waitress (once the data plane's server too), one CreateFunction response of a loaded test run never
@@ -78,7 +80,8 @@ class _Served:
 
 class HttpServer(_Served):
     """The data plane's server (http11.py) on host:port (0: a free port), from a background thread,
-    for a request handler: `handler(HttpRequest) -> (status line, headers, body bytes)` (the gateways)."""
+    for a request handler: `handler(HttpRequest) -> (status line, headers, body bytes)` (the gateways),
+    run on the server's event-loop thread."""
 
     _wsgi = False
 
@@ -92,7 +95,7 @@ class HttpServer(_Served):
 
 
 class WsgiServer(HttpServer):
-    """The same server for a WSGI app (Cognito, tests' apps)."""
+    """The same server for a WSGI app (Cognito, tests' apps), run on the server's worker threads."""
 
     _wsgi = True
 

@@ -21,6 +21,8 @@ REGION, ACCOUNT = "us-east-1", "123456789012"
 HANDLERS = r'''
 import base64, json, os, time
 
+time.sleep(float(os.environ.get("INIT_SLEEP_S", "0")))  # a slow cold start, where a test asks for one
+
 def _count(label):
     with open(os.environ["COUNT_FILE"], "a") as out:
         out.write(label + "\n")

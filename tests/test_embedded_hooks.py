@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -91,6 +92,28 @@ def test_access_key_gives_secret_and_identity_policies(aws_url) -> None:
     assert inline in found["policies"] and managed in found["policies"]
     iam.update_access_key(UserName="hooks-caller", AccessKeyId=key["AccessKeyId"], Status="Inactive")
     assert request("GET", f"{aws_url}/_local/iam/access-keys/{key['AccessKeyId']}").status == 404
+
+
+def test_log_delivery_puts_every_stream_in_order_and_refuses_a_missing_group(aws_url) -> None:
+    logs = aws_client(aws_url, "logs")
+    logs.create_log_group(logGroupName="/hooks/delivered")
+    logs.create_log_stream(logGroupName="/hooks/delivered", logStreamName="existing")
+    before = generation(aws_url)
+    now_ms = int(time.time() * 1000)
+    answer = request("POST", f"{aws_url}/_local/logs/us-east-1", json_body={"streams": [
+        {"group": "/hooks/delivered", "stream": "existing", "events": [[now_ms, "one\n"], [now_ms + 1, "two\n"]]},
+        {"group": "/hooks/missing", "stream": "s", "events": [[now_ms, "lost\n"]]},
+        {"group": "/hooks/delivered", "stream": "made on delivery", "events": [[now_ms, "three\n"]]},
+    ]})
+    assert answer.status == 200
+    assert answer.json() == {"refused": [{"group": "/hooks/missing", "code": "ResourceNotFoundException",
+                                          "message": "The specified log group does not exist."}]}
+    read = {stream: [event["message"] for event in logs.get_log_events(
+        logGroupName="/hooks/delivered", logStreamName=stream, startFromHead=True)["events"]]
+        for stream in ("existing", "made on delivery")}
+    assert read == {"existing": ["one\n", "two\n"], "made on delivery": ["three\n"]}
+    assert "/hooks/missing" not in [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]]
+    assert generation(aws_url) == before, "not configuration the data plane reads"
 
 
 def test_unknown_private_endpoint_is_404(aws_url) -> None:

@@ -664,6 +664,25 @@ def test_cloudwatch_refusing_logs_never_fails_an_invocation(aws_url: str, tmp_pa
                for record in caplog.records)
 
 
+def test_a_refused_log_group_loses_no_line_of_the_others(aws_url: str, tmp_path: Path, deploy,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """The shipper delivers every stream of a batch in one call: a group that is missing is refused
+    on its own, named once, and the lines of the other functions in that batch still arrive."""
+    lost = deploy({"app.py": "def handler(e, c):\n    print('nowhere to go')\n    return 'lost'\n"}, log_group=False)
+    kept = deploy({"app.py": "def handler(e, c):\n    print('kept line')\n    return 'kept'\n"})
+    with caplog.at_level("WARNING"):
+        with Runtime(aws_url, tmp_path / "runtime") as runtime:
+            functions = runtime.function(lost), runtime.function(kept)
+            for _ in range(3):  # started together, then warm: their lines share batches
+                with ThreadPoolExecutor(2) as pool:
+                    answers = list(pool.map(lambda function: runtime.invoke(function, {}), functions))
+                assert [answer.payload for answer in answers] == ["lost", "kept"]
+    events = log_events(aws_url, functions[1].log_group, has_line(f"REPORT RequestId: {answers[1].request_id}"))
+    assert messages(events).count("kept line\n") == 3
+    refusals = [record.getMessage() for record in caplog.records if "dropped" in record.getMessage()]
+    assert len(refusals) == 1 and f"/aws/lambda/{lost}" in refusals[0] and "ResourceNotFoundException" in refusals[0]
+
+
 # --- processes --------------------------------------------------------------------------------------
 
 def test_close_leaves_no_process(aws_url: str, tmp_path: Path, deploy) -> None:
