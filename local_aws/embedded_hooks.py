@@ -23,7 +23,9 @@ on the loopback-only embedded server:
                                                        of a region, one call per batch, into moto's
                                                        CloudWatch Logs (each stream created if
                                                        missing, events in order; a missing group is
-                                                       refused, never created: Terraform creates it)
+                                                       refused, never created: Terraform creates it;
+                                                       each stream keeps its newest
+                                                       MAX_EVENTS_PER_STREAM events)
 
 and, with --state-file, GET/POST /_local/snapshot (embedded_state.py).
 """
@@ -114,6 +116,11 @@ class LocalHooks:
 
 
 LOGS_PATH = "/_local/logs/"
+# The newest events each log stream keeps here (a local limit: CloudWatch keeps every event for the
+# group's retention). Each event is a Python object of moto's; unbounded, a load test's three lines
+# per request grew the embedded AWS by gigabytes, its saved state by hundreds of megabytes, and its
+# garbage collections with them.
+MAX_EVENTS_PER_STREAM = 20_000
 
 
 def deliver_logs(region: str, streams: list[dict]) -> list[dict]:
@@ -128,6 +135,10 @@ def deliver_logs(region: str, streams: list[dict]) -> list[dict]:
             backend.put_log_events(group, stream, events)
         except JsonRESTError as error:  # moto's ResourceNotFoundException, InvalidParameterException
             refused.append({"group": group, "code": error.error_type, "message": error.message})
+            continue
+        kept = backend.groups[group].streams[stream].events
+        if len(kept) > MAX_EVENTS_PER_STREAM:
+            del kept[:len(kept) - MAX_EVENTS_PER_STREAM]
     return refused
 
 

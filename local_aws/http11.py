@@ -463,7 +463,7 @@ class Http11Server:
     def _run(self, listener: socket.socket, started: threading.Event, failure: list) -> None:
         loop = self.loop
         asyncio.set_event_loop(loop)
-        self.hub = greenlet.getcurrent()
+        self._runner = loop_bridge.Runner(loop, greenlet.getcurrent(), self.workers)
         try:
             self._listening = loop.run_until_complete(loop.create_server(lambda: _Connection(self), sock=listener))
         except BaseException as error:  # noqa: BLE001 - raised again by __init__
@@ -490,9 +490,10 @@ class Http11Server:
             future = self.loop.run_in_executor(self.workers, self.call_app, connection._environ(message))
             future.add_done_callback(lambda done: connection.answered(message, done.result()))
             return
-        request = connection._request(message)
-        loop_bridge.LoopRequest(lambda: connection.answered(message, self.call_handler(request)),
-                                self.loop, self.hub, self.workers).switch()
+        self._runner.run(self._handle, connection, message)
+
+    def _handle(self, connection: _Connection, message: _Message) -> None:
+        connection.answered(message, self.call_handler(connection._request(message)))
 
     def call_app(self, environ: dict) -> tuple[str, list[tuple[str, str]], list[bytes]]:
         """The app's (status, headers, body chunks); a 500 when it raises before answering."""
@@ -550,6 +551,7 @@ class Http11Server:
         for connection in list(self.connections):
             if connection.transport is not None:
                 connection.transport.abort()
+        self._runner.close()
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop accepting, let requests in flight finish (up to timeout_s), close every connection."""

@@ -116,5 +116,19 @@ def test_log_delivery_puts_every_stream_in_order_and_refuses_a_missing_group(aws
     assert generation(aws_url) == before, "not configuration the data plane reads"
 
 
+def test_a_log_stream_keeps_its_newest_events_only(aws_url, monkeypatch) -> None:
+    from local_aws import embedded_hooks
+
+    monkeypatch.setattr(embedded_hooks, "MAX_EVENTS_PER_STREAM", 5)  # the server runs in this process
+    logs = aws_client(aws_url, "logs")
+    logs.create_log_group(logGroupName="/hooks/bounded")
+    now_ms = int(time.time() * 1000)
+    for first in (0, 4):
+        request("POST", f"{aws_url}/_local/logs/us-east-1", json_body={"streams": [
+            {"group": "/hooks/bounded", "stream": "s", "events": [[now_ms + i, f"line {i}"] for i in range(first, first + 4)]}]})
+    events = logs.get_log_events(logGroupName="/hooks/bounded", logStreamName="s", startFromHead=True)["events"]
+    assert [event["message"] for event in events] == [f"line {i}" for i in range(3, 8)]
+
+
 def test_unknown_private_endpoint_is_404(aws_url) -> None:
     assert request("GET", f"{aws_url}/_local/nothing").status == 404
