@@ -327,8 +327,8 @@ class Runtime:
             return loop_bridge.off_loop(self._not_answered, error, environment, pool, request_id, budget_s, sent,
                                         function_deadline, caller_deadline, wait_s)
         environment.finished(request_id, message["ms"], message.get("max_memory_mb"))
-        if not pool.release_idle(environment):  # its configuration changed: retired, which waits for it
-            loop_bridge.off_loop(pool.release, environment)
+        if not pool.release(environment):  # its configuration changed: retired, which waits for it
+            loop_bridge.off_loop(pool.retire, environment)
         return Invocation(request_id, message.get("payload"), message.get("error"), message["ms"])
 
     def _not_answered(self, error: BaseException, environment: _Environment, pool: _Pool, request_id: str,
@@ -854,8 +854,9 @@ class _Pool:
             self._busy.add(environment)
             return True
 
-    def release_idle(self, environment: _Environment) -> bool:
-        """Back to idle after an invocation if its configuration is current (False: call release())."""
+    def release(self, environment: _Environment) -> bool:
+        """Back to idle after an invocation if its configuration is still current; False when it
+        is not, and the caller must retire() it (which waits for the process)."""
         with self._changed:
             if self._closed or self.current is None or environment.function != self.current:
                 return False
@@ -864,18 +865,13 @@ class _Pool:
             self._changed.notify()
             return True
 
-    def release(self, environment: _Environment) -> None:
-        """Back to idle after an invocation, unless its configuration is no longer current."""
+    def retire(self, environment: _Environment) -> None:
+        """Free a busy environment's slot and stop it once its work is done."""
         with self._changed:
             self._busy.discard(environment)
-            keep = not self._closed and self.current is not None and environment.function == self.current
-            if keep:
-                self._idle.append(environment)
-            else:
-                self._slots -= 1
+            self._slots -= 1
             self._changed.notify()
-        if not keep:
-            _retire([environment])
+        _retire([environment])
 
     def discard(self, environment: _Environment | None) -> None:
         """Dispose of a busy environment (None: a slot whose environment never started); free its slot."""
