@@ -204,6 +204,7 @@ class Stack:
     var_files: list[Path] = field(default_factory=list)  # --var-file, in order
     out: IO[str] = sys.stdout
     children: list[subprocess.Popen] = field(default_factory=list)
+    _service: dict[int, str] = field(default_factory=dict, init=False, repr=False)  # child pid -> service name
     _held: dict[str, subprocess.Popen] = field(default_factory=dict, init=False, repr=False)  # hold_child's, by name
     _embedded_ready: concurrent.futures.Future | None = field(default=None, init=False, repr=False)  # start_embedded_aws's
     _lock: AbstractContextManager | None = field(default=None, init=False, repr=False)  # held from start() to stop()
@@ -265,6 +266,7 @@ class Stack:
                     pass_fds=pass_fds,
                 )
             self.children.append(child)
+        self._service[child.pid] = name
         ready = lambda: self._wait_ready(name, child, log_path)  # noqa: E731
         return ready() if wait else ready
 
@@ -305,6 +307,7 @@ class Stack:
             child = subprocess.Popen([sys.executable, "-m", "local_aws.held", module], cwd=self.paths.base, env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
         self.children.append(child)
+        self._service[child.pid] = name
         self._held[name] = child
 
     def _wait_ready(self, name: str, child: subprocess.Popen, log_path: Path) -> str:
@@ -533,8 +536,9 @@ class Stack:
             description = self.start()
             stop.wait(lambda: any(c.poll() is not None for c in self.children))
             if not stop.received:
-                died = [" ".join(c.args[2:4]) for c in self.children if c.poll() is not None]
-                raise StackError(f"{', '.join(died)} stopped unexpectedly; see {self.paths.logs}")
+                died = [(self._service.get(c.pid, c.args[2]), c.returncode) for c in self.children if c.poll() is not None]
+                raise StackError("; ".join(f"the {name} service stopped unexpectedly (exit status {code}): see "
+                                           f"{self.paths.logs / (name + '.log')}" for name, code in died))
             return description
         finally:
             self.stop()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -93,3 +95,36 @@ def test_an_unreadable_saved_state_is_named_and_reset_makes_the_next_start_from_
     quiet = stack.Stack(repo=root, paths=paths, out=io.StringIO())
     assert quiet.restorable() == (None, True) and quiet.out.getvalue() == "", "nothing to restore, nothing to say"
     assert json.loads(paths.root_record.read_text())["root"] == str(root)
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+        except OSError:
+            pass  # gone meanwhile
+    return found
+
+
+def test_a_service_that_dies_is_named_with_its_log(tmp_path) -> None:
+    root, paths = a_root(tmp_path)
+    up = subprocess.Popen([sys.executable, "-m", "local_aws", "up", "--root", str(root), "--state-dir", str(paths.base),
+                           "--aws-port", "0", "--api-port", "0", "--auth-port", "0"],
+                          cwd=stack.REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in up.stdout:
+            if line.startswith("Stop with Ctrl-C"):
+                break
+        data_plane = [pid for pid in children_of(up.pid) if b"local_aws.dataplane" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        assert len(data_plane) == 1
+        os.kill(data_plane[0], signal.SIGKILL)
+        said = up.stdout.read()
+        assert up.wait(timeout=60) == 1
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+    assert f"the data-plane service stopped unexpectedly (exit status -9): see {paths.logs / 'data-plane.log'}" in said
+    assert "Traceback" not in said
