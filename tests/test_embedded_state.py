@@ -81,11 +81,12 @@ def test_what_was_made_and_written_survives_a_stop_and_a_start(tmp_path) -> None
         logs.create_log_group(logGroupName="/kept")
         logs.create_log_stream(logGroupName="/kept", logStreamName="s")
         written = snapshot_status(first.url)["writes"]
-        now_ms = int(time.time() * 1000)
-        logs.put_log_events(logGroupName="/kept", logStreamName="s", logEvents=[{"timestamp": now_ms, "message": "signed"}])
-        # the runtime's way (log_shipping.py)
+        logs.put_log_events(logGroupName="/kept", logStreamName="s",
+                            logEvents=[{"timestamp": int(time.time() * 1000), "message": "the last line"}])
+        # and the runtime's way (log_shipping.py)
         assert aws.private(first.url, "logs/us-east-1", {"streams": [
-            {"group": "/kept", "stream": "s", "events": [[now_ms, "the last line"]]}]}) == (200, b'{"refused": []}')
+            {"group": "/kept", "stream": "delivered", "events": [[int(time.time() * 1000), "shipped"]]}]}) == (
+            200, b'{"refused": []}')
         assert snapshot_status(first.url)["writes"] == written, "log shipping alone starts no save"
     assert state_file.stat().st_mode & 0o777 == 0o600, "it holds secrets and passwords"
 
@@ -102,7 +103,9 @@ def test_what_was_made_and_written_survives_a_stop_and_a_start(tmp_path) -> None
         assert aws.private(second.url, "lambda/us-east-1/kept/code") == (200, function_zip())
         assert second.client("apigatewayv2").get_deployment(ApiId=api_id, DeploymentId=deployment)["DeploymentStatus"] == "DEPLOYED"
         events = second.client("logs").get_log_events(logGroupName="/kept", logStreamName="s")["events"]
-        assert [e["message"] for e in events] == ["signed", "the last line"], "saved at the stop"
+        assert [e["message"] for e in events] == ["the last line"], "saved at the stop"
+        shipped = second.client("logs").get_log_events(logGroupName="/kept", logStreamName="delivered")["events"]
+        assert [e["message"] for e in shipped] == ["shipped"]
         # Restored backends take new writes as moto's own do.
         second.client("cognito-idp").admin_create_user(UserPoolId=pool_id, Username="grace")
         assert len(second.client("cognito-idp").list_users(UserPoolId=pool_id)["Users"]) == 2
