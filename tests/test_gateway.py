@@ -4,7 +4,7 @@ Each test names the rule of docs/aws-behaviour.md it checks. HTTP APIs are
 built with boto3 in an embedded AWS (its own process: moto's state is per process and other test
 modules build APIs of their own), functions run in the real Runtime, tokens are RS256 tokens signed
 with PyJWT, IAM requests are signed by botocore, and every request is real HTTP on loopback to the
-gateway served by werkzeug. Where the spec says UNCONFIRMED, the test says it checks this local
+gateway served by the data plane's own server (http11.py). Where the spec says UNCONFIRMED, the test says it checks this local
 stack's choice, not AWS's behaviour.
 """
 from __future__ import annotations
