@@ -101,15 +101,16 @@ class LocalHooks:
                     and parts[5] == "code" and parts[4].isdigit()):
                 return "200 OK", "application/zip", layer_code(parts[1], parts[3], parts[4])
             if method == "POST" and len(parts) == 3 and parts[0] == "cognito" and parts[2] == "authenticate":
-                credentials = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)) or b"{}")
+                credentials = _json_body(environ)
                 user = authenticate(parts[1], str(credentials.get("username", "")), str(credentials.get("password", "")))
                 return _json("200 OK", user) if user else _json("401 Unauthorized", {"error": "NotAuthorizedException"})
             if method == "POST" and len(parts) == 2 and parts[0] == "logs":
-                batch = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)) or b"{}")
-                return _json("200 OK", {"refused": deliver_logs(parts[1], batch.get("streams") or [])})
+                return _json("200 OK", {"refused": deliver_logs(parts[1], _json_body(environ).get("streams") or [])})
             if method == "GET" and len(parts) == 3 and parts[:2] == ["iam", "access-keys"]:
                 key = access_key(parts[2])
                 return _json("200 OK", key) if key else _json("404 Not Found", {"error": "no such access key"})
+        except BadRequest as bad:
+            return _json("400 Bad Request", {"error": str(bad)})
         except (LookupError, JsonRESTError) as missing:  # moto's own not-found errors are JsonRESTErrors
             return _json("404 Not Found", {"error": str(missing)})
         return _json("404 Not Found", {"error": f"no private endpoint {method} {path}"})
@@ -123,13 +124,33 @@ LOGS_PATH = "/_local/logs/"
 MAX_EVENTS_PER_STREAM = 20_000
 
 
+class BadRequest(ValueError):
+    """A private endpoint's request body that is not what it takes: 400, nothing applied."""
+
+
+def _json_body(environ: dict) -> dict:
+    try:
+        body = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)) or b"{}")
+    except ValueError as error:
+        raise BadRequest(f"the body is not JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body is not a JSON object")
+    return body
+
+
 def deliver_logs(region: str, streams: list[dict]) -> list[dict]:
-    """Put each stream's events into its log group (see POST /_local/logs); the groups refused."""
+    """Put each stream's events into its log group (see POST /_local/logs); the groups refused.
+    A batch of another shape is a BadRequest before any of it is put."""
     backend = logs_backends[DEFAULT_ACCOUNT_ID][region]
+    try:
+        batch = [(str(entry["group"]), str(entry["stream"]),
+                  [{"timestamp": int(timestamp), "message": str(message)} for timestamp, message in entry["events"]])
+                 for entry in streams]
+    except (KeyError, TypeError, ValueError) as error:
+        raise BadRequest('each stream is {"group", "stream", "events": [[timestamp ms, message], ...]}: '
+                         f"{type(error).__name__}: {error}") from None
     refused = []
-    for entry in streams:
-        group, stream = str(entry["group"]), str(entry["stream"])
-        events = [{"timestamp": int(timestamp), "message": str(message)} for timestamp, message in entry["events"]]
+    for group, stream, events in batch:
         try:
             backend.ensure_log_stream(group, stream)
             backend.put_log_events(group, stream, events)

@@ -140,7 +140,8 @@ class LogShipper:
         try:
             refused = self._api.deliver([(group, stream, events) for (group, stream), events in streams.items()])
         except (LogsRefused, OSError, http.client.HTTPException, ValueError, KeyError) as error:
-            refused = [{"group": group, "code": type(error).__name__, "message": str(error)} for group, _ in streams]
+            code = error.code if isinstance(error, LogsRefused) else type(error).__name__
+            refused = [{"group": group, "code": code, "message": str(error)} for group, _ in streams]
         except Exception:  # never let the shipper die: the next batch may get through
             log.exception("Lambda logs dropped")
             refused = []

@@ -130,5 +130,16 @@ def test_a_log_stream_keeps_its_newest_events_only(aws_url, monkeypatch) -> None
     assert [event["message"] for event in events] == [f"line {i}" for i in range(3, 8)]
 
 
+@pytest.mark.parametrize("body", [b"not json", b"[1]", b'{"streams": [{"group": "/g"}]}',
+                                  b'{"streams": [{"group": "/g", "stream": "s", "events": [["soon", "x"]]}]}'])
+def test_a_log_delivery_of_another_shape_is_400_and_puts_nothing(aws_url, body: bytes) -> None:
+    logs = aws_client(aws_url, "logs")
+    if "/g" not in [g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="/g")["logGroups"]]:
+        logs.create_log_group(logGroupName="/g")
+    answer = request("POST", f"{aws_url}/_local/logs/us-east-1", body=body, headers={"Content-Type": "application/json"})
+    assert answer.status == 400 and answer.json()["error"]
+    assert logs.describe_log_streams(logGroupName="/g")["logStreams"] == []
+
+
 def test_unknown_private_endpoint_is_404(aws_url) -> None:
     assert request("GET", f"{aws_url}/_local/nothing").status == 404
